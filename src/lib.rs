@@ -1,0 +1,15 @@
+//! datapole: a regional trusted third party for data.
+//!
+//! An append-only Merkle log (RFC 9162, c2sp.org/tlog-tiles) of signed statements: participant
+//! registrations, dataset deposits, consents and accesses. Data flows one way: a request enters
+//! [`api`], becomes a typed [`participant`] record, is appended by [`log`], and leaves as a
+//! receipt that [`verify`] can check without trusting the operator.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod cli;
+pub mod log;
+pub mod participant;
+pub mod verify;

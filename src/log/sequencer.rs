@@ -1,0 +1,410 @@
+//! The sequencer: the one thread that appends to the log.
+//!
+//! Callers queue an [`AppendRequest`] and wait. The sequencer takes the first waiting request,
+//! gathers more until the batch holds `max_batch` entries or `max_wait` has passed, refuses the
+//! requests whose unique keys are taken, integrates the rest into the tree, signs one checkpoint,
+//! commits entries, hashes, index keys and checkpoint atomically and durably, and only then
+//! publishes the checkpoint and answers every caller with its index. At low load a request waits
+//! at most `max_wait` plus one flush; under load, requests queue during a flush and the next batch
+//! takes them all at once, so throughput grows with load.
+
+use std::collections::HashSet;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tlog_tiles::Hash;
+use tokio::sync::oneshot;
+
+use super::checkpoint::{CheckpointError, LogSigner, SignedCheckpoint};
+use super::store::{Batch, Index, IndexKey, Store, StoreError};
+use super::tree::{self, StoreReader, TreeError};
+use super::MAX_ENTRY_SIZE;
+
+/// How the sequencer forms batches.
+#[derive(Debug, Clone, Copy)]
+pub struct SequencerConfig {
+    /// A batch closes when it holds this many entries.
+    pub max_batch: usize,
+    /// ... or when this long has passed since its first entry arrived.
+    pub max_wait: Duration,
+    /// Requests that may wait for the sequencer before new ones are refused as overloaded.
+    pub queue: usize,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 4096,
+            max_wait: Duration::from_millis(1),
+            queue: 65_536,
+        }
+    }
+}
+
+/// One entry to append.
+#[derive(Debug, Clone, Default)]
+pub struct AppendRequest {
+    /// The entry's bytes (the leaf data), at most [`MAX_ENTRY_SIZE`].
+    pub entry: Vec<u8>,
+    /// Index keys that must not be taken yet; the request is refused if one is.
+    pub unique: Vec<IndexKey>,
+    /// Further index keys to point at this entry (a later entry may take them over).
+    pub index: Vec<IndexKey>,
+}
+
+/// An appended entry: its index and the first checkpoint that includes it.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The entry's index in the log.
+    pub index: u64,
+    /// The signed checkpoint of the batch that integrated it.
+    pub checkpoint: Arc<SignedCheckpoint>,
+}
+
+/// Why an append did not happen. Nothing of the request was written in every case.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppendError {
+    /// The entry does not fit an entry bundle.
+    #[error("entry of {0} bytes exceeds the {MAX_ENTRY_SIZE}-byte limit")]
+    TooLarge(usize),
+    /// A unique key is already taken.
+    #[error("a unique {0:?} key is already taken")]
+    Conflict(Index),
+    /// Too many requests are waiting.
+    #[error("the log's write queue is full")]
+    Overloaded,
+    /// The store failed; the batch was not committed.
+    #[error("the store could not commit the batch: {0}")]
+    Storage(String),
+    /// The sequencer is not running.
+    #[error("the sequencer has stopped")]
+    Stopped,
+}
+
+impl From<TreeError> for AppendError {
+    fn from(e: TreeError) -> Self {
+        AppendError::Storage(e.to_string())
+    }
+}
+
+impl From<StoreError> for AppendError {
+    fn from(e: StoreError) -> Self {
+        AppendError::Storage(e.to_string())
+    }
+}
+
+impl From<CheckpointError> for AppendError {
+    fn from(e: CheckpointError) -> Self {
+        AppendError::Storage(e.to_string())
+    }
+}
+
+/// Why the log could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored tree is not coherent.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The first checkpoint could not be signed.
+    #[error(transparent)]
+    Sign(#[from] CheckpointError),
+    /// The stored checkpoint was not signed by this key for this origin.
+    #[error("the data directory holds a log whose checkpoint was not signed by key {vkey} for origin {origin:?}; use that log's key and origin, or another data directory")]
+    ForeignLog {
+        /// The key in use.
+        vkey: String,
+        /// The origin in use.
+        origin: String,
+    },
+    /// The stored hashes do not give the stored checkpoint's root.
+    #[error("the stored hashes do not match the stored checkpoint at size {0}")]
+    RootMismatch(u64),
+}
+
+struct Job {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+/// A handle on the running log: append through the sequencer, read the latest checkpoint and
+/// the store. Cheap to clone; the sequencer thread stops when the last handle is dropped.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: SyncSender<Job>,
+    latest: Arc<RwLock<Arc<SignedCheckpoint>>>,
+    store: Arc<dyn Store>,
+    signer: Arc<LogSigner>,
+}
+
+impl Sequencer {
+    /// Recovers the log from `store` (signing the empty tree on first start) and starts the
+    /// sequencer thread.
+    pub fn start(
+        store: Arc<dyn Store>,
+        signer: LogSigner,
+        config: SequencerConfig,
+    ) -> Result<(Self, JoinHandle<()>), StartError> {
+        let checkpoint = match store.checkpoint()? {
+            Some(cp) => {
+                if !signer.recognises(&cp) {
+                    return Err(StartError::ForeignLog {
+                        vkey: signer.vkey().to_owned(),
+                        origin: signer.origin().to_owned(),
+                    });
+                }
+                let root = tree::root(cp.size, &StoreReader::new(&*store))?;
+                if root != cp.root {
+                    return Err(StartError::RootMismatch(cp.size));
+                }
+                cp
+            }
+            None => {
+                let cp = signer.sign(0, tlog_tiles::EMPTY_HASH)?;
+                store.commit(&Batch {
+                    first_index: 0,
+                    entries: Vec::new(),
+                    first_hash_index: 0,
+                    hashes: Vec::new(),
+                    index_keys: Vec::new(),
+                    checkpoint: cp.clone(),
+                })?;
+                cp
+            }
+        };
+        let config = SequencerConfig {
+            max_batch: config.max_batch.max(1),
+            queue: config.queue.max(1),
+            ..config
+        };
+        let (tx, rx) = mpsc::sync_channel(config.queue);
+        let latest = Arc::new(RwLock::new(Arc::new(checkpoint.clone())));
+        let signer = Arc::new(signer);
+        let worker = Worker {
+            store: store.clone(),
+            signer: signer.clone(),
+            latest: latest.clone(),
+            size: checkpoint.size,
+            config,
+        };
+        let thread = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || worker.run(rx))
+            .map_err(|e| StoreError::Backend {
+                action: "starting the sequencer",
+                detail: e.to_string(),
+            })?;
+        Ok((
+            Self {
+                tx,
+                latest,
+                store,
+                signer,
+            },
+            thread,
+        ))
+    }
+
+    /// Appends one entry and waits until it is durable and covered by a signed checkpoint.
+    pub async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        if request.entry.len() > MAX_ENTRY_SIZE {
+            return Err(AppendError::TooLarge(request.entry.len()));
+        }
+        let (reply, answer) = oneshot::channel();
+        match self.tx.try_send(Job { request, reply }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(AppendError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(AppendError::Stopped),
+        }
+        answer.await.unwrap_or(Err(AppendError::Stopped))
+    }
+
+    /// The latest signed checkpoint: every entry below its size is durable.
+    pub fn latest(&self) -> Arc<SignedCheckpoint> {
+        // A poisoned lock still holds a whole Arc: the writer only ever swaps it.
+        self.latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// The log's signing identity.
+    pub fn signer(&self) -> &LogSigner {
+        &self.signer
+    }
+}
+
+struct Worker {
+    store: Arc<dyn Store>,
+    signer: Arc<LogSigner>,
+    latest: Arc<RwLock<Arc<SignedCheckpoint>>>,
+    size: u64,
+    config: SequencerConfig,
+}
+
+impl Worker {
+    fn run(mut self, rx: Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            let deadline = Instant::now() + self.config.max_wait;
+            while jobs.len() < self.config.max_batch {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(TryRecvError::Disconnected) => break,
+                    Err(TryRecvError::Empty) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        match rx.recv_timeout(deadline - now) {
+                            Ok(job) => jobs.push(job),
+                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                                break
+                            }
+                        }
+                    }
+                }
+            }
+            self.process(jobs);
+        }
+        tracing::info!(size = self.size, "sequencer stopped");
+    }
+
+    /// Refuses the jobs whose unique keys are taken (in the store or earlier in the batch).
+    fn admit(&self, jobs: Vec<Job>) -> Vec<Job> {
+        let mut taken: HashSet<&IndexKey> = HashSet::new();
+        let mut verdicts = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let mut verdict = Ok(());
+            for key in &job.request.unique {
+                if taken.contains(key) {
+                    verdict = Err(AppendError::Conflict(key.index));
+                    break;
+                }
+                match self.store.lookup(key) {
+                    Ok(None) => {}
+                    Ok(Some(_)) => {
+                        verdict = Err(AppendError::Conflict(key.index));
+                        break;
+                    }
+                    Err(e) => {
+                        verdict = Err(e.into());
+                        break;
+                    }
+                }
+            }
+            if verdict.is_ok() {
+                taken.extend(job.request.unique.iter());
+            }
+            verdicts.push(verdict);
+        }
+        jobs.into_iter()
+            .zip(verdicts)
+            .filter_map(|(job, verdict)| match verdict {
+                Ok(()) => Some(job),
+                Err(e) => {
+                    let _ = job.reply.send(Err(e));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn process(&mut self, jobs: Vec<Job>) {
+        let jobs = self.admit(jobs);
+        if jobs.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let first_index = self.size;
+        let mut entries = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut index_keys = Vec::with_capacity(jobs.len() * 2);
+        let mut leaf_hashes: Vec<Hash> = Vec::with_capacity(jobs.len());
+        for (k, job) in jobs.into_iter().enumerate() {
+            let leaf = first_index + k as u64;
+            let hash = tlog_tiles::record_hash(&job.request.entry);
+            leaf_hashes.push(hash);
+            index_keys.push((IndexKey::new(Index::LeafHash, hash.0.to_vec()), leaf));
+            for key in job.request.unique.into_iter().chain(job.request.index) {
+                index_keys.push((key, leaf));
+            }
+            entries.push(job.request.entry);
+            replies.push(job.reply);
+        }
+        let count = entries.len();
+        let committed = self.commit(first_index, entries, leaf_hashes, index_keys);
+        match committed {
+            Ok(checkpoint) => {
+                self.size = checkpoint.size;
+                let checkpoint = Arc::new(checkpoint);
+                *self.latest.write().unwrap_or_else(|p| p.into_inner()) = checkpoint.clone();
+                tracing::debug!(
+                    entries = count,
+                    size = self.size,
+                    micros = started.elapsed().as_micros() as u64,
+                    "batch committed"
+                );
+                for (k, reply) in replies.into_iter().enumerate() {
+                    let _ = reply.send(Ok(Appended {
+                        index: first_index + k as u64,
+                        checkpoint: checkpoint.clone(),
+                    }));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, entries = count, "batch not committed");
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                self.resync();
+            }
+        }
+    }
+
+    fn commit(
+        &self,
+        first_index: u64,
+        entries: Vec<Vec<u8>>,
+        leaf_hashes: Vec<Hash>,
+        index_keys: Vec<(IndexKey, u64)>,
+    ) -> Result<SignedCheckpoint, AppendError> {
+        let reader = StoreReader::new(&*self.store);
+        let integration = tree::integrate(first_index, &leaf_hashes, &reader)?;
+        let checkpoint = self.signer.sign(integration.new_size, integration.root)?;
+        let batch = Batch {
+            first_index,
+            entries,
+            first_hash_index: integration.first_hash_index,
+            hashes: integration.hashes,
+            index_keys,
+            checkpoint,
+        };
+        self.store.commit(&batch)?;
+        Ok(batch.checkpoint)
+    }
+
+    /// After a failed commit, takes the store's word for where the log stands.
+    fn resync(&mut self) {
+        match self.store.checkpoint() {
+            Ok(Some(cp)) => {
+                if cp.size != self.size {
+                    tracing::warn!(from = self.size, to = cp.size, "resynchronised with the store");
+                    self.size = cp.size;
+                    *self.latest.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cp);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read the store after a failed commit"),
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The embedded store: sled 0.34, one tree with prefixed keys, so that a whole batch is one
+//! atomic `apply_batch`, made durable by `flush()` before `commit` returns.
+//!
+//! Keys: `c` the latest checkpoint; `e` + u64 BE entry index; `h` + u64 BE stored-hash index;
+//! `i` + index tag + key for the secondary indexes (value: u64 BE leaf index).
+
+use std::path::Path;
+
+use tlog_tiles::Hash;
+
+use super::checkpoint::SignedCheckpoint;
+use super::store::{Batch, IndexKey, Store, StoreError};
+
+const CHECKPOINT: &[u8] = b"c";
+
+fn entry_key(i: u64) -> [u8; 9] {
+    prefixed(b'e', i)
+}
+
+fn hash_key(i: u64) -> [u8; 9] {
+    prefixed(b'h', i)
+}
+
+fn prefixed(p: u8, i: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = p;
+    k[1..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
+fn index_key(key: &IndexKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + key.key.len());
+    k.push(b'i');
+    k.push(key.index.tag());
+    k.extend_from_slice(&key.key);
+    k
+}
+
+fn backend(action: &'static str) -> impl Fn(sled::Error) -> StoreError {
+    move |e| StoreError::Backend {
+        action,
+        detail: e.to_string(),
+    }
+}
+
+/// The log's store on sled.
+pub struct SledStore {
+    db: sled::Db,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in the directory `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(backend("opening the store"))?;
+        Ok(Self { db })
+    }
+}
+
+impl Store for SledStore {
+    fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        match self
+            .db
+            .get(CHECKPOINT)
+            .map_err(backend("reading the checkpoint"))?
+        {
+            None => Ok(None),
+            Some(v) => SignedCheckpoint::decode(&v)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt("unreadable checkpoint record".into())),
+        }
+    }
+
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        indexes
+            .iter()
+            .map(|&i| {
+                let v = self
+                    .db
+                    .get(hash_key(i))
+                    .map_err(backend("reading hashes"))?
+                    .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))?;
+                let h: [u8; 32] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
+                Ok(Hash(h))
+            })
+            .collect()
+    }
+
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
+        for (expected, item) in (start..end).zip(self.db.range(entry_key(start)..entry_key(end))) {
+            let (k, v) = item.map_err(backend("reading entries"))?;
+            if k.as_ref() != entry_key(expected) {
+                return Err(StoreError::Corrupt(format!("missing entry {expected}")));
+            }
+            out.push(v.to_vec());
+        }
+        if out.len() as u64 != end - start {
+            return Err(StoreError::Corrupt(format!(
+                "missing entries in {start}..{end}"
+            )));
+        }
+        Ok(out)
+    }
+
+    fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
+        match self
+            .db
+            .get(index_key(key))
+            .map_err(backend("reading an index"))?
+        {
+            None => Ok(None),
+            Some(v) => {
+                let b: [u8; 8] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("index value is not 8 bytes".into()))?;
+                Ok(Some(u64::from_be_bytes(b)))
+            }
+        }
+    }
+
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        for (k, e) in batch.entries.iter().enumerate() {
+            b.insert(&entry_key(batch.first_index + k as u64), e.as_slice());
+        }
+        for (k, h) in batch.hashes.iter().enumerate() {
+            b.insert(&hash_key(batch.first_hash_index + k as u64), &h.0);
+        }
+        for (key, leaf) in &batch.index_keys {
+            b.insert(index_key(key), &leaf.to_be_bytes());
+        }
+        b.insert(CHECKPOINT, batch.checkpoint.encode());
+        self.db.apply_batch(b).map_err(backend("writing a batch"))?;
+        self.db.flush().map_err(backend("flushing a batch"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! The storage trait under the log, and its in-memory twin for tests.
+//!
+//! A store holds the entries, the stored hashes (c2sp.org/tlog-tiles order), the latest signed
+//! checkpoint and a few secondary indexes that map a key to a leaf index. It is written only
+//! through [`Store::commit`], which must make a whole [`Batch`] visible and durable at once:
+//! after a crash a store shows either all of a batch or none of it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tlog_tiles::Hash;
+
+use super::checkpoint::SignedCheckpoint;
+
+/// A storage failure. Messages are short and say what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backing store failed (I/O, full disk, corruption).
+    #[error("storage failure while {action}: {detail}")]
+    Backend {
+        /// What the store was doing.
+        action: &'static str,
+        /// What the backend said.
+        detail: String,
+    },
+    /// A record the store's own invariants say must exist is missing or malformed.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+/// The secondary indexes the log keeps beside its entries. Each maps a key to a leaf index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Index {
+    /// RFC 9162 leaf hash → the (latest) leaf with that hash.
+    LeafHash,
+    /// Participant id (16 bytes) → the participant's registration leaf.
+    ParticipantId,
+    /// Participant Ed25519 public key (32 bytes) → the participant's registration leaf.
+    ParticipantKey,
+    /// SHA-256 of a participant API token → the participant's registration leaf.
+    ApiToken,
+}
+
+impl Index {
+    /// The one-byte tag stores use to keep indexes apart.
+    pub fn tag(self) -> u8 {
+        match self {
+            Index::LeafHash => 1,
+            Index::ParticipantId => 2,
+            Index::ParticipantKey => 3,
+            Index::ApiToken => 4,
+        }
+    }
+}
+
+/// A key in one of the secondary indexes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IndexKey {
+    /// Which index.
+    pub index: Index,
+    /// The key's bytes.
+    pub key: Vec<u8>,
+}
+
+impl IndexKey {
+    /// A key in `index`.
+    pub fn new(index: Index, key: impl Into<Vec<u8>>) -> Self {
+        Self {
+            index,
+            key: key.into(),
+        }
+    }
+}
+
+/// Everything one sequenced batch writes, committed atomically.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The index of `entries[0]` (the tree size before the batch).
+    pub first_index: u64,
+    /// The new entries, in order.
+    pub entries: Vec<Vec<u8>>,
+    /// The stored-hash index of `hashes[0]`.
+    pub first_hash_index: u64,
+    /// The new stored hashes, contiguous.
+    pub hashes: Vec<Hash>,
+    /// Secondary index keys, each pointing at a leaf index of this batch.
+    pub index_keys: Vec<(IndexKey, u64)>,
+    /// The checkpoint signed for the tree this batch produces.
+    pub checkpoint: SignedCheckpoint,
+}
+
+/// Storage for the log. Implementations must be safe to read from many threads while the
+/// sequencer commits.
+pub trait Store: Send + Sync + 'static {
+    /// The latest committed checkpoint, or `None` for a store never committed to.
+    fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError>;
+    /// The stored hashes at the given stored-hash indexes, all of which must exist.
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
+    /// The entries with indexes in `start..end`, all of which must exist.
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// The leaf index a secondary index key points to.
+    fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError>;
+    /// Writes the whole batch atomically and durably: when this returns `Ok`, the batch
+    /// survives a crash; when it fails, nothing of it may be served.
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
+}
+
+/// A store in memory, for unit tests and benchmarks of the core.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<MemoryInner>,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    checkpoint: Option<SignedCheckpoint>,
+    entries: Vec<Vec<u8>>,
+    hashes: Vec<Hash>,
+    index: HashMap<IndexKey, u64>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        // A poisoned lock means a panic mid-commit in a test; the data is still coherent
+        // because commit mutates only after all checks.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        Ok(self.lock().checkpoint.clone())
+    }
+
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let inner = self.lock();
+        indexes
+            .iter()
+            .map(|&i| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| inner.hashes.get(i).copied())
+                    .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))
+            })
+            .collect()
+    }
+
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let inner = self.lock();
+        (start..end)
+            .map(|i| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| inner.entries.get(i).cloned())
+                    .ok_or_else(|| StoreError::Corrupt(format!("missing entry {i}")))
+            })
+            .collect()
+    }
+
+    fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock().index.get(key).copied())
+    }
+
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.entries.len() as u64 != batch.first_index
+            || inner.hashes.len() as u64 != batch.first_hash_index
+        {
+            return Err(StoreError::Corrupt(format!(
+                "batch at entry {} / hash {} does not follow a store of {} entries / {} hashes",
+                batch.first_index,
+                batch.first_hash_index,
+                inner.entries.len(),
+                inner.hashes.len()
+            )));
+        }
+        inner.entries.extend(batch.entries.iter().cloned());
+        inner.hashes.extend(batch.hashes.iter().copied());
+        for (key, leaf) in &batch.index_keys {
+            inner.index.insert(key.clone(), *leaf);
+        }
+        inner.checkpoint = Some(batch.checkpoint.clone());
+        Ok(())
+    }
+}

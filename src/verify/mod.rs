@@ -1,0 +1,281 @@
+//! Offline verification of what the log hands out: signed checkpoints (c2sp.org/signed-note,
+//! c2sp.org/tlog-checkpoint), inclusion proofs and consistency proofs (RFC 9162 §2.1.3.2 and
+//! §2.1.4.2).
+//!
+//! Pure functions over plain data, with no I/O. On purpose, this module shares no Merkle code
+//! with the engine in [`crate::log`]: leaf hashes are computed here with `sha2`, inclusion is
+//! checked by the independent `rs_merkle` crate, and consistency by this module's own
+//! implementation of the RFC 9162 algorithm. A bug in the engine's proof code cannot hide itself
+//! by being run again in the verifier.
+
+use rs_merkle::MerkleProof;
+use sha2::{Digest, Sha256};
+use signed_note::{Note, StandardVerifier, VerifierList};
+
+/// A SHA-256 hash.
+pub type Hash = [u8; 32];
+
+/// Why a verification failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The verifier key is not a signed-note Ed25519 verifier key.
+    #[error("malformed verifier key: {0}")]
+    BadVerifierKey(String),
+    /// The note is not a well-formed signed note.
+    #[error("malformed signed note")]
+    MalformedNote,
+    /// The note carries no valid signature by the key.
+    #[error("the checkpoint is not signed by the log key: {0}")]
+    BadSignature(String),
+    /// The note's text is not a checkpoint.
+    #[error("the note is not a c2sp.org/tlog-checkpoint")]
+    MalformedCheckpoint,
+    /// An index or size does not fit.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// The proof does not have the length its parameters call for.
+    #[error("the proof has {got} hashes where {want} are needed")]
+    ProofLength {
+        /// Hashes given.
+        got: usize,
+        /// Hashes needed.
+        want: usize,
+    },
+    /// The inclusion proof does not lead to the root.
+    #[error("the inclusion proof does not lead to the checkpoint's root")]
+    InclusionMismatch,
+    /// The consistency proof does not join the two roots.
+    #[error("the consistency proof does not join the two roots")]
+    ConsistencyMismatch,
+}
+
+/// A checkpoint whose signature was verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCheckpoint {
+    /// The origin line.
+    pub origin: String,
+    /// The tree size.
+    pub size: u64,
+    /// The root hash.
+    pub root: Hash,
+    /// The name of the key that signed it.
+    pub key_name: String,
+}
+
+/// RFC 9162 leaf hash: SHA-256(0x00 || data).
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    h.finalize().into()
+}
+
+/// RFC 9162 interior node hash: SHA-256(0x01 || left || right).
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// RFC 6962 / RFC 9162 hashing for `rs_merkle`. Leaves are given to it already hashed; a node
+/// with no right sibling is carried up unchanged, which yields the RFC's left-balanced tree.
+#[derive(Clone, Debug)]
+pub struct Rfc6962Hasher;
+
+impl rs_merkle::Hasher for Rfc6962Hasher {
+    type Hash = Hash;
+
+    fn hash(data: &[u8]) -> Hash {
+        Sha256::digest(data).into()
+    }
+
+    fn concat_and_hash(left: &Hash, right: Option<&Hash>) -> Hash {
+        match right {
+            Some(right) => node_hash(left, right),
+            None => *left,
+        }
+    }
+
+    fn hash_size() -> usize {
+        32
+    }
+}
+
+/// The root of the tree whose leaves have the given leaf hashes (RFC 9162 MTH).
+pub fn root_from_leaf_hashes(leaves: &[Hash]) -> Hash {
+    if leaves.is_empty() {
+        return Sha256::digest([]).into();
+    }
+    rs_merkle::MerkleTree::<Rfc6962Hasher>::from_leaves(leaves)
+        .root()
+        .unwrap_or([0; 32])
+}
+
+/// Checks the signature on a signed checkpoint note with the signed-note verifier key `vkey`,
+/// then parses the checkpoint.
+pub fn verify_checkpoint(note: &str, vkey: &str) -> Result<VerifiedCheckpoint, VerifyError> {
+    let verifier =
+        StandardVerifier::new(vkey).map_err(|e| VerifyError::BadVerifierKey(e.to_string()))?;
+    let key_name = signed_note::Verifier::name(&verifier).to_owned();
+    let note = Note::from_bytes(note.as_bytes()).map_err(|_| VerifyError::MalformedNote)?;
+    note.verify(&VerifierList::new(vec![Box::new(verifier)]))
+        .map_err(|e| VerifyError::BadSignature(e.to_string()))?;
+    let body = tlog_tiles::Checkpoint::from_bytes(note.text())
+        .map_err(|_| VerifyError::MalformedCheckpoint)?;
+    Ok(VerifiedCheckpoint {
+        origin: body.origin().to_owned(),
+        size: body.size(),
+        root: body.hash().0,
+        key_name,
+    })
+}
+
+/// The number of hashes in the audit path of leaf `index` in a tree of `size` leaves.
+fn audit_path_len(mut index: u64, mut size: u64) -> usize {
+    let mut len = 0;
+    while size > 1 {
+        if (index ^ 1) < size {
+            len += 1;
+        }
+        index >>= 1;
+        size = size.div_ceil(2);
+    }
+    len
+}
+
+/// Checks that the leaf with hash `leaf` is at `index` in the tree of `size` leaves with root
+/// `root`, by the audit path `proof` (RFC 9162 §2.1.3.2).
+pub fn verify_inclusion(
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), VerifyError> {
+    if index >= size {
+        return Err(VerifyError::OutOfRange(format!(
+            "index {index} is not in a tree of size {size}"
+        )));
+    }
+    let want = audit_path_len(index, size);
+    if proof.len() != want {
+        return Err(VerifyError::ProofLength {
+            got: proof.len(),
+            want,
+        });
+    }
+    let (Ok(index), Ok(size)) = (usize::try_from(index), usize::try_from(size)) else {
+        return Err(VerifyError::OutOfRange("tree too large for this platform".into()));
+    };
+    let proof = MerkleProof::<Rfc6962Hasher>::new(proof.to_vec());
+    if proof.verify(*root, &[index], &[*leaf], size) {
+        Ok(())
+    } else {
+        Err(VerifyError::InclusionMismatch)
+    }
+}
+
+/// Checks that the tree of `from` leaves with root `old_root` is a prefix of the tree of `to`
+/// leaves with root `new_root`, by the consistency proof `proof` (RFC 9162 §2.1.4.2).
+pub fn verify_consistency(
+    from: u64,
+    to: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    proof: &[Hash],
+) -> Result<(), VerifyError> {
+    if from == 0 || from > to {
+        return Err(VerifyError::OutOfRange(format!(
+            "no consistency proof from {from} to {to}: need 0 < from <= to"
+        )));
+    }
+    if from == to {
+        return if proof.is_empty() && old_root == new_root {
+            Ok(())
+        } else {
+            Err(VerifyError::ConsistencyMismatch)
+        };
+    }
+    if proof.is_empty() {
+        return Err(VerifyError::ConsistencyMismatch);
+    }
+    let mut path: Vec<&Hash> = Vec::with_capacity(proof.len() + 1);
+    if from.is_power_of_two() {
+        path.push(old_root);
+    }
+    path.extend(proof.iter());
+    let mut fnode = from - 1;
+    let mut snode = to - 1;
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let mut fr = *path[0];
+    let mut sr = *path[0];
+    for c in &path[1..] {
+        if snode == 0 {
+            return Err(VerifyError::ConsistencyMismatch);
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            if fnode & 1 == 0 {
+                while fnode & 1 == 0 && fnode != 0 {
+                    fnode >>= 1;
+                    snode >>= 1;
+                }
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    if &fr == old_root && &sr == new_root && snode == 0 {
+        Ok(())
+    } else {
+        Err(VerifyError::ConsistencyMismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: u64) -> Vec<Hash> {
+        (0..n).map(|i| leaf_hash(format!("leaf {i}").as_bytes())).collect()
+    }
+
+    #[test]
+    fn single_leaf_tree() {
+        let l = leaves(1);
+        let root = root_from_leaf_hashes(&l);
+        assert_eq!(root, l[0]);
+        verify_inclusion(&l[0], 0, 1, &[], &root).unwrap();
+    }
+
+    #[test]
+    fn audit_path_lengths() {
+        assert_eq!(audit_path_len(0, 1), 0);
+        assert_eq!(audit_path_len(0, 2), 1);
+        assert_eq!(audit_path_len(4, 5), 1);
+        assert_eq!(audit_path_len(0, 5), 3);
+        assert_eq!(audit_path_len(6, 7), 2);
+    }
+
+    #[test]
+    fn wrong_inputs_fail_without_panicking() {
+        let l = leaves(7);
+        let root = root_from_leaf_hashes(&l);
+        assert!(verify_inclusion(&l[0], 7, 7, &[], &root).is_err());
+        assert!(verify_inclusion(&l[0], 0, 7, &[[0; 32]; 9], &root).is_err());
+        assert!(verify_consistency(0, 7, &root, &root, &[]).is_err());
+        assert!(verify_consistency(8, 7, &root, &root, &[]).is_err());
+        assert!(verify_consistency(3, 7, &root, &root, &[]).is_err());
+        assert!(verify_consistency(3, 7, &root, &root, &[[1; 32]; 40]).is_err());
+        verify_consistency(7, 7, &root, &root, &[]).unwrap();
+    }
+}
