@@ -1,1 +1,212 @@
-//! x
+//! The HTTP API (actix-web 4): the c2sp.org/tlog-tiles read paths, the JSON `/v1` API and
+//! the participant registry. Handlers parse requests into typed values, call the log and the
+//! pure modules, and map every failure to an [`error::ApiError`]. No log math lives here.
+
+pub mod error;
+pub mod log;
+pub mod participants;
+
+use std::net::TcpListener;
+use std::time::Instant;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header;
+use actix_web::middleware::ErrorHandlers;
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpRequest, HttpServer};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::log::Sequencer;
+use error::ApiError;
+
+/// The largest request body accepted by JSON endpoints.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares.
+pub struct AppState {
+    /// The log.
+    pub log: Sequencer,
+    /// SHA-256 of the operator's admin token.
+    admin_token_hash: [u8; 32],
+}
+
+impl AppState {
+    /// State for a log administered with `admin_token`.
+    pub fn new(log: Sequencer, admin_token: &str) -> Self {
+        Self {
+            log,
+            admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
+        }
+    }
+
+    /// Checks `Authorization: Bearer <admin token>` in constant time.
+    pub fn require_admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        let token = bearer(req)?;
+        let given: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if bool::from(given.ct_eq(&self.admin_token_hash)) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "wrong admin token",
+            ))
+        }
+    }
+}
+
+/// The bearer token of a request.
+fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    let unauthorized = |m: &str| {
+        ApiError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            m.to_owned(),
+        )
+    };
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing Authorization: Bearer header"))?
+        .to_str()
+        .map_err(|_| unauthorized("malformed Authorization header"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("malformed Authorization header"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(unauthorized("expected Authorization: Bearer <token>"));
+    }
+    Ok(token.trim())
+}
+
+/// Reads a JSON request body of at most `limit` bytes.
+pub async fn read_json_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body is larger than {limit} bytes"),
+        )
+    };
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if !mime.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("expected application/json, got {mime:?}"),
+            ));
+        }
+    }
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(too_large());
+        }
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses a JSON body into `T`: 400 `malformed_json` when it is not JSON, 422 `invalid_field`
+/// naming the field when it does not fit `T`.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("malformed_json", format!("body is not JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            ApiError::invalid_field(e.inner().to_string())
+        } else {
+            ApiError::invalid_field(format!("{path}: {}", e.inner()))
+        }
+    })
+}
+
+/// 405 for a known path with the wrong method.
+async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed on this resource",
+    ))
+}
+
+/// Registers every route on an app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
+    cfg.app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .service(resource("/checkpoint").route(web::get().to(log::checkpoint)))
+        .service(resource("/tile/{tail:.*}").route(web::get().to(log::tile)))
+        .service(resource("/v1/log").route(web::get().to(log::info)))
+        .service(resource("/v1/entries/{index}").route(web::get().to(log::entry)))
+        .service(resource("/v1/proofs/inclusion").route(web::get().to(log::inclusion)))
+        .service(resource("/v1/proofs/consistency").route(web::get().to(log::consistency)))
+        .service(resource("/v1/participants").route(web::post().to(participants::register)))
+        .service(resource("/v1/participants/{id}").route(web::get().to(participants::get)));
+}
+
+/// Builds the HTTP server on an already bound listener (port 0 works for tests).
+pub fn server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(ErrorHandlers::new().default_handler(error::json_error_body))
+            .wrap_fn(|req, srv| {
+                let started = Instant::now();
+                let method = req.method().clone();
+                let path = req.path().to_owned();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await;
+                    let status = match &res {
+                        Ok(r) => r.status().as_u16(),
+                        Err(e) => e.as_response_error().status_code().as_u16(),
+                    };
+                    tracing::info!(
+                        %method,
+                        path,
+                        status,
+                        micros = started.elapsed().as_micros() as u64,
+                        "request"
+                    );
+                    res
+                }
+            })
+            .configure(routes)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::not_found(
+                    "not_found",
+                    "no such resource",
+                ))
+            }))
+    })
+    .shutdown_timeout(5);
+    if let Some(n) = workers {
+        server = server.workers(n.max(1));
+    }
+    Ok(server.listen(listener)?.run())
+}

@@ -1,1 +1,62 @@
-//! x
+//! The command line (clap): flags become an args struct, dispatched to one file per
+//! subcommand. `anyhow` is used here and nowhere below.
+
+pub mod keygen;
+pub mod serve;
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::{Parser, Subcommand};
+
+/// datapole: a regional trusted third party for data, on an append-only signed Merkle log.
+#[derive(Debug, Parser)]
+#[command(name = "datapole", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the log service (HTTP API, C2SP tiles, sequencer) on an embedded sled store.
+    Serve(serve::ServeArgs),
+    /// Generate a signed-note Ed25519 private key for a log or witness, and print its vkey.
+    Keygen(keygen::KeygenArgs),
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Keygen(args) => keygen::run(args),
+    }
+}
+
+/// Writes a secret file readable by its owner only (mode 0600). With `overwrite` false, an
+/// existing file is an error.
+pub fn write_secret(path: &Path, contents: &str, overwrite: bool) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if overwrite {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}

@@ -129,8 +129,8 @@ impl LogSigner {
             Note::new(&body.to_bytes(), &[]).map_err(|e| CheckpointError::Sign(e.to_string()))?;
         note.add_sigs(&[&self.signer])
             .map_err(|e| CheckpointError::Sign(e.to_string()))?;
-        let note = String::from_utf8(note.to_bytes())
-            .map_err(|e| CheckpointError::Sign(e.to_string()))?;
+        let note =
+            String::from_utf8(note.to_bytes()).map_err(|e| CheckpointError::Sign(e.to_string()))?;
         Ok(SignedCheckpoint { size, root, note })
     }
 

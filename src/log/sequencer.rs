@@ -398,7 +398,11 @@ impl Worker {
         match self.store.checkpoint() {
             Ok(Some(cp)) => {
                 if cp.size != self.size {
-                    tracing::warn!(from = self.size, to = cp.size, "resynchronised with the store");
+                    tracing::warn!(
+                        from = self.size,
+                        to = cp.size,
+                        "resynchronised with the store"
+                    );
                     self.size = cp.size;
                     *self.latest.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cp);
                 }

@@ -96,7 +96,9 @@ impl TilePath {
             let digits = if last {
                 *group
             } else {
-                group.strip_prefix('x').ok_or(err("index group lacks its x"))?
+                group
+                    .strip_prefix('x')
+                    .ok_or(err("index group lacks its x"))?
             };
             if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err("index groups are three digits"));
@@ -218,8 +220,22 @@ mod tests {
     #[test]
     fn bad_paths_are_refused() {
         for s in [
-            "", "0", "0/", "0/1", "0/0000", "00/000", "0/x000/001", "0/001.p/0", "0/001.p/256",
-            "0/001.p/007", "8/000", "x/000", "entries/1/000", "0/001/002", "0/-01", "0/000.p/",
+            "",
+            "0",
+            "0/",
+            "0/1",
+            "0/0000",
+            "00/000",
+            "0/x000/001",
+            "0/001.p/0",
+            "0/001.p/256",
+            "0/001.p/007",
+            "8/000",
+            "x/000",
+            "entries/1/000",
+            "0/001/002",
+            "0/-01",
+            "0/000.p/",
             "0/x1000/000",
         ] {
             assert!(TilePath::parse(s).is_err(), "{s} should be refused");

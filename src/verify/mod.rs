@@ -168,7 +168,9 @@ pub fn verify_inclusion(
         });
     }
     let (Ok(index), Ok(size)) = (usize::try_from(index), usize::try_from(size)) else {
-        return Err(VerifyError::OutOfRange("tree too large for this platform".into()));
+        return Err(VerifyError::OutOfRange(
+            "tree too large for this platform".into(),
+        ));
     };
     let proof = MerkleProof::<Rfc6962Hasher>::new(proof.to_vec());
     if proof.verify(*root, &[index], &[*leaf], size) {
@@ -246,7 +248,9 @@ mod tests {
     use super::*;
 
     fn leaves(n: u64) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(format!("leaf {i}").as_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(format!("leaf {i}").as_bytes()))
+            .collect()
     }
 
     #[test]

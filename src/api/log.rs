@@ -1,0 +1,307 @@
+//! Read paths of the log: c2sp.org/tlog-tiles (`/checkpoint`, `/tile/...`) and the JSON API
+//! (`/v1/log`, `/v1/entries/{index}`, `/v1/proofs/...`). Everything served is bounded by the
+//! latest checkpoint, so a reader never sees an entry that is not yet durable and signed.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{web, HttpResponse};
+use base64::prelude::*;
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::log::store::{Index, IndexKey};
+use crate::log::tiles::{read_tile, TilePath};
+use crate::log::tree::{self, StoreReader};
+use crate::log::Hash;
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const SHORT: &str = "public, max-age=5";
+
+fn b64(h: &Hash) -> String {
+    BASE64_STANDARD.encode(h.0)
+}
+
+/// `GET /checkpoint`: the latest signed checkpoint.
+pub async fn checkpoint(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/plain; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, SHORT))
+        .body(state.log.latest().note.clone())
+}
+
+/// `GET /tile/{L}/{N}[.p/{W}]` and `GET /tile/entries/{N}[.p/{W}]`.
+pub async fn tile(
+    state: web::Data<AppState>,
+    tail: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let path = TilePath::parse(&tail)
+        .map_err(|e| ApiError::bad_request("bad_tile_path", e.to_string()))?;
+    let size = state.log.latest().size;
+    let bytes = web::block(move || read_tile(state.log.store(), &path, size))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "server shutting down",
+            )
+        })??
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "tile_not_found",
+                format!("{} is not in the tree of size {size}", path.path()),
+            )
+        })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/octet-stream"))
+        .insert_header((
+            CACHE_CONTROL,
+            if path.is_full() { IMMUTABLE } else { SHORT },
+        ))
+        .body(bytes))
+}
+
+/// The body of `GET /v1/log`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct LogInfo {
+    /// The checkpoint origin line.
+    pub origin: String,
+    /// The signed-note verifier key of the log (`name+id+base64`).
+    pub vkey: String,
+    /// The log's raw Ed25519 public key (32 bytes, standard base64).
+    pub public_key: String,
+    /// The size of the latest checkpoint.
+    pub size: u64,
+    /// The root of the latest checkpoint (standard base64).
+    pub root: String,
+}
+
+/// `GET /v1/log`.
+pub async fn info(state: web::Data<AppState>) -> HttpResponse {
+    let signer = state.log.signer();
+    let latest = state.log.latest();
+    HttpResponse::Ok().json(LogInfo {
+        origin: signer.origin().to_owned(),
+        vkey: signer.vkey().to_owned(),
+        public_key: BASE64_STANDARD.encode(signer.public_key()),
+        size: latest.size,
+        root: b64(&latest.root),
+    })
+}
+
+/// The body of `GET /v1/entries/{index}`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct EntryView {
+    /// The entry's index.
+    pub index: u64,
+    /// Its RFC 9162 leaf hash (standard base64).
+    pub leaf_hash: String,
+    /// The leaf bytes (standard base64).
+    pub data: String,
+    /// The leaf parsed as JSON (`null` if it is not JSON).
+    pub entry: serde_json::Value,
+}
+
+fn parse_u64(field: &str, s: &str) -> Result<u64, ApiError> {
+    s.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_index",
+            format!("{field} must be a non-negative integer, got {s:?}"),
+        )
+    })
+}
+
+/// `GET /v1/entries/{index}`.
+pub async fn entry(
+    state: web::Data<AppState>,
+    index: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let index = parse_u64("index", &index)?;
+    let size = state.log.latest().size;
+    if index >= size {
+        return Err(ApiError::not_found(
+            "entry_not_found",
+            format!("index {index} is beyond the log's size {size}"),
+        ));
+    }
+    let data = state
+        .log
+        .store()
+        .entries(index, index + 1)?
+        .pop()
+        .unwrap_or_default();
+    let leaf_hash = tlog_tiles::record_hash(&data);
+    Ok(HttpResponse::Ok().json(EntryView {
+        index,
+        leaf_hash: b64(&leaf_hash),
+        data: BASE64_STANDARD.encode(&data),
+        entry: serde_json::from_slice(&data).unwrap_or(serde_json::Value::Null),
+    }))
+}
+
+/// Query parameters, checked against the names a route accepts.
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    fn new(query: HashMap<String, String>, allowed: &[&str]) -> Result<Self, ApiError> {
+        if let Some(unknown) = query.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("unknown parameter {unknown:?}; this route takes {allowed:?}"),
+            ));
+        }
+        Ok(Self(query))
+    }
+
+    fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        self.0
+            .get(name)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("{name} must be a non-negative integer, got {v:?}"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    fn required_u64(&self, name: &str) -> Result<u64, ApiError> {
+        self.u64(name)?.ok_or_else(|| {
+            ApiError::bad_request("invalid_query", format!("missing parameter {name}"))
+        })
+    }
+}
+
+/// The body of `GET /v1/proofs/inclusion`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct InclusionProof {
+    /// The leaf's index.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub tree_size: u64,
+    /// The leaf hash (standard base64).
+    pub leaf_hash: String,
+    /// The audit path, leaf to root (standard base64).
+    pub hashes: Vec<String>,
+}
+
+/// Parses a standard-base64 hash; a `+` turned into a space by form decoding is put back.
+fn parse_hash(field: &str, s: &str) -> Result<Hash, ApiError> {
+    let s = s.trim().replace(' ', "+");
+    let raw = BASE64_STANDARD.decode(&s).map_err(|e| {
+        ApiError::bad_request("bad_base64", format!("{field} is not standard base64: {e}"))
+    })?;
+    let raw: [u8; 32] = raw.try_into().map_err(|v: Vec<u8>| {
+        ApiError::bad_request(
+            "bad_hash",
+            format!("{field} must be 32 bytes, not {}", v.len()),
+        )
+    })?;
+    Ok(Hash(raw))
+}
+
+/// Checks a requested tree size against the log: `None` means the latest.
+fn tree_size(state: &AppState, requested: Option<u64>, field: &str) -> Result<u64, ApiError> {
+    let size = state.log.latest().size;
+    match requested {
+        None => Ok(size),
+        Some(n) if n > size => Err(ApiError::bad_request(
+            "tree_size_beyond_log",
+            format!("{field} {n} is beyond the log's size {size}"),
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
+/// `GET /v1/proofs/inclusion?index=I[&tree_size=N]` or `?leaf_hash=H[&tree_size=N]`.
+pub async fn inclusion(
+    state: web::Data<AppState>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = Params::new(query.into_inner(), &["index", "leaf_hash", "tree_size"])?;
+    let size = tree_size(&state, q.u64("tree_size")?, "tree_size")?;
+    let (index, leaf_hash) = match (q.u64("index")?, q.0.get("leaf_hash")) {
+        (Some(index), None) => {
+            if index >= size {
+                return Err(ApiError::bad_request(
+                    "index_out_of_range",
+                    format!("index {index} is not in the tree of size {size}"),
+                ));
+            }
+            let data = state
+                .log
+                .store()
+                .entries(index, index + 1)?
+                .pop()
+                .unwrap_or_default();
+            (index, tlog_tiles::record_hash(&data))
+        }
+        (None, Some(h)) => {
+            let hash = parse_hash("leaf_hash", h)?;
+            let found = state
+                .log
+                .store()
+                .lookup(&IndexKey::new(Index::LeafHash, hash.0.to_vec()))?
+                .ok_or_else(|| {
+                    ApiError::not_found("leaf_not_found", "no entry has this leaf hash")
+                })?;
+            if found >= size {
+                return Err(ApiError::not_found(
+                    "leaf_not_found",
+                    format!("no entry with this leaf hash in the tree of size {size}"),
+                ));
+            }
+            (found, hash)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "give exactly one of index and leaf_hash",
+            ))
+        }
+    };
+    let proof = tree::inclusion_proof(index, size, &StoreReader::new(state.log.store()))?;
+    Ok(HttpResponse::Ok().json(InclusionProof {
+        index,
+        tree_size: size,
+        leaf_hash: b64(&leaf_hash),
+        hashes: proof.iter().map(b64).collect(),
+    }))
+}
+
+/// The body of `GET /v1/proofs/consistency`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub from: u64,
+    /// The newer tree size.
+    pub to: u64,
+    /// The RFC 9162 consistency proof (standard base64).
+    pub hashes: Vec<String>,
+}
+
+/// `GET /v1/proofs/consistency?from=M&to=N`.
+pub async fn consistency(
+    state: web::Data<AppState>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = Params::new(query.into_inner(), &["from", "to"])?;
+    let from = q.required_u64("from")?;
+    let to = tree_size(&state, Some(q.required_u64("to")?), "to")?;
+    if from == 0 || from > to {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            format!("no consistency proof from {from} to {to}: need 0 < from <= to"),
+        ));
+    }
+    let proof = tree::consistency_proof(from, to, &StoreReader::new(state.log.store()))?;
+    Ok(HttpResponse::Ok().json(ConsistencyProof {
+        from,
+        to,
+        hashes: proof.iter().map(b64).collect(),
+    }))
+}

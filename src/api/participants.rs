@@ -1,0 +1,129 @@
+//! The participant registry: `POST /v1/participants` (operator only) appends a `participant`
+//! entry; `GET /v1/participants/{id}` returns the public record.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::prelude::*;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::{parse_json, read_json_body, AppState, MAX_BODY_BYTES};
+use crate::log::store::{Index, IndexKey};
+use crate::log::AppendRequest;
+use crate::participant::{ParticipantLeaf, Registration, RegistrationRequest, Role};
+
+/// The answer to a registration.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Registered {
+    /// The id the log assigned.
+    pub participant_id: Uuid,
+    /// The registration entry's index in the log.
+    pub index: u64,
+    /// The signed checkpoint that includes it.
+    pub checkpoint: String,
+    /// The participant's API token: shown once, stored only as a hash.
+    pub api_token: String,
+}
+
+/// A participant's public record.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ParticipantView {
+    /// The participant's id.
+    pub participant_id: Uuid,
+    /// The organisation's name.
+    pub name: String,
+    /// Its roles.
+    pub roles: Vec<Role>,
+    /// Its Ed25519 public key (standard base64).
+    pub public_key: String,
+    /// When it was registered (RFC 3339).
+    pub registered_at: String,
+    /// The index of its registration entry in the log.
+    pub index: u64,
+}
+
+/// A new API token: `dpt_` and 32 random bytes in base64url.
+fn new_token() -> String {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    format!("dpt_{}", BASE64_URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// The index key under which a token's hash is kept.
+pub fn token_key(token: &str) -> IndexKey {
+    IndexKey::new(Index::ApiToken, Sha256::digest(token.as_bytes()).to_vec())
+}
+
+/// `POST /v1/participants`.
+pub async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    state.require_admin(&req)?;
+    let body = read_json_body(&req, payload, MAX_BODY_BYTES).await?;
+    let request: RegistrationRequest = parse_json(&body)?;
+    let registration =
+        Registration::try_from(request).map_err(|e| ApiError::invalid_field(e.to_string()))?;
+    let id = Uuid::new_v4();
+    let leaf = ParticipantLeaf::new(&registration, id, chrono::Utc::now());
+    let token = new_token();
+    let appended = state
+        .log
+        .append(AppendRequest {
+            entry: leaf.to_bytes(),
+            unique: vec![
+                IndexKey::new(Index::ParticipantKey, registration.public_key.to_bytes()),
+                IndexKey::new(Index::ParticipantId, id.as_bytes().to_vec()),
+            ],
+            index: vec![token_key(&token)],
+        })
+        .await?;
+    tracing::info!(participant = %id, index = appended.index, "participant registered");
+    Ok(HttpResponse::Created().json(Registered {
+        participant_id: id,
+        index: appended.index,
+        checkpoint: appended.checkpoint.note.clone(),
+        api_token: token,
+    }))
+}
+
+/// `GET /v1/participants/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        ApiError::bad_request("invalid_participant_id", format!("{id:?} is not a UUID"))
+    })?;
+    let not_found = || ApiError::not_found("participant_not_found", format!("no participant {id}"));
+    let index = state
+        .log
+        .store()
+        .lookup(&IndexKey::new(Index::ParticipantId, id.as_bytes().to_vec()))?
+        .ok_or_else(not_found)?;
+    if index >= state.log.latest().size {
+        return Err(not_found());
+    }
+    let data = state
+        .log
+        .store()
+        .entries(index, index + 1)?
+        .pop()
+        .unwrap_or_default();
+    let leaf = ParticipantLeaf::from_bytes(&data).ok_or_else(|| {
+        ApiError::from(crate::log::StoreError::Corrupt(format!(
+            "entry {index} is not a participant record"
+        )))
+    })?;
+    Ok(HttpResponse::Ok().json(ParticipantView {
+        participant_id: leaf.id,
+        name: leaf.name,
+        roles: leaf.roles,
+        public_key: leaf.public_key,
+        registered_at: leaf.registered_at,
+        index,
+    }))
+}

@@ -1,0 +1,171 @@
+//! `datapole serve`: opens the store, recovers the log, starts the sequencer and the HTTP
+//! server. Runs with no flags at all: everything it needs is created in the data directory.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use crate::api::{self, AppState};
+use crate::log::{LogSigner, Sequencer, SequencerConfig, SledStore};
+
+/// The key name (and so the origin) of a log created with no `--origin`.
+pub const DEFAULT_NAME: &str = "datapole.localhost/log";
+
+/// Flags of `datapole serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Where the store, the generated log key and the generated admin token live.
+    #[arg(long, default_value = "./datapole-data")]
+    pub data_dir: PathBuf,
+    /// The checkpoint origin line (default: the log key's name).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// A signed-note private key file (from `datapole keygen`); default: `<data-dir>/log.key`,
+    /// generated at first start.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// A file holding the operator's admin token; the `DATAPOLE_ADMIN_TOKEN` variable wins over
+    /// it. Default: `<data-dir>/admin-token`, generated at first start.
+    #[arg(long)]
+    pub admin_token_file: Option<PathBuf>,
+    /// A batch closes when it holds this many entries.
+    #[arg(long, default_value_t = SequencerConfig::default().max_batch)]
+    pub batch_max_entries: usize,
+    /// ... or this many milliseconds after its first entry arrived.
+    #[arg(long, default_value_t = SequencerConfig::default().max_wait.as_millis() as u64)]
+    pub batch_max_wait_ms: u64,
+    /// Appends that may wait for the sequencer before new ones get 503 `overloaded`.
+    #[arg(long, default_value_t = SequencerConfig::default().queue)]
+    pub queue: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+fn read_trimmed(path: &Path) -> anyhow::Result<String> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(s.trim().to_owned())
+}
+
+/// The log key: `--key-file`, else `<data-dir>/log.key`, generated if missing.
+fn load_key(args: &ServeArgs) -> anyhow::Result<LogSigner> {
+    let skey = match &args.key_file {
+        Some(path) => read_trimmed(path)?,
+        None => {
+            let path = args.data_dir.join("log.key");
+            if path.exists() {
+                read_trimmed(&path)?
+            } else {
+                let name = args.origin.as_deref().unwrap_or(DEFAULT_NAME);
+                let (skey, vkey) = LogSigner::generate(name).with_context(|| {
+                    format!("the origin {name:?} cannot name a key; use `datapole keygen` and --key-file")
+                })?;
+                super::write_secret(&path, &format!("{skey}\n"), false)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                tracing::info!(path = %path.display(), %vkey, "generated the log key");
+                skey
+            }
+        }
+    };
+    Ok(LogSigner::from_skey(&skey, args.origin.as_deref())?)
+}
+
+/// The admin token: `DATAPOLE_ADMIN_TOKEN`, else `--admin-token-file`, else
+/// `<data-dir>/admin-token`, generated if missing.
+fn load_admin_token(args: &ServeArgs) -> anyhow::Result<String> {
+    if let Ok(token) = std::env::var("DATAPOLE_ADMIN_TOKEN") {
+        if token.trim().is_empty() {
+            bail!("DATAPOLE_ADMIN_TOKEN is set but empty");
+        }
+        return Ok(token.trim().to_owned());
+    }
+    let path = match &args.admin_token_file {
+        Some(p) => return non_empty(read_trimmed(p)?, p),
+        None => args.data_dir.join("admin-token"),
+    };
+    if path.exists() {
+        return non_empty(read_trimmed(&path)?, &path);
+    }
+    use base64::prelude::*;
+    use rand::RngCore;
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = format!("dpa_{}", BASE64_URL_SAFE_NO_PAD.encode(raw));
+    super::write_secret(&path, &format!("{token}\n"), false)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("admin token generated in {}", path.display());
+    Ok(token)
+}
+
+fn non_empty(token: String, path: &Path) -> anyhow::Result<String> {
+    if token.is_empty() {
+        bail!("the admin token file {} is empty", path.display());
+    }
+    Ok(token)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Runs the service until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("securing {}", args.data_dir.display()))?;
+    }
+    let signer = load_key(&args)?;
+    let admin_token = load_admin_token(&args)?;
+    let store_path = args.data_dir.join("store");
+    let store = SledStore::open(&store_path).with_context(|| {
+        format!(
+            "opening the store in {} (is another datapole using it?)",
+            store_path.display()
+        )
+    })?;
+    let config = SequencerConfig {
+        max_batch: args.batch_max_entries,
+        max_wait: Duration::from_millis(args.batch_max_wait_ms),
+        queue: args.queue,
+    };
+    let (log, sequencer) = Sequencer::start(Arc::new(store), signer, config)?;
+    let listener =
+        TcpListener::bind(&args.listen).with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let latest = log.latest();
+    tracing::info!(
+        origin = log.signer().origin(),
+        vkey = log.signer().vkey(),
+        size = latest.size,
+        "log ready"
+    );
+    println!("log {} vkey {}", log.signer().origin(), log.signer().vkey());
+    println!("datapole listening on http://{addr}");
+    let state = actix_web::web::Data::new(AppState::new(log, &admin_token));
+    let workers = args.workers;
+    actix_web::rt::System::new().block_on(async move {
+        let server = api::server(listener, state, workers)?;
+        server.await
+    })?;
+    // The HTTP server has stopped and dropped its handles: the sequencer drains and exits.
+    let _ = sequencer.join();
+    Ok(())
+}
