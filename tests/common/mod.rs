@@ -1,0 +1,262 @@
+//! Black-box helpers: start the real `datapole` binary on port 0 in a temp data dir, talk
+//! HTTP to it, and sign/verify with the library's offline verifier.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::prelude::*;
+use serde_json::{json, Value};
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    agent: ureq::Agent,
+}
+
+/// An HTTP answer.
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: String,
+    pub cache_control: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("utf-8")
+    }
+
+    /// Asserts a JSON error with this status and code.
+    pub fn assert_error(&self, status: u16, code: &str, what: &str) {
+        assert_eq!(
+            self.status,
+            status,
+            "{what}: body {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{what}: content type {}",
+            self.content_type
+        );
+        let v = self.json();
+        assert_eq!(v["error"]["code"], code, "{what}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{what}: no message in {v}"
+        );
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_datapole")
+}
+
+impl Server {
+    /// Starts `datapole serve` on port 0 in `data_dir`, with extra flags and environment.
+    pub fn start_with(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.with_extension("log"))
+            .expect("server log file");
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env_remove("DATAPOLE_ADMIN_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start datapole");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("datapole listening on ") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log =
+                    std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
+                panic!("datapole did not start; its log:\n{log}");
+            }
+        };
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build();
+        Server {
+            child,
+            base,
+            data_dir: data_dir.to_owned(),
+            agent,
+        }
+    }
+
+    /// Starts with no extra flags.
+    pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &[], &[])
+    }
+
+    /// The admin token the server generated in its data dir.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin-token"))
+            .expect("admin-token")
+            .trim()
+            .to_owned()
+    }
+
+    fn answer(r: Result<ureq::Response, ureq::Error>) -> Answer {
+        let resp = match r {
+            Ok(resp) => resp,
+            Err(ureq::Error::Status(_, resp)) => resp,
+            Err(e) => panic!("transport error: {e}"),
+        };
+        let status = resp.status();
+        let content_type = resp.header("content-type").unwrap_or("").to_owned();
+        let cache_control = resp.header("cache-control").unwrap_or("").to_owned();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).expect("body");
+        Answer {
+            status,
+            body,
+            content_type,
+            cache_control,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        Self::answer(self.agent.get(&format!("{}{path}", self.base)).call())
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
+        let mut req = self.agent.request(method, &format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        Self::answer(req.send_bytes(body))
+    }
+
+    /// Registers a participant with the admin token.
+    pub fn register(&self, token: &str, name: &str, roles: &[&str], key: &[u8; 32]) -> Answer {
+        let body = json!({"name": name, "roles": roles, "public_key": BASE64_STANDARD.encode(key)});
+        self.request(
+            "POST",
+            "/v1/participants",
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    pub fn vkey(&self) -> String {
+        self.get("/v1/log").json()["vkey"]
+            .as_str()
+            .expect("vkey")
+            .to_owned()
+    }
+
+    pub fn checkpoint(&self) -> String {
+        let a = self.get("/checkpoint");
+        assert_eq!(a.status, 200);
+        a.text()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.get("/v1/log").json()["size"].as_u64().expect("size")
+    }
+
+    /// Sends SIGKILL: no chance to flush or clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "datapole exited with {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("datapole did not stop on SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A deterministic, distinct Ed25519 public key for test participant `i`.
+pub fn test_key(i: u64) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&i.to_le_bytes());
+    seed[31] = 0xd0;
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes()
+}
+
+pub fn b64_hash(v: &Value) -> [u8; 32] {
+    BASE64_STANDARD
+        .decode(v.as_str().expect("string"))
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes")
+}
+
+pub fn hashes(v: &Value) -> Vec<[u8; 32]> {
+    v.as_array().expect("array").iter().map(b64_hash).collect()
+}
+
+/// Percent-encodes a base64 value for a query string.
+pub fn q(s: &str) -> String {
+    s.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
