@@ -72,9 +72,10 @@ impl LogSigner {
         let signer =
             StandardSigner::new(skey).map_err(|e| CheckpointError::BadKey(e.to_string()))?;
         // StandardSigner checked the format; take the seed back out to know the public key.
+        // PRIVATE+KEY+<name>+<id>+<base64>: names have no '+', base64 may.
         let encoded = skey
-            .rsplit('+')
-            .next()
+            .splitn(5, '+')
+            .nth(4)
             .ok_or_else(|| CheckpointError::BadKey("no key".into()))?;
         let raw = BASE64_STANDARD
             .decode(encoded)
@@ -157,5 +158,39 @@ impl LogSigner {
             }
             Err(_) => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_load_and_sign_whatever_their_base64() {
+        // Enough keys that some have '+' and '/' in their base64.
+        for i in 0..64 {
+            let name = format!("example.org/log{i}");
+            let (skey, vkey) = LogSigner::generate(&name).unwrap();
+            let signer = LogSigner::from_skey(&skey, None).unwrap();
+            assert_eq!(signer.vkey(), vkey);
+            assert_eq!(signer.origin(), name);
+            let cp = signer.sign(3, Hash([i; 32])).unwrap();
+            assert!(signer.recognises(&cp));
+            assert_eq!(SignedCheckpoint::decode(&cp.encode()), Some(cp));
+        }
+    }
+
+    #[test]
+    fn another_key_or_origin_is_not_recognised() {
+        let (a, _) = LogSigner::generate("a.example/log").unwrap();
+        let (b, _) = LogSigner::generate("a.example/log").unwrap();
+        let a = LogSigner::from_skey(&a, None).unwrap();
+        let cp = a.sign(1, Hash([1; 32])).unwrap();
+        assert!(!LogSigner::from_skey(&b, None).unwrap().recognises(&cp));
+        let other_origin =
+            LogSigner::from_skey(&LogSigner::generate("x/y").unwrap().0, Some("z")).unwrap();
+        assert!(!other_origin.recognises(&cp));
+        assert!(LogSigner::generate("bad name").is_err());
+        assert!(LogSigner::from_skey("PRIVATE+KEY+x+00000000+AAAA", None).is_err());
     }
 }
