@@ -53,9 +53,12 @@ fn participants_tiles_bundles_and_proofs() {
     let token = server.admin_token();
     let vkey = server.vkey();
 
-    // The empty log has a signed checkpoint of size 0.
+    // The empty log has a signed checkpoint of size 0, also answered to HEAD (without a body).
     let empty = verify::verify_checkpoint(&server.checkpoint(), &vkey).unwrap();
     assert_eq!(empty.size, 0);
+    let head = server.request("HEAD", "/checkpoint", &[], &[]);
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    assert!(head.content_type.starts_with("text/plain"));
 
     // 300 registrations from 4 concurrent clients: more than one full tile.
     let n = 300u64;

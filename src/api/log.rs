@@ -145,14 +145,23 @@ pub async fn entry(
 pub struct Params(HashMap<String, String>);
 
 impl Params {
-    fn new(query: HashMap<String, String>, allowed: &[&str]) -> Result<Self, ApiError> {
-        if let Some(unknown) = query.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("unknown parameter {unknown:?}; this route takes {allowed:?}"),
-            ));
+    fn new(query: Vec<(String, String)>, allowed: &[&str]) -> Result<Self, ApiError> {
+        let mut params = HashMap::new();
+        for (name, value) in query {
+            if !allowed.contains(&name.as_str()) {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("unknown parameter {name:?}; this route takes {allowed:?}"),
+                ));
+            }
+            if params.insert(name.clone(), value).is_some() {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("parameter {name:?} is given more than once"),
+                ));
+            }
         }
-        Ok(Self(query))
+        Ok(Self(params))
     }
 
     fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
@@ -220,7 +229,7 @@ fn tree_size(state: &AppState, requested: Option<u64>, field: &str) -> Result<u6
 /// `GET /v1/proofs/inclusion?index=I[&tree_size=N]` or `?leaf_hash=H[&tree_size=N]`.
 pub async fn inclusion(
     state: web::Data<AppState>,
-    query: web::Query<HashMap<String, String>>,
+    query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let q = Params::new(query.into_inner(), &["index", "leaf_hash", "tree_size"])?;
     let size = tree_size(&state, q.u64("tree_size")?, "tree_size")?;
@@ -287,7 +296,7 @@ pub struct ConsistencyProof {
 /// `GET /v1/proofs/consistency?from=M&to=N`.
 pub async fn consistency(
     state: web::Data<AppState>,
-    query: web::Query<HashMap<String, String>>,
+    query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let q = Params::new(query.into_inner(), &["from", "to"])?;
     let from = q.required_u64("from")?;

@@ -13,7 +13,7 @@ use actix_web::dev::{Server, Service};
 use actix_web::http::header;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::web::{self, Bytes};
-use actix_web::{App, HttpRequest, HttpServer};
+use actix_web::{guard, App, HttpRequest, HttpServer, ResponseError};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -131,6 +131,9 @@ pub async fn read_json_body(
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("malformed_json", format!("body is not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::invalid_field("the body must be a JSON object"));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         if path == "." {
@@ -141,28 +144,39 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     })
 }
 
-/// 405 for a known path with the wrong method.
-async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::new(
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this method is not allowed on this resource",
-    ))
+/// A resource whose only methods are `allow`; any other method gets 405 with `Allow`.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut res = ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this resource allows {allow}"),
+        )
+        .error_response();
+        res.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        Ok::<_, actix_web::Error>(res)
+    }))
+}
+
+/// A route answering GET, and HEAD with the same headers and no body.
+fn get() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 /// Registers every route on an app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
+    const READ: &str = "GET, HEAD";
     cfg.app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
-        .service(resource("/checkpoint").route(web::get().to(log::checkpoint)))
-        .service(resource("/tile/{tail:.*}").route(web::get().to(log::tile)))
-        .service(resource("/v1/log").route(web::get().to(log::info)))
-        .service(resource("/v1/entries/{index}").route(web::get().to(log::entry)))
-        .service(resource("/v1/proofs/inclusion").route(web::get().to(log::inclusion)))
-        .service(resource("/v1/proofs/consistency").route(web::get().to(log::consistency)))
-        .service(resource("/v1/participants").route(web::post().to(participants::register)))
-        .service(resource("/v1/participants/{id}").route(web::get().to(participants::get)));
+        .service(resource("/checkpoint", READ).route(get().to(log::checkpoint)))
+        .service(resource("/tile/{tail:.*}", READ).route(get().to(log::tile)))
+        .service(resource("/v1/log", READ).route(get().to(log::info)))
+        .service(resource("/v1/entries/{index}", READ).route(get().to(log::entry)))
+        .service(resource("/v1/proofs/inclusion", READ).route(get().to(log::inclusion)))
+        .service(resource("/v1/proofs/consistency", READ).route(get().to(log::consistency)))
+        .service(resource("/v1/participants", "POST").route(web::post().to(participants::register)))
+        .service(resource("/v1/participants/{id}", READ).route(get().to(participants::get)));
 }
 
 /// Builds the HTTP server on an already bound listener (port 0 works for tests).

@@ -96,7 +96,10 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| {
-        ApiError::bad_request("invalid_participant_id", format!("{id:?} is not a UUID"))
+        ApiError::bad_request(
+            "invalid_participant_id",
+            format!("{:?} is not a UUID", id.as_str()),
+        )
     })?;
     let not_found = || ApiError::not_found("participant_not_found", format!("no participant {id}"));
     let index = state

@@ -124,13 +124,16 @@ fn init_tracing() {
 /// Runs the service until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("securing {}", args.data_dir.display()))?;
+    if !args.data_dir.exists() {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+        // A new data directory will hold the log key and the admin token: owner only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("securing {}", args.data_dir.display()))?;
+        }
     }
     let signer = load_key(&args)?;
     let admin_token = load_admin_token(&args)?;

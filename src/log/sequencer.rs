@@ -63,7 +63,9 @@ pub struct Appended {
     pub checkpoint: Arc<SignedCheckpoint>,
 }
 
-/// Why an append did not happen. Nothing of the request was written in every case.
+/// Why an append was not acknowledged. For every variant but [`AppendError::Storage`], nothing
+/// of the request was written. A storage failure after the store applied the batch may leave
+/// the entry in the log, unacknowledged: it becomes visible with the next successful batch.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppendError {
     /// The entry does not fit an entry bundle.
@@ -393,7 +395,10 @@ impl Worker {
         Ok(batch.checkpoint)
     }
 
-    /// After a failed commit, takes the store's word for where the log stands.
+    /// After a failed commit, takes the store's word for where the tree stands, so that the next
+    /// batch continues it. A batch the store applied but could not flush is *not* published:
+    /// its checkpoint might not survive a crash. The next successful commit flushes it along
+    /// with its own batch and publishes a checkpoint that covers both.
     fn resync(&mut self) {
         match self.store.checkpoint() {
             Ok(Some(cp)) => {
@@ -401,10 +406,9 @@ impl Worker {
                     tracing::warn!(
                         from = self.size,
                         to = cp.size,
-                        "resynchronised with the store"
+                        "the store applied a batch it could not flush; continuing after it"
                     );
                     self.size = cp.size;
-                    *self.latest.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cp);
                 }
             }
             Ok(None) => {}

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 /// A running server.
 pub struct Server {
-    child: Child,
+    child: std::sync::Mutex<Child>,
     /// `http://127.0.0.1:PORT`
     pub base: String,
     /// Its data directory.
@@ -27,6 +27,7 @@ pub struct Answer {
     pub body: Vec<u8>,
     pub content_type: String,
     pub cache_control: String,
+    pub allow: String,
 }
 
 impl Answer {
@@ -114,7 +115,7 @@ impl Server {
             .timeout(Duration::from_secs(30))
             .build();
         Server {
-            child,
+            child: std::sync::Mutex::new(child),
             base,
             data_dir: data_dir.to_owned(),
             agent,
@@ -135,22 +136,29 @@ impl Server {
     }
 
     fn answer(r: Result<ureq::Response, ureq::Error>) -> Answer {
+        Self::try_answer(r).unwrap_or_else(|e| panic!("transport error: {e}"))
+    }
+
+    fn try_answer(r: Result<ureq::Response, ureq::Error>) -> Result<Answer, ureq::Error> {
         let resp = match r {
             Ok(resp) => resp,
             Err(ureq::Error::Status(_, resp)) => resp,
-            Err(e) => panic!("transport error: {e}"),
+            Err(e) => return Err(e),
         };
         let status = resp.status();
         let content_type = resp.header("content-type").unwrap_or("").to_owned();
         let cache_control = resp.header("cache-control").unwrap_or("").to_owned();
+        let allow = resp.header("allow").unwrap_or("").to_owned();
         let mut body = Vec::new();
-        std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).expect("body");
-        Answer {
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut body)
+            .map_err(ureq::Error::from)?;
+        Ok(Answer {
             status,
             body,
             content_type,
             cache_control,
-        }
+            allow,
+        })
     }
 
     pub fn get(&self, path: &str) -> Answer {
@@ -173,16 +181,24 @@ impl Server {
 
     /// Registers a participant with the admin token.
     pub fn register(&self, token: &str, name: &str, roles: &[&str], key: &[u8; 32]) -> Answer {
+        self.try_register(token, name, roles, key)
+            .unwrap_or_else(|e| panic!("transport error: {e}"))
+    }
+
+    /// Registers a participant; a transport failure (server gone) is returned, not a panic.
+    pub fn try_register(
+        &self,
+        token: &str,
+        name: &str,
+        roles: &[&str],
+        key: &[u8; 32],
+    ) -> Result<Answer, ureq::Error> {
         let body = json!({"name": name, "roles": roles, "public_key": BASE64_STANDARD.encode(key)});
-        self.request(
-            "POST",
-            "/v1/participants",
-            &[
-                ("authorization", &format!("Bearer {token}")),
-                ("content-type", "application/json"),
-            ],
-            body.to_string().as_bytes(),
-        )
+        let mut req = self.agent.post(&format!("{}/v1/participants", self.base));
+        req = req
+            .set("authorization", &format!("Bearer {token}"))
+            .set("content-type", "application/json");
+        Self::try_answer(req.send_bytes(body.to_string().as_bytes()))
     }
 
     pub fn vkey(&self) -> String {
@@ -203,19 +219,21 @@ impl Server {
     }
 
     /// Sends SIGKILL: no chance to flush or clean up.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(&self) {
+        let mut child = self.child.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(&mut self) {
+        let mut child = self.child.lock().unwrap();
         let _ = Command::new("kill")
             .arg("-TERM")
-            .arg(self.child.id().to_string())
+            .arg(child.id().to_string())
             .status();
         for _ in 0..200 {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Ok(Some(status)) = child.try_wait() {
                 assert!(status.success(), "datapole exited with {status}");
                 return;
             }
@@ -227,8 +245,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
