@@ -139,11 +139,11 @@ impl Server {
         Self::try_answer(r).unwrap_or_else(|e| panic!("transport error: {e}"))
     }
 
-    fn try_answer(r: Result<ureq::Response, ureq::Error>) -> Result<Answer, ureq::Error> {
+    fn try_answer(r: Result<ureq::Response, ureq::Error>) -> Result<Answer, String> {
         let resp = match r {
             Ok(resp) => resp,
             Err(ureq::Error::Status(_, resp)) => resp,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.to_string()),
         };
         let status = resp.status();
         let content_type = resp.header("content-type").unwrap_or("").to_owned();
@@ -151,7 +151,7 @@ impl Server {
         let allow = resp.header("allow").unwrap_or("").to_owned();
         let mut body = Vec::new();
         std::io::Read::read_to_end(&mut resp.into_reader(), &mut body)
-            .map_err(ureq::Error::from)?;
+            .map_err(|e| e.to_string())?;
         Ok(Answer {
             status,
             body,
@@ -192,7 +192,7 @@ impl Server {
         name: &str,
         roles: &[&str],
         key: &[u8; 32],
-    ) -> Result<Answer, ureq::Error> {
+    ) -> Result<Answer, String> {
         let body = json!({"name": name, "roles": roles, "public_key": BASE64_STANDARD.encode(key)});
         let mut req = self.agent.post(&format!("{}/v1/participants", self.base));
         req = req
