@@ -12,4 +12,5 @@ pub mod api;
 pub mod cli;
 pub mod log;
 pub mod participant;
+pub mod schemas;
 pub mod verify;

@@ -21,15 +21,20 @@ pub struct ApiError {
     message: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The body of every error response.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ErrorBody<'a> {
+    /// The error.
+    pub error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
+/// What went wrong.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ErrorDetail<'a> {
+    /// A stable, machine-readable snake_case code.
+    pub code: &'a str,
+    /// A human-readable explanation.
+    pub message: &'a str,
 }
 
 impl ApiError {
@@ -93,8 +98,8 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.insert_header((header::RETRY_AFTER, "1"));
         }
-        res.json(Body {
-            error: Inner {
+        res.json(ErrorBody {
+            error: ErrorDetail {
                 code: self.code,
                 message: &self.message,
             },

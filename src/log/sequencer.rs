@@ -416,3 +416,129 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use super::*;
+    use crate::log::store::MemoryStore;
+
+    const OK: u8 = 0;
+    const FAIL_BEFORE_APPLY: u8 = 1;
+    const FAIL_AFTER_APPLY: u8 = 2;
+
+    /// A store whose commits fail on demand: before writing anything, or after applying the
+    /// batch (as when sled applies a batch but `flush()` fails).
+    struct FlakyStore {
+        inner: MemoryStore,
+        mode: AtomicU8,
+    }
+
+    impl Store for FlakyStore {
+        fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+            self.inner.checkpoint()
+        }
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+            self.inner.read_hashes(indexes)
+        }
+        fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+            self.inner.entries(start, end)
+        }
+        fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
+            self.inner.lookup(key)
+        }
+        fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+            let failure = StoreError::Backend {
+                action: "flushing a batch",
+                detail: "disk full".into(),
+            };
+            match self.mode.load(Ordering::SeqCst) {
+                FAIL_BEFORE_APPLY => Err(failure),
+                FAIL_AFTER_APPLY => {
+                    self.inner.commit(batch)?;
+                    Err(failure)
+                }
+                _ => self.inner.commit(batch),
+            }
+        }
+    }
+
+    fn entry(s: &str) -> AppendRequest {
+        AppendRequest {
+            entry: s.as_bytes().to_vec(),
+            ..AppendRequest::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_not_acknowledged_nor_published() {
+        let store = Arc::new(FlakyStore {
+            inner: MemoryStore::new(),
+            mode: AtomicU8::new(OK),
+        });
+        let (skey, _) = LogSigner::generate("test/log").unwrap();
+        let signer = LogSigner::from_skey(&skey, None).unwrap();
+        let (log, _thread) =
+            Sequencer::start(store.clone(), signer, SequencerConfig::default()).unwrap();
+        assert_eq!(log.append(entry("a")).await.unwrap().index, 0);
+        let after_a = log.latest();
+
+        store.mode.store(FAIL_BEFORE_APPLY, Ordering::SeqCst);
+        assert!(matches!(
+            log.append(entry("b")).await,
+            Err(AppendError::Storage(_))
+        ));
+        assert_eq!(log.latest(), after_a);
+
+        // Applied but not flushed: not acknowledged, and its checkpoint is not published.
+        store.mode.store(FAIL_AFTER_APPLY, Ordering::SeqCst);
+        assert!(matches!(
+            log.append(entry("c")).await,
+            Err(AppendError::Storage(_))
+        ));
+        assert_eq!(log.latest(), after_a);
+        assert_eq!(store.checkpoint().unwrap().unwrap().size, 2);
+
+        // The next good batch continues after it and publishes a checkpoint covering both.
+        store.mode.store(OK, Ordering::SeqCst);
+        let d = log.append(entry("d")).await.unwrap();
+        assert_eq!(d.index, 2);
+        assert_eq!(d.checkpoint.size, 3);
+        assert_eq!(log.latest().size, 3);
+        assert_eq!(
+            store.entries(0, 3).unwrap(),
+            vec![b"a".to_vec(), b"c".to_vec(), b"d".to_vec()]
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_entries_and_taken_keys_are_refused() {
+        let (skey, _) = LogSigner::generate("test/log").unwrap();
+        let signer = LogSigner::from_skey(&skey, None).unwrap();
+        let store = Arc::new(MemoryStore::new());
+        let (log, _thread) =
+            Sequencer::start(store.clone(), signer, SequencerConfig::default()).unwrap();
+        let big = AppendRequest {
+            entry: vec![0; MAX_ENTRY_SIZE + 1],
+            ..AppendRequest::default()
+        };
+        assert!(matches!(
+            log.append(big).await,
+            Err(AppendError::TooLarge(_))
+        ));
+        let key = IndexKey::new(Index::ParticipantKey, vec![1; 32]);
+        let with_key = |s: &str| AppendRequest {
+            entry: s.as_bytes().to_vec(),
+            unique: vec![key.clone()],
+            index: vec![],
+        };
+        assert_eq!(log.append(with_key("first")).await.unwrap().index, 0);
+        assert!(matches!(
+            log.append(with_key("second")).await,
+            Err(AppendError::Conflict(Index::ParticipantKey))
+        ));
+        assert_eq!(log.latest().size, 1);
+        assert_eq!(store.lookup(&key).unwrap(), Some(0));
+    }
+}

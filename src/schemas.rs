@@ -1,0 +1,45 @@
+//! The JSON Schemas of datapole's public formats, generated from the Rust types with
+//! `schemars`. The committed copies under `schemas/` are checked against these by
+//! `tests/schemas.rs`; regenerate them with `DATAPOLE_WRITE_SCHEMAS=1 cargo test --test schemas`.
+
+use schemars::schema_for;
+use serde_json::Value;
+
+use crate::api::{error::ErrorBody, log, participants};
+use crate::participant::{ParticipantLeaf, RegistrationRequest};
+
+/// Every schema, as (file name under `schemas/`, schema).
+pub fn all() -> Vec<(&'static str, Value)> {
+    fn json(schema: schemars::Schema) -> Value {
+        schema.to_value()
+    }
+    vec![
+        (
+            "participant-leaf.schema.json",
+            json(schema_for!(ParticipantLeaf)),
+        ),
+        (
+            "registration-request.schema.json",
+            json(schema_for!(RegistrationRequest)),
+        ),
+        (
+            "registered.schema.json",
+            json(schema_for!(participants::Registered)),
+        ),
+        (
+            "participant.schema.json",
+            json(schema_for!(participants::ParticipantView)),
+        ),
+        ("log-info.schema.json", json(schema_for!(log::LogInfo))),
+        ("entry.schema.json", json(schema_for!(log::EntryView))),
+        (
+            "inclusion-proof.schema.json",
+            json(schema_for!(log::InclusionProof)),
+        ),
+        (
+            "consistency-proof.schema.json",
+            json(schema_for!(log::ConsistencyProof)),
+        ),
+        ("error.schema.json", json(schema_for!(ErrorBody<'static>))),
+    ]
+}
