@@ -10,7 +10,10 @@
 
 pub mod api;
 pub mod cli;
+pub mod field;
 pub mod log;
 pub mod participant;
+pub mod receipt;
 pub mod schemas;
+pub mod statement;
 pub mod verify;

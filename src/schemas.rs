@@ -5,8 +5,11 @@
 use schemars::schema_for;
 use serde_json::Value;
 
-use crate::api::{error::ErrorBody, log, participants};
+use crate::api::{deposits, error::ErrorBody, log, participants};
 use crate::participant::{ParticipantLeaf, RegistrationRequest};
+use crate::receipt::Receipt;
+use crate::statement::deposit::{DepositLeaf, DepositPayload};
+use crate::statement::dsse::Envelope;
 
 /// Every schema, as (file name under `schemas/`, schema).
 pub fn all() -> Vec<(&'static str, Value)> {
@@ -41,5 +44,12 @@ pub fn all() -> Vec<(&'static str, Value)> {
             json(schema_for!(log::ConsistencyProof)),
         ),
         ("error.schema.json", json(schema_for!(ErrorBody<'static>))),
+        ("receipt.v1.schema.json", json(schema_for!(Receipt))),
+        ("dsse-envelope.schema.json", json(schema_for!(Envelope))),
+        ("deposit-payload.schema.json", json(schema_for!(DepositPayload))),
+        ("deposit-leaf.schema.json", json(schema_for!(DepositLeaf))),
+        ("deposit-accepted.schema.json", json(schema_for!(deposits::DepositAccepted))),
+        ("deposit-list.schema.json", json(schema_for!(deposits::DepositList))),
+        ("dataset.schema.json", json(schema_for!(deposits::DatasetView))),
     ]
 }

@@ -84,6 +84,7 @@ fn build_one_by_one(n: u64, signer: &LogSigner) -> (MemoryStore, Vec<Hash>) {
                 first_hash_index: int.first_hash_index,
                 hashes: int.hashes,
                 index_keys: vec![],
+                sidecars: vec![],
                 checkpoint,
             })
             .unwrap();

@@ -38,6 +38,7 @@ fn engine() -> (MemoryStore, Vec<(u64, Hash)>) {
                 first_hash_index: int.first_hash_index,
                 hashes: int.hashes,
                 index_keys: vec![],
+                sidecars: vec![],
                 checkpoint,
             })
             .unwrap();

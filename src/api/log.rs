@@ -104,7 +104,8 @@ pub struct EntryView {
     pub entry: serde_json::Value,
 }
 
-fn parse_u64(field: &str, s: &str) -> Result<u64, ApiError> {
+/// Parses a non-negative integer path parameter: 400 `invalid_index` otherwise.
+pub fn parse_u64(field: &str, s: &str) -> Result<u64, ApiError> {
     s.parse().map_err(|_| {
         ApiError::bad_request(
             "invalid_index",
@@ -145,7 +146,8 @@ pub async fn entry(
 pub struct Params(HashMap<String, String>);
 
 impl Params {
-    fn new(query: Vec<(String, String)>, allowed: &[&str]) -> Result<Self, ApiError> {
+    /// Checks the parameters against the names a route takes; repeated ones are refused.
+    pub fn new(query: Vec<(String, String)>, allowed: &[&str]) -> Result<Self, ApiError> {
         let mut params = HashMap::new();
         for (name, value) in query {
             if !allowed.contains(&name.as_str()) {
@@ -162,6 +164,11 @@ impl Params {
             }
         }
         Ok(Self(params))
+    }
+
+    /// The raw value of a parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
     }
 
     fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {

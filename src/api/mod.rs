@@ -2,9 +2,12 @@
 //! the participant registry. Handlers parse requests into typed values, call the log and the
 //! pure modules, and map every failure to an [`error::ApiError`]. No log math lives here.
 
+pub mod deposits;
 pub mod error;
 pub mod log;
 pub mod participants;
+pub mod receipts;
+pub mod statements;
 
 use std::net::TcpListener;
 use std::time::Instant;
@@ -58,7 +61,7 @@ impl AppState {
 }
 
 /// The bearer token of a request.
-fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let unauthorized = |m: &str| {
         ApiError::new(
             actix_web::http::StatusCode::UNAUTHORIZED,
@@ -176,7 +179,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/proofs/inclusion", READ).route(get().to(log::inclusion)))
         .service(resource("/v1/proofs/consistency", READ).route(get().to(log::consistency)))
         .service(resource("/v1/participants", "POST").route(web::post().to(participants::register)))
-        .service(resource("/v1/participants/{id}", READ).route(get().to(participants::get)));
+        .service(resource("/v1/participants/{id}", READ).route(get().to(participants::get)))
+        .service(
+            resource("/v1/deposits", "GET, HEAD, POST")
+                .route(web::post().to(deposits::submit))
+                .route(get().to(deposits::search)),
+        )
+        .service(resource("/v1/datasets/{id}", READ).route(get().to(deposits::dataset)))
+        .service(resource("/v1/receipts/{index}", READ).route(get().to(receipts::get)));
 }
 
 /// Builds the HTTP server on an already bound listener (port 0 works for tests).

@@ -79,6 +79,7 @@ pub async fn register(
                 IndexKey::new(Index::ParticipantId, id.as_bytes().to_vec()),
             ],
             index: vec![token_key(&token)],
+            ..AppendRequest::default()
         })
         .await?;
     tracing::info!(participant = %id, index = appended.index, "participant registered");
@@ -88,6 +89,30 @@ pub async fn register(
         checkpoint: appended.checkpoint.note.clone(),
         api_token: token,
     }))
+}
+
+/// The registration of participant `id`: its leaf index and record.
+pub fn lookup_participant(
+    state: &AppState,
+    id: Uuid,
+) -> Result<Option<(u64, ParticipantLeaf)>, ApiError> {
+    let Some(index) = state
+        .log
+        .store()
+        .lookup(&IndexKey::new(Index::ParticipantId, id.as_bytes().to_vec()))?
+    else {
+        return Ok(None);
+    };
+    if index >= state.log.latest().size {
+        return Ok(None);
+    }
+    let data = state.log.store().entries(index, index + 1)?.pop().unwrap_or_default();
+    let leaf = ParticipantLeaf::from_bytes(&data).ok_or_else(|| {
+        ApiError::from(crate::log::StoreError::Corrupt(format!(
+            "entry {index} is not a participant record"
+        )))
+    })?;
+    Ok(Some((index, leaf)))
 }
 
 /// `GET /v1/participants/{id}`.
@@ -101,26 +126,8 @@ pub async fn get(
             format!("{:?} is not a UUID", id.as_str()),
         )
     })?;
-    let not_found = || ApiError::not_found("participant_not_found", format!("no participant {id}"));
-    let index = state
-        .log
-        .store()
-        .lookup(&IndexKey::new(Index::ParticipantId, id.as_bytes().to_vec()))?
-        .ok_or_else(not_found)?;
-    if index >= state.log.latest().size {
-        return Err(not_found());
-    }
-    let data = state
-        .log
-        .store()
-        .entries(index, index + 1)?
-        .pop()
-        .unwrap_or_default();
-    let leaf = ParticipantLeaf::from_bytes(&data).ok_or_else(|| {
-        ApiError::from(crate::log::StoreError::Corrupt(format!(
-            "entry {index} is not a participant record"
-        )))
-    })?;
+    let (index, leaf) = lookup_participant(&state, id)?
+        .ok_or_else(|| ApiError::not_found("participant_not_found", format!("no participant {id}")))?;
     Ok(HttpResponse::Ok().json(ParticipantView {
         participant_id: leaf.id,
         name: leaf.name,

@@ -54,6 +54,11 @@ pub struct AppendRequest {
     pub unique: Vec<IndexKey>,
     /// Further index keys to point at this entry (a later entry may take them over).
     pub index: Vec<IndexKey>,
+    /// Index keys of one-to-many indexes: the sequencer appends the entry's index (8 bytes,
+    /// big-endian) to each, so every entry gets its own key under the prefix.
+    pub listed: Vec<IndexKey>,
+    /// Data kept beside the entry, off the log (a private statement and its salt).
+    pub sidecar: Option<Vec<u8>>,
 }
 
 /// An appended entry: its index and the first checkpoint that includes it.
@@ -175,6 +180,7 @@ impl Sequencer {
                     first_hash_index: 0,
                     hashes: Vec::new(),
                     index_keys: Vec::new(),
+                    sidecars: Vec::new(),
                     checkpoint: cp.clone(),
                 })?;
                 cp
@@ -334,6 +340,7 @@ impl Worker {
         let mut replies = Vec::with_capacity(jobs.len());
         let mut index_keys = Vec::with_capacity(jobs.len() * 2);
         let mut leaf_hashes: Vec<Hash> = Vec::with_capacity(jobs.len());
+        let mut sidecars = Vec::new();
         for (k, job) in jobs.into_iter().enumerate() {
             let leaf = first_index + k as u64;
             let hash = tlog_tiles::record_hash(&job.request.entry);
@@ -342,11 +349,18 @@ impl Worker {
             for key in job.request.unique.into_iter().chain(job.request.index) {
                 index_keys.push((key, leaf));
             }
+            for mut key in job.request.listed {
+                key.key.extend_from_slice(&leaf.to_be_bytes());
+                index_keys.push((key, leaf));
+            }
+            if let Some(data) = job.request.sidecar {
+                sidecars.push((leaf, data));
+            }
             entries.push(job.request.entry);
             replies.push(job.reply);
         }
         let count = entries.len();
-        let committed = self.commit(first_index, entries, leaf_hashes, index_keys);
+        let committed = self.commit(first_index, entries, leaf_hashes, index_keys, sidecars);
         match committed {
             Ok(checkpoint) => {
                 self.size = checkpoint.size;
@@ -381,6 +395,7 @@ impl Worker {
         entries: Vec<Vec<u8>>,
         leaf_hashes: Vec<Hash>,
         index_keys: Vec<(IndexKey, u64)>,
+        sidecars: Vec<(u64, Vec<u8>)>,
     ) -> Result<SignedCheckpoint, AppendError> {
         let reader = StoreReader::new(&*self.store);
         let integration = tree::integrate(first_index, &leaf_hashes, &reader)?;
@@ -391,6 +406,7 @@ impl Worker {
             first_hash_index: integration.first_hash_index,
             hashes: integration.hashes,
             index_keys,
+            sidecars,
             checkpoint,
         };
         self.store.commit(&batch)?;
@@ -449,6 +465,17 @@ mod tests {
         }
         fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
             self.inner.lookup(key)
+        }
+        fn scan(
+            &self,
+            index: Index,
+            prefix: &[u8],
+            limit: usize,
+        ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+            self.inner.scan(index, prefix, limit)
+        }
+        fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.sidecar(index)
         }
         fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
             let failure = StoreError::Backend {
@@ -533,7 +560,7 @@ mod tests {
         let with_key = |s: &str| AppendRequest {
             entry: s.as_bytes().to_vec(),
             unique: vec![key.clone()],
-            index: vec![],
+            ..AppendRequest::default()
         };
         assert_eq!(log.append(with_key("first")).await.unwrap().index, 0);
         assert!(matches!(

@@ -2,14 +2,15 @@
 //! atomic `apply_batch`, made durable by `flush()` before `commit` returns.
 //!
 //! Keys: `c` the latest checkpoint; `e` + u64 BE entry index; `h` + u64 BE stored-hash index;
-//! `i` + index tag + key for the secondary indexes (value: u64 BE leaf index).
+//! `i` + index tag + key for the secondary indexes (value: u64 BE leaf index); `p` + u64 BE for
+//! the off-log sidecar of an entry.
 
 use std::path::Path;
 
 use tlog_tiles::Hash;
 
 use super::checkpoint::SignedCheckpoint;
-use super::store::{Batch, IndexKey, Store, StoreError};
+use super::store::{Batch, Index, IndexKey, Store, StoreError};
 
 const CHECKPOINT: &[u8] = b"c";
 
@@ -28,12 +29,19 @@ fn prefixed(p: u8, i: u64) -> [u8; 9] {
     k
 }
 
-fn index_key(key: &IndexKey) -> Vec<u8> {
-    let mut k = Vec::with_capacity(2 + key.key.len());
+fn index_key(index: Index, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + key.len());
     k.push(b'i');
-    k.push(key.index.tag());
-    k.extend_from_slice(&key.key);
+    k.push(index.tag());
+    k.extend_from_slice(key);
     k
+}
+
+fn leaf_index(v: &[u8]) -> Result<u64, StoreError> {
+    let b: [u8; 8] = v
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("index value is not 8 bytes".into()))?;
+    Ok(u64::from_be_bytes(b))
 }
 
 fn backend(action: &'static str) -> impl Fn(sled::Error) -> StoreError {
@@ -113,20 +121,36 @@ impl Store for SledStore {
     }
 
     fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
-        match self
-            .db
-            .get(index_key(key))
+        self.db
+            .get(index_key(key.index, &key.key))
             .map_err(backend("reading an index"))?
-        {
-            None => Ok(None),
-            Some(v) => {
-                let b: [u8; 8] = v
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("index value is not 8 bytes".into()))?;
-                Ok(Some(u64::from_be_bytes(b)))
-            }
-        }
+            .map(|v| leaf_index(&v))
+            .transpose()
+    }
+
+    fn scan(
+        &self,
+        index: Index,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+        let full = index_key(index, prefix);
+        self.db
+            .scan_prefix(&full)
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item.map_err(backend("scanning an index"))?;
+                Ok((k[2..].to_vec(), leaf_index(&v)?))
+            })
+            .collect()
+    }
+
+    fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .db
+            .get(prefixed(b'p', index))
+            .map_err(backend("reading a sidecar"))?
+            .map(|v| v.to_vec()))
     }
 
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
@@ -138,7 +162,10 @@ impl Store for SledStore {
             b.insert(&hash_key(batch.first_hash_index + k as u64), &h.0);
         }
         for (key, leaf) in &batch.index_keys {
-            b.insert(index_key(key), &leaf.to_be_bytes());
+            b.insert(index_key(key.index, &key.key), &leaf.to_be_bytes());
+        }
+        for (leaf, data) in &batch.sidecars {
+            b.insert(&prefixed(b'p', *leaf), data.as_slice());
         }
         b.insert(CHECKPOINT, batch.checkpoint.encode());
         self.db.apply_batch(b).map_err(backend("writing a batch"))?;

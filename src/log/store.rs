@@ -5,7 +5,7 @@
 //! through [`Store::commit`], which must make a whole [`Batch`] visible and durable at once:
 //! after a crash a store shows either all of a batch or none of it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use tlog_tiles::Hash;
@@ -40,6 +40,17 @@ pub enum Index {
     ParticipantKey,
     /// SHA-256 of a participant API token → the participant's registration leaf.
     ApiToken,
+    /// Participant id (16) ‖ statement nonce → the statement's leaf (replay protection).
+    Nonce,
+    /// Dataset id (16) ‖ version (8, big-endian) → that version's leaf.
+    DatasetVersion,
+    /// Content SHA-256 (32) ‖ leaf index (8) → a deposit of that content (one key per deposit).
+    DepositContent,
+    /// Depositor (16) ‖ dataset id (16) ‖ content SHA-256 (32) → the deposit (duplicates).
+    DatasetContent,
+    /// Depositor (16) ‖ content SHA-256 (32) → the first version of a dataset created with that
+    /// content (duplicates of new-dataset deposits).
+    NewDatasetContent,
 }
 
 impl Index {
@@ -50,6 +61,11 @@ impl Index {
             Index::ParticipantId => 2,
             Index::ParticipantKey => 3,
             Index::ApiToken => 4,
+            Index::Nonce => 5,
+            Index::DatasetVersion => 6,
+            Index::DepositContent => 7,
+            Index::DatasetContent => 8,
+            Index::NewDatasetContent => 9,
         }
     }
 }
@@ -86,6 +102,8 @@ pub struct Batch {
     pub hashes: Vec<Hash>,
     /// Secondary index keys, each pointing at a leaf index of this batch.
     pub index_keys: Vec<(IndexKey, u64)>,
+    /// Data kept beside an entry but off the log (private statements), by leaf index.
+    pub sidecars: Vec<(u64, Vec<u8>)>,
     /// The checkpoint signed for the tree this batch produces.
     pub checkpoint: SignedCheckpoint,
 }
@@ -101,6 +119,16 @@ pub trait Store: Send + Sync + 'static {
     fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
     /// The leaf index a secondary index key points to.
     fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError>;
+    /// The keys of `index` that start with `prefix`, in key order, with their leaf indexes;
+    /// at most `limit` of them.
+    fn scan(
+        &self,
+        index: Index,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, u64)>, StoreError>;
+    /// The off-log data kept beside entry `index`, if any.
+    fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes the whole batch atomically and durably: when this returns `Ok`, the batch
     /// survives a crash; when it fails, nothing of it may be served.
     fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
@@ -117,7 +145,8 @@ struct MemoryInner {
     checkpoint: Option<SignedCheckpoint>,
     entries: Vec<Vec<u8>>,
     hashes: Vec<Hash>,
-    index: HashMap<IndexKey, u64>,
+    index: BTreeMap<(Index, Vec<u8>), u64>,
+    sidecars: HashMap<u64, Vec<u8>>,
 }
 
 impl MemoryStore {
@@ -164,7 +193,27 @@ impl Store for MemoryStore {
     }
 
     fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
-        Ok(self.lock().index.get(key).copied())
+        Ok(self.lock().index.get(&(key.index, key.key.clone())).copied())
+    }
+
+    fn scan(
+        &self,
+        index: Index,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+        Ok(self
+            .lock()
+            .index
+            .range((index, prefix.to_vec())..)
+            .take_while(|((i, k), _)| *i == index && k.starts_with(prefix))
+            .take(limit)
+            .map(|((_, k), v)| (k.clone(), *v))
+            .collect())
+    }
+
+    fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().sidecars.get(&index).cloned())
     }
 
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
@@ -183,7 +232,10 @@ impl Store for MemoryStore {
         inner.entries.extend(batch.entries.iter().cloned());
         inner.hashes.extend(batch.hashes.iter().copied());
         for (key, leaf) in &batch.index_keys {
-            inner.index.insert(key.clone(), *leaf);
+            inner.index.insert((key.index, key.key.clone()), *leaf);
+        }
+        for (leaf, data) in &batch.sidecars {
+            inner.sidecars.insert(*leaf, data.clone());
         }
         inner.checkpoint = Some(batch.checkpoint.clone());
         Ok(())

@@ -11,6 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::field::{self, invalid, InvalidField};
+
 /// The longest participant name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
@@ -42,23 +44,6 @@ pub struct RegistrationRequest {
     pub public_key: String,
 }
 
-/// A field that does not hold what it must.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct InvalidField {
-    /// The field's name.
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidField {
-    InvalidField {
-        field,
-        reason: reason.into(),
-    }
-}
-
 /// A checked registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
@@ -74,19 +59,7 @@ impl TryFrom<RegistrationRequest> for Registration {
     type Error = InvalidField;
 
     fn try_from(r: RegistrationRequest) -> Result<Self, InvalidField> {
-        let name = r.name.trim().to_owned();
-        if name.is_empty() {
-            return Err(invalid("name", "must not be empty"));
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(invalid(
-                "name",
-                format!("must be at most {MAX_NAME_CHARS} characters"),
-            ));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(invalid("name", "must not contain control characters"));
-        }
+        let name = field::text("name", &r.name, MAX_NAME_CHARS)?;
         if r.roles.is_empty() {
             return Err(invalid("roles", "must name at least one role"));
         }

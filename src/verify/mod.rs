@@ -8,6 +8,8 @@
 //! implementation of the RFC 9162 algorithm. A bug in the engine's proof code cannot hide itself
 //! by being run again in the verifier.
 
+pub mod receipt;
+
 use rs_merkle::MerkleProof;
 use sha2::{Digest, Sha256};
 use signed_note::{Note, StandardVerifier, VerifierList};

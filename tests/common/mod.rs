@@ -249,14 +249,17 @@ impl Drop for Server {
     }
 }
 
-/// A deterministic, distinct Ed25519 public key for test participant `i`.
-pub fn test_key(i: u64) -> [u8; 32] {
+/// A deterministic, distinct Ed25519 signing key for test participant `i`.
+pub fn test_signing_key(i: u64) -> ed25519_dalek::SigningKey {
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&i.to_le_bytes());
     seed[31] = 0xd0;
     ed25519_dalek::SigningKey::from_bytes(&seed)
-        .verifying_key()
-        .to_bytes()
+}
+
+/// The public key of [`test_signing_key`]`(i)`.
+pub fn test_key(i: u64) -> [u8; 32] {
+    test_signing_key(i).verifying_key().to_bytes()
 }
 
 pub fn b64_hash(v: &Value) -> [u8; 32] {

@@ -1,0 +1,319 @@
+//! Dataset deposits: `POST /v1/deposits` (a DSSE-signed deposit statement from a depositor),
+//! and the searches `GET /v1/deposits?sha256=` and `GET /v1/datasets/{dataset_id}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::prelude::*;
+use rand::RngCore;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::log::Params;
+use super::receipts::build_receipt;
+use super::statements::{parse_payload, read_statement};
+use super::AppState;
+use crate::field;
+use crate::log::sequencer::AppendError;
+use crate::log::store::{Index, IndexKey};
+use crate::log::AppendRequest;
+use crate::participant::Role;
+use crate::receipt::{PrivateSidecar, Receipt};
+use crate::statement::deposit::{
+    Deposit, DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE,
+};
+
+/// How many concurrent new versions of one dataset a deposit retries past.
+const VERSION_RETRIES: usize = 16;
+/// The most results a search returns.
+const MAX_RESULTS: usize = 1000;
+
+/// The answer to a deposit.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct DepositAccepted {
+    /// The dataset.
+    pub dataset_id: Uuid,
+    /// This deposit's version of it.
+    pub version: u64,
+    /// The entry's index.
+    pub index: u64,
+    /// True when this content was already deposited: the existing entry is returned.
+    pub duplicate: bool,
+    /// The receipt (with the statement and salt of a private deposit).
+    pub receipt: Receipt,
+}
+
+/// A deposit as listed by searches: the fields that are on the public log.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct DepositSummary {
+    /// The entry's index.
+    pub index: u64,
+    /// The dataset.
+    pub dataset_id: Uuid,
+    /// The version.
+    pub version: u64,
+    /// The depositor's participant id.
+    pub depositor: Uuid,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `public` or `private`.
+    pub visibility: Visibility,
+    /// When the log accepted it.
+    pub deposited_at: String,
+}
+
+impl From<(u64, DepositLeaf)> for DepositSummary {
+    fn from((index, l): (u64, DepositLeaf)) -> Self {
+        Self {
+            index,
+            dataset_id: l.dataset_id,
+            version: l.version,
+            depositor: l.depositor,
+            sha256: l.sha256,
+            size: l.size,
+            visibility: l.visibility,
+            deposited_at: l.deposited_at,
+        }
+    }
+}
+
+/// `GET /v1/deposits?sha256=`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct DepositList {
+    /// The content searched for.
+    pub sha256: String,
+    /// Its deposits, oldest first.
+    pub deposits: Vec<DepositSummary>,
+}
+
+/// `GET /v1/datasets/{dataset_id}`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct DatasetView {
+    /// The dataset.
+    pub dataset_id: Uuid,
+    /// Its depositor.
+    pub depositor: Uuid,
+    /// Its versions, first to latest.
+    pub versions: Vec<DepositSummary>,
+}
+
+fn read_deposit(state: &AppState, index: u64) -> Result<Option<DepositLeaf>, ApiError> {
+    if index >= state.log.latest().size {
+        return Ok(None);
+    }
+    let data = state.log.store().entries(index, index + 1)?.pop().unwrap_or_default();
+    Ok(DepositLeaf::from_bytes(&data))
+}
+
+/// The versions of a dataset: (version, leaf index), in order.
+fn versions(state: &AppState, dataset: Uuid) -> Result<Vec<(u64, u64)>, ApiError> {
+    Ok(state
+        .log
+        .store()
+        .scan(Index::DatasetVersion, dataset.as_bytes(), usize::MAX)?
+        .into_iter()
+        .filter_map(|(k, index)| {
+            let v: [u8; 8] = k.get(16..24)?.try_into().ok()?;
+            Some((u64::from_be_bytes(v), index))
+        })
+        .collect())
+}
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// The answer for an existing entry.
+fn existing(state: &AppState, index: u64, status: StatusCode) -> Result<HttpResponse, ApiError> {
+    let leaf = read_deposit(state, index)?.ok_or_else(|| {
+        ApiError::from(crate::log::StoreError::Corrupt(format!("entry {index} is not a deposit")))
+    })?;
+    let receipt = build_receipt(state, index, &state.log.latest(), true)?;
+    Ok(HttpResponse::build(status).json(DepositAccepted {
+        dataset_id: leaf.dataset_id,
+        version: leaf.version,
+        index,
+        duplicate: true,
+        receipt,
+    }))
+}
+
+/// `POST /v1/deposits`.
+pub async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let signed = read_statement(&state, &req, body, DEPOSIT_TYPE, Role::Depositor).await?;
+    let payload: DepositPayload = parse_payload(&signed.payload)?;
+    let deposit = Deposit::try_from(&payload)
+        .map_err(|e| ApiError::invalid_field(format!("payload.{e}")))?;
+    deposit.freshness.check(chrono::Utc::now()).map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "stale_statement", e.to_string())
+    })?;
+    let store = state.log.store();
+    let depositor = signed.signer.id;
+    let replayed = || {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "replayed",
+            "this participant already used this nonce",
+        )
+    };
+    let nonce_key = IndexKey::new(
+        Index::Nonce,
+        cat(&[depositor.as_bytes(), deposit.freshness.nonce.as_bytes()]),
+    );
+    if store.lookup(&nonce_key)?.is_some() {
+        return Err(replayed());
+    }
+    let (dataset_id, duplicate_key) = match deposit.dataset_id {
+        Some(d) => {
+            let first = versions(&state, d)?
+                .first()
+                .map(|&(_, index)| index)
+                .and_then(|index| read_deposit(&state, index).transpose())
+                .transpose()?
+                .ok_or_else(|| ApiError::not_found("dataset_not_found", format!("no dataset {d}")))?;
+            if first.depositor != depositor {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "not_dataset_owner",
+                    format!("dataset {d} belongs to another depositor"),
+                ));
+            }
+            let key = cat(&[depositor.as_bytes(), d.as_bytes(), &deposit.sha256]);
+            (d, IndexKey::new(Index::DatasetContent, key))
+        }
+        None => {
+            let key = cat(&[depositor.as_bytes(), &deposit.sha256]);
+            (Uuid::now_v7(), IndexKey::new(Index::NewDatasetContent, key))
+        }
+    };
+    if let Some(index) = store.lookup(&duplicate_key)? {
+        return existing(&state, index, StatusCode::OK);
+    }
+
+    for _ in 0..VERSION_RETRIES {
+        let version = match deposit.dataset_id {
+            Some(d) => versions(&state, d)?.last().map_or(1, |&(v, _)| v + 1),
+            None => 1,
+        };
+        let mut salt = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        let leaf = DepositLeaf::new(
+            &deposit,
+            &signed.envelope,
+            &salt,
+            dataset_id,
+            version,
+            depositor,
+            chrono::Utc::now(),
+        );
+        let sidecar = (deposit.visibility == Visibility::Private).then(|| {
+            PrivateSidecar {
+                salt: BASE64_STANDARD.encode(salt),
+                statement: signed.envelope.clone(),
+            }
+            .to_bytes()
+        });
+        let mut unique = vec![
+            nonce_key.clone(),
+            IndexKey::new(
+                Index::DatasetVersion,
+                cat(&[dataset_id.as_bytes(), &version.to_be_bytes()]),
+            ),
+            duplicate_key.clone(),
+        ];
+        if deposit.dataset_id.is_none() {
+            // The first version also answers later deposits of this content to this dataset.
+            unique.push(IndexKey::new(
+                Index::DatasetContent,
+                cat(&[depositor.as_bytes(), dataset_id.as_bytes(), &deposit.sha256]),
+            ));
+        }
+        let request = AppendRequest {
+            entry: leaf.to_bytes(),
+            unique,
+            index: Vec::new(),
+            listed: vec![IndexKey::new(Index::DepositContent, deposit.sha256.to_vec())],
+            sidecar,
+        };
+        match state.log.append(request).await {
+            Ok(appended) => {
+                tracing::info!(%dataset_id, version, index = appended.index, "deposit notarised");
+                let receipt = build_receipt(&state, appended.index, &appended.checkpoint, true)?;
+                return Ok(HttpResponse::Created().json(DepositAccepted {
+                    dataset_id,
+                    version,
+                    index: appended.index,
+                    duplicate: false,
+                    receipt,
+                }));
+            }
+            Err(AppendError::Conflict(Index::DatasetVersion)) => continue,
+            Err(AppendError::Conflict(Index::Nonce)) => return Err(replayed()),
+            Err(AppendError::Conflict(Index::DatasetContent | Index::NewDatasetContent)) => {
+                let index = store.lookup(&duplicate_key)?.ok_or_else(|| {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", "a concurrent deposit won; retry")
+                })?;
+                return existing(&state, index, StatusCode::OK);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        "too many concurrent versions of this dataset; retry",
+    ))
+}
+
+/// `GET /v1/deposits?sha256=<hex>`.
+pub async fn search(
+    state: web::Data<AppState>,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = Params::new(query.into_inner(), &["sha256"])?;
+    let hex = q
+        .get("sha256")
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "missing parameter sha256"))?;
+    let sha = field::sha256_hex("sha256", hex)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let mut deposits = Vec::new();
+    for (_, index) in state.log.store().scan(Index::DepositContent, &sha, MAX_RESULTS)? {
+        if let Some(leaf) = read_deposit(&state, index)? {
+            deposits.push(DepositSummary::from((index, leaf)));
+        }
+    }
+    Ok(HttpResponse::Ok().json(DepositList {
+        sha256: field::hex(&sha),
+        deposits,
+    }))
+}
+
+/// `GET /v1/datasets/{dataset_id}`.
+pub async fn dataset(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        ApiError::bad_request("invalid_dataset_id", format!("{:?} is not a UUID", id.as_str()))
+    })?;
+    let mut out = Vec::new();
+    for (_, index) in versions(&state, id)? {
+        if let Some(leaf) = read_deposit(&state, index)? {
+            out.push(DepositSummary::from((index, leaf)));
+        }
+    }
+    let first = out
+        .first()
+        .ok_or_else(|| ApiError::not_found("dataset_not_found", format!("no dataset {id}")))?;
+    Ok(HttpResponse::Ok().json(DatasetView {
+        dataset_id: id,
+        depositor: first.depositor,
+        versions: out,
+    }))
+}

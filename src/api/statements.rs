@@ -1,0 +1,123 @@
+//! The statement boundary shared by every participant write: read the DSSE envelope, find the
+//! signer, verify the signature and the signer's role, all before anything is queued; and the
+//! participant-token authentication of reads.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::participants::{lookup_participant, token_key};
+use super::{bearer, read_json_body, AppState, MAX_BODY_BYTES};
+use crate::participant::{ParticipantLeaf, Role};
+use crate::statement::dsse::{DsseError, Envelope};
+
+/// A statement whose signature and signer's role were checked.
+pub struct Signed {
+    /// The envelope as received.
+    pub envelope: Envelope,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    /// The signer's registration.
+    pub signer: ParticipantLeaf,
+}
+
+/// Reads and verifies a DSSE envelope of `payload_type` signed by a participant with `role`.
+pub async fn read_statement(
+    state: &AppState,
+    req: &HttpRequest,
+    body: web::Payload,
+    payload_type: &str,
+    role: Role,
+) -> Result<Signed, ApiError> {
+    let body = read_json_body(req, body, MAX_BODY_BYTES).await?;
+    let envelope: Envelope = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("malformed_envelope", format!("not a DSSE envelope: {e}"))
+    })?;
+    let keyid = match envelope.check() {
+        Ok((_, keyid)) => keyid.to_owned(),
+        Err(e) => return Err(ApiError::bad_request("malformed_envelope", e.to_string())),
+    };
+    if envelope.payload_type != payload_type {
+        return Err(ApiError::bad_request(
+            "malformed_envelope",
+            format!(
+                "payloadType {:?}: this endpoint takes {payload_type}",
+                envelope.payload_type
+            ),
+        ));
+    }
+    let unknown = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unknown_participant",
+            format!("keyid {keyid:?} is not a registered participant"),
+        )
+    };
+    let id = Uuid::parse_str(&keyid).map_err(|_| unknown())?;
+    let (_, signer) = lookup_participant(state, id)?.ok_or_else(unknown)?;
+    let key = crate::participant::parse_public_key(&signer.public_key).map_err(|_| unknown())?;
+    let payload = envelope.verify(&key).map_err(|e| match e {
+        DsseError::BadSignature(_) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            format!("the signature does not verify with the key registered for {id}"),
+        ),
+        DsseError::Malformed(m) => ApiError::bad_request("malformed_envelope", m),
+    })?;
+    if !signer.roles.contains(&role) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_role",
+            format!("participant {id} lacks the {role:?} role this statement needs"),
+        ));
+    }
+    Ok(Signed {
+        envelope,
+        payload,
+        signer,
+    })
+}
+
+/// Parses a statement payload into `T`: 422 `invalid_field` naming the field
+/// (`payload.<path>`), or 422 `invalid_payload` when it is not a JSON object.
+pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_payload",
+            format!("the payload is not JSON: {e}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_payload",
+            "the payload must be a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::invalid_field(if path == "." {
+            format!("payload: {}", e.inner())
+        } else {
+            format!("payload.{path}: {}", e.inner())
+        })
+    })
+}
+
+/// The participant a request's `Authorization: Bearer <participant token>` names, if the
+/// request has one; 401 if it has one that is not a participant token.
+pub fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Option<ParticipantLeaf>, ApiError> {
+    if req.headers().get(actix_web::http::header::AUTHORIZATION).is_none() {
+        return Ok(None);
+    }
+    let token = bearer(req)?;
+    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown participant token");
+    let index = state.log.store().lookup(&token_key(token))?.ok_or_else(wrong)?;
+    if index >= state.log.latest().size {
+        return Err(wrong());
+    }
+    let data = state.log.store().entries(index, index + 1)?.pop().unwrap_or_default();
+    ParticipantLeaf::from_bytes(&data).map(Some).ok_or_else(wrong)
+}

@@ -1,0 +1,166 @@
+//! Receipts: one self-contained JSON document (`"format": "datapole.receipt.v1"`) that proves
+//! an entry's inclusion offline, with nothing but the log's public key; and the same proof as
+//! a c2sp.org/tlog-proof@v1 text. Plain data: built by the API, checked by [`crate::verify`].
+
+use base64::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::statement::dsse::Envelope;
+
+/// The receipt format tag.
+pub const RECEIPT_FORMAT: &str = "datapole.receipt.v1";
+
+/// A receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// `datapole.receipt.v1`.
+    pub format: String,
+    /// The log that issued it.
+    pub log: ReceiptLog,
+    /// The entry's index.
+    pub index: u64,
+    /// The entry's bytes (the leaf data), standard base64.
+    pub leaf: String,
+    /// The inclusion proof of the entry in the checkpoint's tree.
+    pub inclusion: ReceiptInclusion,
+    /// The signed checkpoint (c2sp.org/tlog-checkpoint note text).
+    pub checkpoint: String,
+    /// The signed statement of a private entry (public entries carry theirs in the leaf).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<Envelope>,
+    /// What opens a private entry's commitment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening: Option<Opening>,
+    /// The statement signer's registered key, to check the statement's signature offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<ReceiptSigner>,
+}
+
+/// The issuing log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptLog {
+    /// The checkpoint origin.
+    pub origin: String,
+    /// The log's signed-note verifier key.
+    pub vkey: String,
+}
+
+/// An inclusion proof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptInclusion {
+    /// The size of the tree the proof is for (the checkpoint's size).
+    pub tree_size: u64,
+    /// The audit path, leaf to root, standard base64.
+    pub hashes: Vec<String>,
+}
+
+/// The opening of a private entry's commitment: commitment = SHA-256(salt || statement bytes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Opening {
+    /// The 32-byte salt, standard base64.
+    pub salt: String,
+}
+
+/// The participant who signed the entry's statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptSigner {
+    /// Its participant id (the statement's keyid).
+    pub participant_id: Uuid,
+    /// Its registered Ed25519 public key, standard base64.
+    pub public_key: String,
+}
+
+/// What the store keeps beside a private entry, off the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateSidecar {
+    /// The salt, standard base64.
+    pub salt: String,
+    /// The signed statement.
+    pub statement: Envelope,
+}
+
+impl PrivateSidecar {
+    /// The sidecar's stored bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Strings only: serialising cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+impl Receipt {
+    /// The same proof as a c2sp.org/tlog-proof@v1 text; the leaf travels as the extra data.
+    pub fn to_tlog_proof(&self) -> String {
+        let mut out = String::from("c2sp.org/tlog-proof@v1\n");
+        out.push_str(&format!("extra {}\n", self.leaf));
+        out.push_str(&format!("index {}\n", self.index));
+        for h in &self.inclusion.hashes {
+            out.push_str(h);
+            out.push('\n');
+        }
+        out.push('\n');
+        out.push_str(&self.checkpoint);
+        out
+    }
+
+    /// The leaf bytes, if the `leaf` field is base64.
+    pub fn leaf_bytes(&self) -> Option<Vec<u8>> {
+        BASE64_STANDARD.decode(&self.leaf).ok()
+    }
+}
+
+/// A parsed c2sp.org/tlog-proof@v1 text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlogProof {
+    /// The extra data, if any.
+    pub extra: Option<Vec<u8>>,
+    /// The entry's index.
+    pub index: u64,
+    /// The inclusion proof.
+    pub hashes: Vec<[u8; 32]>,
+    /// The checkpoint note, verbatim.
+    pub checkpoint: String,
+}
+
+impl TlogProof {
+    /// Parses the text form strictly; `None` if it is not one.
+    pub fn parse(text: &str) -> Option<Self> {
+        let rest = text.strip_prefix("c2sp.org/tlog-proof@v1\n")?;
+        let (mut line, mut rest) = rest.split_once('\n')?;
+        let mut extra = None;
+        if let Some(e) = line.strip_prefix("extra ") {
+            extra = Some(BASE64_STANDARD.decode(e).ok()?);
+            (line, rest) = rest.split_once('\n')?;
+        }
+        let index = line.strip_prefix("index ")?;
+        if index.is_empty() || (index.len() > 1 && index.starts_with('0')) {
+            return None;
+        }
+        let index: u64 = index.parse().ok()?;
+        let (proof, checkpoint) = rest.split_once("\n\n").map_or_else(
+            || rest.strip_prefix('\n').map(|c| ("", c)),
+            |(p, c)| Some((p, c)),
+        )?;
+        let hashes = if proof.is_empty() {
+            Vec::new()
+        } else {
+            proof
+                .split('\n')
+                .map(|l| BASE64_STANDARD.decode(l).ok()?.try_into().ok())
+                .collect::<Option<Vec<[u8; 32]>>>()?
+        };
+        Some(Self {
+            extra,
+            index,
+            hashes,
+            checkpoint: checkpoint.to_owned(),
+        })
+    }
+}

@@ -1,0 +1,282 @@
+//! Dataset deposits: the signed payload a depositor sends
+//! (`application/vnd.datapole.deposit.v1+json`), its checked form, and the log entry
+//! (`"v":1,"type":"deposit"`) the log stores: the whole envelope for a public deposit, only a
+//! salted commitment to it for a private one.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::dsse::Envelope;
+use super::Freshness;
+use crate::field::{self, invalid, InvalidField};
+
+/// The payload type of deposit statements.
+pub const DEPOSIT_TYPE: &str = "application/vnd.datapole.deposit.v1+json";
+/// The entry type of deposits.
+pub const DEPOSIT_LEAF_TYPE: &str = "deposit";
+
+/// Who may see a deposit's statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// The whole signed statement is on the public log.
+    Public,
+    /// Only a salted commitment to the statement is on the log; the statement and salt go to
+    /// the depositor's receipt and to authorised readers.
+    Private,
+}
+
+/// The deposit statement's payload, as signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepositPayload {
+    /// SHA-256 of the dataset's content, hex.
+    pub sha256: String,
+    /// The dataset's size in bytes.
+    pub size: u64,
+    /// Its media type, e.g. `text/csv`.
+    pub media_type: String,
+    /// Its title (1 to 500 characters).
+    pub title: String,
+    /// A description (at most 10,000 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Its licence (an SPDX identifier or a URL, at most 200 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// `public` or `private`.
+    pub visibility: Visibility,
+    /// How long to keep it: an ISO 8601 duration (`P10Y`) or a date (`2036-12-31`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
+    /// To deposit a new version of a dataset the depositor owns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_id: Option<Uuid>,
+    /// Free-form metadata (a JSON object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// When the statement was signed (RFC 3339); within 5 minutes of the server clock.
+    pub issued_at: String,
+    /// A value never used before by this participant (16 to 128 characters).
+    pub nonce: String,
+}
+
+/// A checked deposit statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deposit {
+    /// Content digest.
+    pub sha256: [u8; 32],
+    /// Size in bytes.
+    pub size: u64,
+    /// Visibility.
+    pub visibility: Visibility,
+    /// The dataset to add a version to, if any.
+    pub dataset_id: Option<Uuid>,
+    /// Issue time and nonce.
+    pub freshness: Freshness,
+}
+
+fn media_type(value: &str) -> Result<(), InvalidField> {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let essence = value.split(';').next().unwrap_or("");
+    let ok = value.len() <= 255
+        && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        && essence
+            .trim()
+            .split_once('/')
+            .is_some_and(|(t, s)| token(t) && token(s));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid("media_type", "must be a media type such as text/csv"))
+    }
+}
+
+/// An ISO 8601 duration (`P1Y2M3W4DT5H6M7S`, at least one part) or a calendar date.
+fn retention(value: &str) -> Result<(), InvalidField> {
+    if NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok() {
+        return Ok(());
+    }
+    let bad = || {
+        invalid(
+            "retention",
+            "must be an ISO 8601 duration (e.g. P10Y) or a date (YYYY-MM-DD)",
+        )
+    };
+    let rest = value.strip_prefix('P').ok_or_else(bad)?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) if !t.is_empty() => (d, Some(t)),
+        Some(_) => return Err(bad()),
+        None => (rest, None),
+    };
+    let parts = |s: &str, units: &[u8]| -> Option<usize> {
+        let mut count = 0;
+        let mut digits = 0;
+        let mut next_unit = 0;
+        for b in s.bytes() {
+            if b.is_ascii_digit() {
+                digits += 1;
+                if digits > 9 {
+                    return None;
+                }
+            } else {
+                let at = units[next_unit..].iter().position(|&u| u == b)?;
+                if digits == 0 {
+                    return None;
+                }
+                next_unit += at + 1;
+                digits = 0;
+                count += 1;
+            }
+        }
+        (digits == 0).then_some(count)
+    };
+    let n = parts(date, b"YMWD").ok_or_else(bad)? + time.map_or(Some(0), |t| parts(t, b"HMS")).ok_or_else(bad)?;
+    if n == 0 || time.is_some_and(|t| parts(t, b"HMS") == Some(0)) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+impl TryFrom<&DepositPayload> for Deposit {
+    type Error = InvalidField;
+
+    fn try_from(p: &DepositPayload) -> Result<Self, InvalidField> {
+        let sha256 = field::sha256_hex("sha256", &p.sha256)?;
+        media_type(&p.media_type)?;
+        field::text("title", &p.title, 500)?;
+        if let Some(d) = &p.description {
+            field::long_text("description", d, 10_000)?;
+        }
+        if let Some(l) = &p.license {
+            field::text("license", l, 200)?;
+        }
+        if let Some(r) = &p.retention {
+            retention(r)?;
+        }
+        let freshness = Freshness::parse(&p.issued_at, &p.nonce)?;
+        Ok(Self {
+            sha256,
+            size: p.size,
+            visibility: p.visibility,
+            dataset_id: p.dataset_id,
+            freshness,
+        })
+    }
+}
+
+/// The log entry of a deposit. Public: `statement` is the whole envelope. Private:
+/// `commitment` is SHA-256(salt || envelope bytes), hex; title and metadata are not on the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepositLeaf {
+    /// Entry format version: 1.
+    pub v: u8,
+    /// Entry type: `deposit`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The dataset (UUID v7, assigned by the log at its first version).
+    pub dataset_id: Uuid,
+    /// The version number: 1, 2, ...
+    pub version: u64,
+    /// The depositor's participant id.
+    pub depositor: Uuid,
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `public` or `private`.
+    pub visibility: Visibility,
+    /// When the log accepted it (RFC 3339, UTC, milliseconds).
+    pub deposited_at: String,
+    /// The signed statement (public deposits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<Envelope>,
+    /// SHA-256(salt || envelope bytes), hex (private deposits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<String>,
+}
+
+impl DepositLeaf {
+    /// The leaf for a checked deposit.
+    pub fn new(
+        deposit: &Deposit,
+        envelope: &Envelope,
+        salt: &[u8; 32],
+        dataset_id: Uuid,
+        version: u64,
+        depositor: Uuid,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let (statement, commitment) = match deposit.visibility {
+            Visibility::Public => (Some(envelope.clone()), None),
+            Visibility::Private => (None, Some(field::hex(&commitment(salt, envelope)))),
+        };
+        Self {
+            v: 1,
+            kind: DEPOSIT_LEAF_TYPE.into(),
+            dataset_id,
+            version,
+            depositor,
+            sha256: field::hex(&deposit.sha256),
+            size: deposit.size,
+            visibility: deposit.visibility,
+            deposited_at: at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            statement,
+            commitment,
+        }
+    }
+
+    /// The entry's bytes: compact JSON.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Plain strings, numbers and UUIDs: serialising cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads a deposit entry back; `None` if the bytes are not one.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice::<Self>(bytes)
+            .ok()
+            .filter(|l| l.v == 1 && l.kind == DEPOSIT_LEAF_TYPE)
+    }
+}
+
+/// The commitment of a private statement: SHA-256(salt || envelope bytes).
+pub fn commitment(salt: &[u8], envelope: &Envelope) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(envelope.to_bytes());
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_accepts_durations_and_dates() {
+        for ok in ["P10Y", "P1Y2M3W4D", "PT5H", "P1DT12H30M5S", "2036-12-31", "P0D"] {
+            assert!(retention(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "P", "PT", "10Y", "P1H", "PY", "P1Y1Y", "PM1Y", "P1DT", "2036-13-01", "P1.5Y", "P1234567890Y"] {
+            assert!(retention(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn media_types_are_checked() {
+        for ok in ["text/csv", "application/vnd.apache.parquet", "text/plain; charset=utf-8"] {
+            assert!(media_type(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "csv", "text/", "/csv", "te xt/csv", "text/csv\n"] {
+            assert!(media_type(bad).is_err(), "{bad}");
+        }
+    }
+}
