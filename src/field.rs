@@ -52,7 +52,10 @@ pub fn long_text(field: &'static str, value: &str, max: usize) -> Result<String,
 /// A SHA-256 digest in hex (64 characters, either case).
 pub fn sha256_hex(field: &'static str, value: &str) -> Result<[u8; 32], InvalidField> {
     if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(invalid(field, "must be a SHA-256 digest: 64 hexadecimal characters"));
+        return Err(invalid(
+            field,
+            "must be a SHA-256 digest: 64 hexadecimal characters",
+        ));
     }
     let mut out = [0u8; 32];
     for (i, pair) in value.as_bytes().chunks(2).enumerate() {

@@ -46,10 +46,22 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("error.schema.json", json(schema_for!(ErrorBody<'static>))),
         ("receipt.v1.schema.json", json(schema_for!(Receipt))),
         ("dsse-envelope.schema.json", json(schema_for!(Envelope))),
-        ("deposit-payload.schema.json", json(schema_for!(DepositPayload))),
+        (
+            "deposit-payload.schema.json",
+            json(schema_for!(DepositPayload)),
+        ),
         ("deposit-leaf.schema.json", json(schema_for!(DepositLeaf))),
-        ("deposit-accepted.schema.json", json(schema_for!(deposits::DepositAccepted))),
-        ("deposit-list.schema.json", json(schema_for!(deposits::DepositList))),
-        ("dataset.schema.json", json(schema_for!(deposits::DatasetView))),
+        (
+            "deposit-accepted.schema.json",
+            json(schema_for!(deposits::DepositAccepted)),
+        ),
+        (
+            "deposit-list.schema.json",
+            json(schema_for!(deposits::DepositList)),
+        ),
+        (
+            "dataset.schema.json",
+            json(schema_for!(deposits::DatasetView)),
+        ),
     ]
 }

@@ -19,9 +19,7 @@ use crate::log::store::{Index, IndexKey};
 use crate::log::AppendRequest;
 use crate::participant::Role;
 use crate::receipt::{PrivateSidecar, Receipt};
-use crate::statement::deposit::{
-    Deposit, DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE,
-};
+use crate::statement::deposit::{Deposit, DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE};
 
 /// How many concurrent new versions of one dataset a deposit retries past.
 const VERSION_RETRIES: usize = 16;
@@ -103,7 +101,12 @@ fn read_deposit(state: &AppState, index: u64) -> Result<Option<DepositLeaf>, Api
     if index >= state.log.latest().size {
         return Ok(None);
     }
-    let data = state.log.store().entries(index, index + 1)?.pop().unwrap_or_default();
+    let data = state
+        .log
+        .store()
+        .entries(index, index + 1)?
+        .pop()
+        .unwrap_or_default();
     Ok(DepositLeaf::from_bytes(&data))
 }
 
@@ -128,7 +131,9 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 /// The answer for an existing entry.
 fn existing(state: &AppState, index: u64, status: StatusCode) -> Result<HttpResponse, ApiError> {
     let leaf = read_deposit(state, index)?.ok_or_else(|| {
-        ApiError::from(crate::log::StoreError::Corrupt(format!("entry {index} is not a deposit")))
+        ApiError::from(crate::log::StoreError::Corrupt(format!(
+            "entry {index} is not a deposit"
+        )))
     })?;
     let receipt = build_receipt(state, index, &state.log.latest(), true)?;
     Ok(HttpResponse::build(status).json(DepositAccepted {
@@ -148,10 +153,14 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let signed = read_statement(&state, &req, body, DEPOSIT_TYPE, Role::Depositor).await?;
     let payload: DepositPayload = parse_payload(&signed.payload)?;
-    let deposit = Deposit::try_from(&payload)
-        .map_err(|e| ApiError::invalid_field(format!("payload.{e}")))?;
+    let deposit =
+        Deposit::try_from(&payload).map_err(|e| ApiError::invalid_field(format!("payload.{e}")))?;
     deposit.freshness.check(chrono::Utc::now()).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "stale_statement", e.to_string())
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "stale_statement",
+            e.to_string(),
+        )
     })?;
     let store = state.log.store();
     let depositor = signed.signer.id;
@@ -176,7 +185,9 @@ pub async fn submit(
                 .map(|&(_, index)| index)
                 .and_then(|index| read_deposit(&state, index).transpose())
                 .transpose()?
-                .ok_or_else(|| ApiError::not_found("dataset_not_found", format!("no dataset {d}")))?;
+                .ok_or_else(|| {
+                    ApiError::not_found("dataset_not_found", format!("no dataset {d}"))
+                })?;
             if first.depositor != depositor {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -238,7 +249,10 @@ pub async fn submit(
             entry: leaf.to_bytes(),
             unique,
             index: Vec::new(),
-            listed: vec![IndexKey::new(Index::DepositContent, deposit.sha256.to_vec())],
+            listed: vec![IndexKey::new(
+                Index::DepositContent,
+                deposit.sha256.to_vec(),
+            )],
             sidecar,
         };
         match state.log.append(request).await {
@@ -257,7 +271,11 @@ pub async fn submit(
             Err(AppendError::Conflict(Index::Nonce)) => return Err(replayed()),
             Err(AppendError::Conflict(Index::DatasetContent | Index::NewDatasetContent)) => {
                 let index = store.lookup(&duplicate_key)?.ok_or_else(|| {
-                    ApiError::new(StatusCode::CONFLICT, "conflict", "a concurrent deposit won; retry")
+                    ApiError::new(
+                        StatusCode::CONFLICT,
+                        "conflict",
+                        "a concurrent deposit won; retry",
+                    )
                 })?;
                 return existing(&state, index, StatusCode::OK);
             }
@@ -283,7 +301,11 @@ pub async fn search(
     let sha = field::sha256_hex("sha256", hex)
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let mut deposits = Vec::new();
-    for (_, index) in state.log.store().scan(Index::DepositContent, &sha, MAX_RESULTS)? {
+    for (_, index) in state
+        .log
+        .store()
+        .scan(Index::DepositContent, &sha, MAX_RESULTS)?
+    {
         if let Some(leaf) = read_deposit(&state, index)? {
             deposits.push(DepositSummary::from((index, leaf)));
         }
@@ -300,7 +322,10 @@ pub async fn dataset(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| {
-        ApiError::bad_request("invalid_dataset_id", format!("{:?} is not a UUID", id.as_str()))
+        ApiError::bad_request(
+            "invalid_dataset_id",
+            format!("{:?} is not a UUID", id.as_str()),
+        )
     })?;
     let mut out = Vec::new();
     for (_, index) in versions(&state, id)? {

@@ -106,7 +106,12 @@ pub fn lookup_participant(
     if index >= state.log.latest().size {
         return Ok(None);
     }
-    let data = state.log.store().entries(index, index + 1)?.pop().unwrap_or_default();
+    let data = state
+        .log
+        .store()
+        .entries(index, index + 1)?
+        .pop()
+        .unwrap_or_default();
     let leaf = ParticipantLeaf::from_bytes(&data).ok_or_else(|| {
         ApiError::from(crate::log::StoreError::Corrupt(format!(
             "entry {index} is not a participant record"
@@ -126,8 +131,9 @@ pub async fn get(
             format!("{:?} is not a UUID", id.as_str()),
         )
     })?;
-    let (index, leaf) = lookup_participant(&state, id)?
-        .ok_or_else(|| ApiError::not_found("participant_not_found", format!("no participant {id}")))?;
+    let (index, leaf) = lookup_participant(&state, id)?.ok_or_else(|| {
+        ApiError::not_found("participant_not_found", format!("no participant {id}"))
+    })?;
     Ok(HttpResponse::Ok().json(ParticipantView {
         participant_id: leaf.id,
         name: leaf.name,

@@ -53,9 +53,16 @@ pub fn build_receipt(
         signer: None,
     };
     if let Some(deposit) = DepositLeaf::from_bytes(&leaf) {
-        if let Some((_, signer)) = lookup_participant(state, deposit.depositor)? {
+        let opened = deposit.visibility == Visibility::Public || open;
+        // The signer's key serves to check the statement; without the statement it would be
+        // an unverifiable claim, so it is left out.
+        if let Some((_, signer)) = opened
+            .then(|| lookup_participant(state, deposit.depositor))
+            .transpose()?
+            .flatten()
+        {
             receipt.signer = Some(ReceiptSigner {
-                participant_id: signer.id,
+                participant_id: signer.id.to_string(),
                 public_key: signer.public_key,
             });
         }
@@ -102,8 +109,14 @@ pub async fn get(
             format!("index {index} is beyond the log's size {}", checkpoint.size),
         ));
     }
-    let leaf = state.log.store().entries(index, index + 1)?.pop().unwrap_or_default();
-    let open = DepositLeaf::from_bytes(&leaf).is_some_and(|d| may_open(reader.as_ref(), d.depositor));
+    let leaf = state
+        .log
+        .store()
+        .entries(index, index + 1)?
+        .pop()
+        .unwrap_or_default();
+    let open =
+        DepositLeaf::from_bytes(&leaf).is_some_and(|d| may_open(reader.as_ref(), d.depositor));
     let receipt = build_receipt(&state, index, &checkpoint, open)?;
     Ok(if tlog_proof {
         HttpResponse::Ok()

@@ -108,16 +108,40 @@ pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T
 
 /// The participant a request's `Authorization: Bearer <participant token>` names, if the
 /// request has one; 401 if it has one that is not a participant token.
-pub fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Option<ParticipantLeaf>, ApiError> {
-    if req.headers().get(actix_web::http::header::AUTHORIZATION).is_none() {
+pub fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<ParticipantLeaf>, ApiError> {
+    if req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .is_none()
+    {
         return Ok(None);
     }
     let token = bearer(req)?;
-    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown participant token");
-    let index = state.log.store().lookup(&token_key(token))?.ok_or_else(wrong)?;
+    let wrong = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "unknown participant token",
+        )
+    };
+    let index = state
+        .log
+        .store()
+        .lookup(&token_key(token))?
+        .ok_or_else(wrong)?;
     if index >= state.log.latest().size {
         return Err(wrong());
     }
-    let data = state.log.store().entries(index, index + 1)?.pop().unwrap_or_default();
-    ParticipantLeaf::from_bytes(&data).map(Some).ok_or_else(wrong)
+    let data = state
+        .log
+        .store()
+        .entries(index, index + 1)?
+        .pop()
+        .unwrap_or_default();
+    ParticipantLeaf::from_bytes(&data)
+        .map(Some)
+        .ok_or_else(wrong)
 }

@@ -193,7 +193,11 @@ impl Store for MemoryStore {
     }
 
     fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
-        Ok(self.lock().index.get(&(key.index, key.key.clone())).copied())
+        Ok(self
+            .lock()
+            .index
+            .get(&(key.index, key.key.clone()))
+            .copied())
     }
 
     fn scan(

@@ -5,7 +5,6 @@
 use base64::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::statement::dsse::Envelope;
 
@@ -71,8 +70,8 @@ pub struct Opening {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptSigner {
-    /// Its participant id (the statement's keyid).
-    pub participant_id: Uuid,
+    /// Its participant id (the statement's keyid), in the lower-case hyphenated form.
+    pub participant_id: String,
     /// Its registered Ed25519 public key, standard base64.
     pub public_key: String,
 }

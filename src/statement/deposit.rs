@@ -94,7 +94,10 @@ fn media_type(value: &str) -> Result<(), InvalidField> {
     if ok {
         Ok(())
     } else {
-        Err(invalid("media_type", "must be a media type such as text/csv"))
+        Err(invalid(
+            "media_type",
+            "must be a media type such as text/csv",
+        ))
     }
 }
 
@@ -137,7 +140,8 @@ fn retention(value: &str) -> Result<(), InvalidField> {
         }
         (digits == 0).then_some(count)
     };
-    let n = parts(date, b"YMWD").ok_or_else(bad)? + time.map_or(Some(0), |t| parts(t, b"HMS")).ok_or_else(bad)?;
+    let n = parts(date, b"YMWD").ok_or_else(bad)?
+        + time.map_or(Some(0), |t| parts(t, b"HMS")).ok_or_else(bad)?;
     if n == 0 || time.is_some_and(|t| parts(t, b"HMS") == Some(0)) {
         return Err(bad());
     }
@@ -262,17 +266,41 @@ mod tests {
 
     #[test]
     fn retention_accepts_durations_and_dates() {
-        for ok in ["P10Y", "P1Y2M3W4D", "PT5H", "P1DT12H30M5S", "2036-12-31", "P0D"] {
+        for ok in [
+            "P10Y",
+            "P1Y2M3W4D",
+            "PT5H",
+            "P1DT12H30M5S",
+            "2036-12-31",
+            "P0D",
+        ] {
             assert!(retention(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "P", "PT", "10Y", "P1H", "PY", "P1Y1Y", "PM1Y", "P1DT", "2036-13-01", "P1.5Y", "P1234567890Y"] {
+        for bad in [
+            "",
+            "P",
+            "PT",
+            "10Y",
+            "P1H",
+            "PY",
+            "P1Y1Y",
+            "PM1Y",
+            "P1DT",
+            "2036-13-01",
+            "P1.5Y",
+            "P1234567890Y",
+        ] {
             assert!(retention(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn media_types_are_checked() {
-        for ok in ["text/csv", "application/vnd.apache.parquet", "text/plain; charset=utf-8"] {
+        for ok in [
+            "text/csv",
+            "application/vnd.apache.parquet",
+            "text/plain; charset=utf-8",
+        ] {
             assert!(media_type(ok).is_ok(), "{ok}");
         }
         for bad in ["", "csv", "text/", "/csv", "te xt/csv", "text/csv\n"] {

@@ -98,7 +98,9 @@ impl Envelope {
             || self.payload_type.len() > 200
             || !self.payload_type.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(malformed("payloadType must be 1 to 200 printable ASCII characters"));
+            return Err(malformed(
+                "payloadType must be 1 to 200 printable ASCII characters",
+            ));
         }
         let [signature] = self.signatures.as_slice() else {
             return Err(malformed("exactly one signature is required"));
@@ -109,7 +111,8 @@ impl Envelope {
         if !signature.sig.is_ascii() || decode_any(&signature.sig).is_none() {
             return Err(malformed("the signature is not base64"));
         }
-        let payload = decode_any(&self.payload).ok_or_else(|| malformed("the payload is not base64"))?;
+        let payload =
+            decode_any(&self.payload).ok_or_else(|| malformed("the payload is not base64"))?;
         Ok((payload, &signature.keyid))
     }
 
@@ -148,7 +151,10 @@ mod tests {
         let env = Envelope::sign("application/x-test", b"{\"a\":1}", "p1", &key);
         assert_eq!(env.verify(&key.verifying_key()).unwrap(), b"{\"a\":1}");
         let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
-        assert!(matches!(env.verify(&other), Err(DsseError::BadSignature(_))));
+        assert!(matches!(
+            env.verify(&other),
+            Err(DsseError::BadSignature(_))
+        ));
         let mut t = env.clone();
         t.payload_type = "application/x-other".into();
         assert!(t.verify(&key.verifying_key()).is_err());
@@ -157,10 +163,16 @@ mod tests {
         assert!(t.verify(&key.verifying_key()).is_err());
         let mut t = env.clone();
         t.signatures.push(t.signatures[0].clone());
-        assert!(matches!(t.verify(&key.verifying_key()), Err(DsseError::Malformed(_))));
+        assert!(matches!(
+            t.verify(&key.verifying_key()),
+            Err(DsseError::Malformed(_))
+        ));
         let mut t = env;
         t.signatures[0].sig = "!!".into();
-        assert!(matches!(t.verify(&key.verifying_key()), Err(DsseError::Malformed(_))));
+        assert!(matches!(
+            t.verify(&key.verifying_key()),
+            Err(DsseError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -170,6 +182,9 @@ mod tests {
         env.payload = BASE64_URL_SAFE_NO_PAD.encode([0xfb, 0xff, 0xfe]);
         env.signatures[0].sig =
             BASE64_URL_SAFE_NO_PAD.encode(BASE64_STANDARD.decode(&env.signatures[0].sig).unwrap());
-        assert_eq!(env.verify(&key.verifying_key()).unwrap(), vec![0xfb, 0xff, 0xfe]);
+        assert_eq!(
+            env.verify(&key.verifying_key()).unwrap(),
+            vec![0xfb, 0xff, 0xfe]
+        );
     }
 }

@@ -90,8 +90,23 @@ mod tests {
     fn nonces_and_times_are_checked() {
         assert!(Freshness::parse("2026-11-28T10:00:00Z", "abcdefghijklmnop").is_ok());
         assert!(Freshness::parse("2026-11-28T10:00:00+01:00", "abcdefghijklmnop").is_ok());
-        assert_eq!(Freshness::parse("yesterday", "abcdefghijklmnop").unwrap_err().field, "issued_at");
-        assert_eq!(Freshness::parse("2026-11-28T10:00:00Z", "short").unwrap_err().field, "nonce");
-        assert_eq!(Freshness::parse("2026-11-28T10:00:00Z", &"é".repeat(20)).unwrap_err().field, "nonce");
+        assert_eq!(
+            Freshness::parse("yesterday", "abcdefghijklmnop")
+                .unwrap_err()
+                .field,
+            "issued_at"
+        );
+        assert_eq!(
+            Freshness::parse("2026-11-28T10:00:00Z", "short")
+                .unwrap_err()
+                .field,
+            "nonce"
+        );
+        assert_eq!(
+            Freshness::parse("2026-11-28T10:00:00Z", &"é".repeat(20))
+                .unwrap_err()
+                .field,
+            "nonce"
+        );
     }
 }

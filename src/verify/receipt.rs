@@ -72,7 +72,10 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
             if r.log.vkey == vkey {
                 Ok("the receipt names the pinned log key".into())
             } else {
-                Err(format!("the receipt names key {:?}, not the pinned one", r.log.vkey))
+                Err(format!(
+                    "the receipt names key {:?}, not the pinned one",
+                    r.log.vkey
+                ))
             },
         );
     }
@@ -80,14 +83,20 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
         Ok(cp) if cp.origin == r.log.origin => {
             report.push(
                 "checkpoint signature",
-                Ok(format!("signed by {} for {} at size {}", cp.key_name, cp.origin, cp.size)),
+                Ok(format!(
+                    "signed by {} for {} at size {}",
+                    cp.key_name, cp.origin, cp.size
+                )),
             );
             cp
         }
         Ok(cp) => {
             report.push(
                 "checkpoint signature",
-                Err(format!("checkpoint origin {:?} is not the receipt's {:?}", cp.origin, r.log.origin)),
+                Err(format!(
+                    "checkpoint origin {:?} is not the receipt's {:?}",
+                    cp.origin, r.log.origin
+                )),
             );
             return report;
         }
@@ -113,9 +122,18 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
             .iter()
             .map(|h| hash32(h).ok_or_else(|| "a proof hash is not 32 bytes of base64".to_owned()))
             .collect::<Result<Vec<_>, _>>()?;
-        verify_inclusion(&leaf_hash(&leaf), r.index, checkpoint.size, &hashes, &checkpoint.root)
-            .map_err(|e| e.to_string())?;
-        Ok(format!("entry {} is in the tree of size {}", r.index, checkpoint.size))
+        verify_inclusion(
+            &leaf_hash(&leaf),
+            r.index,
+            checkpoint.size,
+            &hashes,
+            &checkpoint.root,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "entry {} is in the tree of size {}",
+            r.index, checkpoint.size
+        ))
     })();
     report.push("inclusion", inclusion);
 
@@ -123,7 +141,10 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
     if let Some(deposit) = DepositLeaf::from_bytes(&leaf) {
         check_deposit(r, &deposit, &mut report);
     } else if r.statement.is_some() || r.opening.is_some() {
-        report.push("statement", Err("this entry carries no statement to open".into()));
+        report.push(
+            "statement",
+            Err("this entry carries no statement to open".into()),
+        );
     }
     report
 }
@@ -160,26 +181,37 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
             }
             (None, None, Some(_)) => None,
             _ => {
-                report.push("commitment", Err("incomplete opening of a private entry".into()));
+                report.push(
+                    "commitment",
+                    Err("incomplete opening of a private entry".into()),
+                );
                 return;
             }
         },
     };
     let Some(statement) = statement else {
         if r.signer.is_some() {
-            report.push("statement", Err("a signer is named but no statement is given".into()));
+            report.push(
+                "statement",
+                Err("a signer is named but no statement is given".into()),
+            );
         }
         return;
     };
     let Some(signer) = &r.signer else {
-        report.push("statement signature", Err("no signer key to check the statement with".into()));
+        report.push(
+            "statement signature",
+            Err("no signer key to check the statement with".into()),
+        );
         return;
     };
     let signed = (|| {
-        if signer.participant_id != leaf.depositor {
+        if signer.participant_id != leaf.depositor.to_string() {
             return Err("the signer is not the entry's depositor".to_owned());
         }
-        if statement.signatures.first().map(|s| s.keyid.as_str()) != Some(&signer.participant_id.to_string()) {
+        if statement.signatures.first().map(|s| s.keyid.as_str())
+            != Some(signer.participant_id.as_str())
+        {
             return Err("the statement's keyid is not the signer".to_owned());
         }
         let key = key(&signer.public_key).ok_or("the signer key is not an Ed25519 key")?;
@@ -187,7 +219,10 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
     })();
     let payload = match signed {
         Ok(p) => {
-            report.push("statement signature", Ok(format!("signed by participant {}", signer.participant_id)));
+            report.push(
+                "statement signature",
+                Ok(format!("signed by participant {}", signer.participant_id)),
+            );
             p
         }
         Err(e) => {
@@ -196,14 +231,21 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
         }
     };
     let matches = (|| {
-        let p: DepositPayload = serde_json::from_slice(&payload).map_err(|e| format!("payload: {e}"))?;
-        if p.sha256.to_ascii_lowercase() != leaf.sha256 || p.size != leaf.size || p.visibility != leaf.visibility {
+        let p: DepositPayload =
+            serde_json::from_slice(&payload).map_err(|e| format!("payload: {e}"))?;
+        if p.sha256.to_ascii_lowercase() != leaf.sha256
+            || p.size != leaf.size
+            || p.visibility != leaf.visibility
+        {
             return Err("the statement does not describe the entry's content".to_owned());
         }
         if p.dataset_id.is_some_and(|d| d != leaf.dataset_id) {
             return Err("the statement names another dataset".to_owned());
         }
-        Ok(format!("dataset {} version {}, sha256 {}", leaf.dataset_id, leaf.version, leaf.sha256))
+        Ok(format!(
+            "dataset {} version {}, sha256 {}",
+            leaf.dataset_id, leaf.version, leaf.sha256
+        ))
     })();
     report.push("statement matches entry", matches);
 }
