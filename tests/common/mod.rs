@@ -165,6 +165,26 @@ impl Server {
         Self::answer(self.agent.get(&format!("{}{path}", self.base)).call())
     }
 
+    /// A GET whose transport failure (server gone) is returned, not a panic.
+    pub fn try_get(&self, path: &str) -> Result<Answer, String> {
+        Self::try_answer(self.agent.get(&format!("{}{path}", self.base)).call())
+    }
+
+    /// A request whose transport failure (server gone) is returned, not a panic.
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Answer, String> {
+        let mut req = self.agent.request(method, &format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        Self::try_answer(req.send_bytes(body))
+    }
+
     pub fn request(
         &self,
         method: &str,
