@@ -112,7 +112,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
                     let env = Envelope::sign(DEPOSIT_TYPE, payload.to_string().as_bytes(), participant, key).to_bytes();
                     match server.try_request("POST", "/v1/deposits", &[("content-type", "application/json")], &env) {
                         Ok(a) if a.status == 201 => {
-                            let receipt = serde_json::from_value(a.json()["receipt"].clone()).unwrap();
+                            let receipt = Box::new(serde_json::from_value(a.json()["receipt"].clone()).unwrap());
                             acked.lock().unwrap().push(Acked::Deposit { receipt, envelope: env });
                         }
                         Ok(a) => panic!("deposit: {} {}", a.status, a.text()),
