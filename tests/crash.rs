@@ -30,7 +30,7 @@ use serde_json::json;
 /// An acknowledged write: a deposit (its receipt and the statement sent) or a registration.
 enum Acked {
     Deposit {
-        receipt: Receipt,
+        receipt: Box<Receipt>,
         envelope: Vec<u8>,
     },
     Registration {
