@@ -200,6 +200,7 @@ impl Sequencer {
             latest: latest.clone(),
             size: checkpoint.size,
             config,
+            degraded: false,
         };
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
@@ -259,6 +260,8 @@ struct Worker {
     latest: Arc<RwLock<Arc<SignedCheckpoint>>>,
     size: u64,
     config: SequencerConfig,
+    /// A commit failed and the store has not recovered yet: no write is taken.
+    degraded: bool,
 }
 
 impl Worker {
@@ -330,6 +333,15 @@ impl Worker {
     }
 
     fn process(&mut self, jobs: Vec<Job>) {
+        if self.degraded {
+            if let Err(e) = self.recover() {
+                tracing::warn!(error = %e, "the store has not recovered; refusing the batch");
+                for job in jobs {
+                    let _ = job.reply.send(Err(AppendError::Storage(e.to_string())));
+                }
+                return;
+            }
+        }
         let jobs = self.admit(jobs);
         if jobs.is_empty() {
             return;
@@ -384,7 +396,7 @@ impl Worker {
                 for reply in replies {
                     let _ = reply.send(Err(e.clone()));
                 }
-                self.resync();
+                self.degraded = true;
             }
         }
     }
@@ -413,25 +425,45 @@ impl Worker {
         Ok(batch.checkpoint)
     }
 
-    /// After a failed commit, takes the store's word for where the tree stands, so that the next
-    /// batch continues it. A batch the store applied but could not flush is *not* published:
-    /// its checkpoint might not survive a crash. The next successful commit flushes it along
-    /// with its own batch and publishes a checkpoint that covers both.
-    fn resync(&mut self) {
-        match self.store.checkpoint() {
-            Ok(Some(cp)) => {
-                if cp.size != self.size {
-                    tracing::warn!(
-                        from = self.size,
-                        to = cp.size,
-                        "the store applied a batch it could not flush; continuing after it"
-                    );
-                    self.size = cp.size;
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "cannot read the store after a failed commit"),
+    /// After a failed commit: has the store recover (it checks that it can write again and
+    /// returns to its last durable state), then takes its word for where the tree stands, so
+    /// that the next batch continues it. A checkpoint is published here only if the recovered
+    /// store holds a newer one, which recovery has just shown to be durable: a batch the store
+    /// applied but could not flush is never served before that.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        self.store.recover()?;
+        let cp = self
+            .store
+            .checkpoint()?
+            .ok_or_else(|| StoreError::Corrupt("no checkpoint after recovery".into()))?;
+        let published = self.latest().size;
+        if cp.size < published {
+            return Err(StoreError::Corrupt(format!(
+                "the recovered store is at size {}, behind the published checkpoint {published}",
+                cp.size
+            )));
         }
+        if cp.size != self.size {
+            tracing::warn!(
+                from = self.size,
+                to = cp.size,
+                "continuing from the recovered store"
+            );
+        }
+        self.size = cp.size;
+        if cp.size > published {
+            *self.latest.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cp);
+        }
+        self.degraded = false;
+        tracing::info!(size = self.size, "the store recovered; taking writes again");
+        Ok(())
+    }
+
+    fn latest(&self) -> Arc<SignedCheckpoint> {
+        self.latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

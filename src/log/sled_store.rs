@@ -5,7 +5,9 @@
 //! `i` + index tag + key for the secondary indexes (value: u64 BE leaf index); `p` + u64 BE for
 //! the off-log sidecar of an entry.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use tlog_tiles::Hash;
 
@@ -52,26 +54,82 @@ fn backend(action: &'static str) -> impl Fn(sled::Error) -> StoreError {
 }
 
 /// The log's store on sled.
+///
+/// sled keeps an I/O error (a full disk, a read-only file) and refuses every later write, so
+/// after a failed commit [`Store::recover`] reopens the database, which recovers it to its
+/// last durable state; it first checks that the directory takes writes again, so that reads go
+/// on being served from the open database while the disk is still full.
 pub struct SledStore {
-    db: sled::Db,
+    path: PathBuf,
+    db: RwLock<Option<sled::Db>>,
+}
+
+/// Bytes written and synced to check that the store's directory takes writes again: more than
+/// sled needs to open and write its next segments.
+const PROBE_BYTES: usize = 4 << 20;
+
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path)
+        .mode(sled::Mode::HighThroughput)
+        .open()
+        .map_err(backend("opening the store"))
 }
 
 impl SledStore {
     /// Opens (or creates) the store in the directory `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(backend("opening the store"))?;
-        Ok(Self { db })
+        Ok(Self {
+            path: path.to_owned(),
+            db: RwLock::new(Some(open_db(path)?)),
+        })
+    }
+
+    fn db(&self) -> Result<DbGuard<'_>, StoreError> {
+        let guard = self.db.read().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(StoreError::Backend {
+                action: "reading",
+                detail: "the store is closed for recovery".into(),
+            });
+        }
+        Ok(DbGuard(guard))
+    }
+
+    /// Writes, syncs and removes a probe file beside the database.
+    fn probe(&self) -> Result<(), StoreError> {
+        let path = self.path.join("write-probe");
+        let result = (|| {
+            let mut f = std::fs::File::create(&path)?;
+            f.write_all(&vec![0u8; PROBE_BYTES])?;
+            f.sync_all()
+        })();
+        let _ = std::fs::remove_file(&path);
+        result.map_err(|e| StoreError::Backend {
+            action: "checking that the store can write again",
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// A read guard on the open database.
+struct DbGuard<'a>(RwLockReadGuard<'a, Option<sled::Db>>);
+
+impl std::ops::Deref for DbGuard<'_> {
+    type Target = sled::Db;
+
+    fn deref(&self) -> &sled::Db {
+        // `SledStore::db` hands out guards only while the database is open.
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("guard on a closed store"))
     }
 }
 
 impl Store for SledStore {
     fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
         match self
-            .db
+            .db()?
             .get(CHECKPOINT)
             .map_err(backend("reading the checkpoint"))?
         {
@@ -83,11 +141,11 @@ impl Store for SledStore {
     }
 
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let db = self.db()?;
         indexes
             .iter()
             .map(|&i| {
-                let v = self
-                    .db
+                let v = db
                     .get(hash_key(i))
                     .map_err(backend("reading hashes"))?
                     .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))?;
@@ -105,7 +163,8 @@ impl Store for SledStore {
             return Ok(Vec::new());
         }
         let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
-        for (expected, item) in (start..end).zip(self.db.range(entry_key(start)..entry_key(end))) {
+        for (expected, item) in (start..end).zip(self.db()?.range(entry_key(start)..entry_key(end)))
+        {
             let (k, v) = item.map_err(backend("reading entries"))?;
             if k.as_ref() != entry_key(expected) {
                 return Err(StoreError::Corrupt(format!("missing entry {expected}")));
@@ -121,7 +180,7 @@ impl Store for SledStore {
     }
 
     fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
-        self.db
+        self.db()?
             .get(index_key(key.index, &key.key))
             .map_err(backend("reading an index"))?
             .map(|v| leaf_index(&v))
@@ -135,7 +194,7 @@ impl Store for SledStore {
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
         let full = index_key(index, prefix);
-        self.db
+        self.db()?
             .scan_prefix(&full)
             .take(limit)
             .map(|item| {
@@ -147,7 +206,7 @@ impl Store for SledStore {
 
     fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
-            .db
+            .db()?
             .get(prefixed(b'p', index))
             .map_err(backend("reading a sidecar"))?
             .map(|v| v.to_vec()))
@@ -168,8 +227,32 @@ impl Store for SledStore {
             b.insert(&prefixed(b'p', *leaf), data.as_slice());
         }
         b.insert(CHECKPOINT, batch.checkpoint.encode());
-        self.db.apply_batch(b).map_err(backend("writing a batch"))?;
-        self.db.flush().map_err(backend("flushing a batch"))?;
+        let db = self.db()?;
+        db.apply_batch(b).map_err(backend("writing a batch"))?;
+        db.flush().map_err(backend("flushing a batch"))?;
         Ok(())
+    }
+
+    fn recover(&self) -> Result<(), StoreError> {
+        self.probe()?;
+        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+        // Close the failed database (releasing its lock file), then reopen it: sled recovers
+        // to the last durable state. Its background flusher may hold the lock for a moment.
+        drop(slot.take());
+        let mut last = None;
+        for _ in 0..50 {
+            match open_db(&self.path) {
+                Ok(db) => {
+                    *slot = Some(db);
+                    tracing::warn!(path = %self.path.display(), "store reopened after a write failure");
+                    return Ok(());
+                }
+                Err(e) => {
+                    last = Some(e);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        }
+        Err(last.unwrap_or(StoreError::Corrupt("cannot reopen the store".into())))
     }
 }

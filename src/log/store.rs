@@ -132,6 +132,12 @@ pub trait Store: Send + Sync + 'static {
     /// Writes the whole batch atomically and durably: when this returns `Ok`, the batch
     /// survives a crash; when it fails, nothing of it may be served.
     fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// After a failed commit: checks that the store can write again and brings it back to its
+    /// last durable state. Until this succeeds the sequencer accepts no write. Reads may keep
+    /// being served while it fails.
+    fn recover(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// A store in memory, for unit tests and benchmarks of the core.

@@ -70,11 +70,22 @@ pub fn binary() -> &'static str {
 
 impl Server {
     /// Starts `datapole serve` on port 0 in `data_dir`, with extra flags and environment.
+    /// Its log goes to `<data_dir>.log`.
     pub fn start_with(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_logged(data_dir, &data_dir.with_extension("log"), args, env)
+    }
+
+    /// Starts `datapole serve` with its log in `log_path`.
+    pub fn start_logged(
+        data_dir: &Path,
+        log_path: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(data_dir.with_extension("log"))
+            .open(log_path)
             .expect("server log file");
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
