@@ -4,13 +4,15 @@
 
 pub mod deposits;
 pub mod error;
+pub mod limits;
 pub mod log;
 pub mod participants;
 pub mod receipts;
 pub mod statements;
 
 use std::net::TcpListener;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service};
 use actix_web::http::header;
@@ -189,23 +191,76 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/receipts/{index}", READ).route(get().to(receipts::get)));
 }
 
+/// How the HTTP server protects itself.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// Concurrent connections per worker.
+    pub max_connections: usize,
+    /// Time a client has to send its request head (slow clients are cut off: slowloris).
+    pub request_timeout: Duration,
+    /// How long an idle keep-alive connection is kept.
+    pub keep_alive: Duration,
+    /// Per-client rate limiting, if any.
+    pub rate_limit: Option<Arc<limits::RateLimiter>>,
+    /// TLS, for deployments without a reverse proxy.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            workers: None,
+            max_connections: 25_000,
+            request_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(30),
+            rate_limit: None,
+            tls: None,
+        }
+    }
+}
+
 /// Builds the HTTP server on an already bound listener (port 0 works for tests).
 pub fn server(
     listener: TcpListener,
     state: web::Data<AppState>,
-    workers: Option<usize>,
+    options: ServerOptions,
 ) -> std::io::Result<Server> {
+    let limiter = options.rate_limit.clone();
     let mut server = HttpServer::new(move || {
+        let limiter = limiter.clone();
         App::new()
             .app_data(state.clone())
             .wrap(ErrorHandlers::new().default_handler(error::json_error_body))
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let method = req.method().clone();
                 let path = req.path().to_owned();
-                let fut = srv.call(req);
+                let limited = limiter.as_ref().and_then(|l| {
+                    let xff = req
+                        .headers()
+                        .get("x-forwarded-for")
+                        .and_then(|v| v.to_str().ok());
+                    l.check(req.peer_addr().map(|a| a.ip()), xff).err()
+                });
+                let fut = match limited {
+                    None => Some(srv.call(req)),
+                    Some(_) => None,
+                };
                 async move {
-                    let res = fut.await;
+                    let res = match (fut, limited) {
+                        (Some(fut), _) => fut.await,
+                        (None, wait) => Err(ApiError::new(
+                            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                            "rate_limited",
+                            format!(
+                                "too many requests from this client; retry in {} ms",
+                                wait.unwrap_or_default().as_millis().max(1)
+                            ),
+                        )
+                        .into()),
+                    };
                     let status = match &res {
                         Ok(r) => r.status().as_u16(),
                         Err(e) => e.as_response_error().status_code().as_u16(),
@@ -228,9 +283,17 @@ pub fn server(
                 ))
             }))
     })
+    .max_connections(options.max_connections)
+    .client_request_timeout(options.request_timeout)
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(options.keep_alive)
     .shutdown_timeout(5);
-    if let Some(n) = workers {
+    if let Some(n) = options.workers {
         server = server.workers(n.max(1));
     }
-    Ok(server.listen(listener)?.run())
+    let server = match options.tls {
+        Some(tls) => server.listen_rustls_0_23(listener, (*tls).clone())?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }

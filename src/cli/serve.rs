@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use crate::api::{self, AppState};
+use crate::api::limits::{RateLimit, RateLimiter};
+use crate::api::{self, AppState, ServerOptions};
 use crate::log::{LogSigner, Sequencer, SequencerConfig, SledStore};
 
 /// The key name (and so the origin) of a log created with no `--origin`.
@@ -47,6 +48,75 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Concurrent connections per worker.
+    #[arg(long, default_value_t = 25_000)]
+    pub max_connections: usize,
+    /// Milliseconds a client has to send its request head before it is cut off (slowloris).
+    #[arg(long, default_value_t = 5_000)]
+    pub request_timeout_ms: u64,
+    /// Seconds an idle keep-alive connection is kept open.
+    #[arg(long, default_value_t = 30)]
+    pub keep_alive_secs: u64,
+    /// Requests per second each client may make (0: no limit). Clients are told apart by
+    /// address; see --trusted-proxy.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate_limit: f64,
+    /// Requests a client may make in a burst (default: twice --rate-limit, at least 1).
+    #[arg(long)]
+    pub rate_burst: Option<f64>,
+    /// A reverse proxy whose X-Forwarded-For is believed (repeatable). From any other peer the
+    /// header is ignored.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key) instead of plain HTTP.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Refuses a secret file that other users can read or write.
+fn check_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            bail!(
+                "{} is accessible to other users (mode {:o}); make it private: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Loads the TLS certificate chain and key.
+fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    check_private(key)?;
+    let certs = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("parsing the certificates in {}", cert.display()))?;
+    if certs.is_empty() {
+        bail!("no certificate in {}", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading the private key in {}", key.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the TLS certificate and key do not match")?)
 }
 
 fn read_trimmed(path: &Path) -> anyhow::Result<String> {
@@ -57,10 +127,14 @@ fn read_trimmed(path: &Path) -> anyhow::Result<String> {
 /// The log key: `--key-file`, else `<data-dir>/log.key`, generated if missing.
 fn load_key(args: &ServeArgs) -> anyhow::Result<LogSigner> {
     let skey = match &args.key_file {
-        Some(path) => read_trimmed(path)?,
+        Some(path) => {
+            check_private(path)?;
+            read_trimmed(path)?
+        }
         None => {
             let path = args.data_dir.join("log.key");
             if path.exists() {
+                check_private(&path)?;
                 read_trimmed(&path)?
             } else {
                 let name = args.origin.as_deref().unwrap_or(DEFAULT_NAME);
@@ -87,10 +161,14 @@ fn load_admin_token(args: &ServeArgs) -> anyhow::Result<String> {
         return Ok(token.trim().to_owned());
     }
     let path = match &args.admin_token_file {
-        Some(p) => return non_empty(read_trimmed(p)?, p),
+        Some(p) => {
+            check_private(p)?;
+            return non_empty(read_trimmed(p)?, p);
+        }
         None => args.data_dir.join("admin-token"),
     };
     if path.exists() {
+        check_private(&path)?;
         return non_empty(read_trimmed(&path)?, &path);
     }
     use base64::prelude::*;
@@ -167,6 +245,32 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         queue: args.queue,
     };
     let (log, sequencer) = Sequencer::start(Arc::new(store), signer, config)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(load_tls(cert, key)?)),
+        _ => None,
+    };
+    let rate_limit = (args.rate_limit > 0.0).then(|| {
+        Arc::new(RateLimiter::new(
+            RateLimit {
+                per_second: args.rate_limit,
+                burst: args.rate_burst.unwrap_or(args.rate_limit * 2.0).max(1.0),
+            },
+            args.trusted_proxies.clone(),
+        ))
+    });
+    let options = ServerOptions {
+        workers: args.workers,
+        max_connections: args.max_connections.max(1),
+        request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+        keep_alive: Duration::from_secs(args.keep_alive_secs),
+        rate_limit,
+        tls,
+    };
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let listener =
         TcpListener::bind(&args.listen).with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -178,11 +282,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         "log ready"
     );
     println!("log {} vkey {}", log.signer().origin(), log.signer().vkey());
-    println!("datapole listening on http://{addr}");
+    println!("datapole listening on {scheme}://{addr}");
     let state = actix_web::web::Data::new(AppState::new(log, &admin_token));
-    let workers = args.workers;
     actix_web::rt::System::new().block_on(async move {
-        let server = api::server(listener, state, workers)?;
+        let server = api::server(listener, state, options)?;
         server.await
     })?;
     // The HTTP server has stopped and dropped its handles: the sequencer drains and exits.
