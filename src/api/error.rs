@@ -92,7 +92,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status);
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.code == "unauthorized" {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE

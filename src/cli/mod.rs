@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the log service (HTTP API, C2SP tiles, sequencer) on an embedded sled store.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Generate a signed-note Ed25519 private key for a log or witness, and print its vkey.
     Keygen(keygen::KeygenArgs),
 }
@@ -31,7 +31,7 @@ pub enum Command {
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Keygen(args) => keygen::run(args),
     }
 }

@@ -112,11 +112,11 @@ fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
     let key = PrivateKeyDer::from_pem_file(key)
         .with_context(|| format!("reading the private key in {}", key.display()))?;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ServerConfig::builder_with_provider(provider)
+    rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .context("the TLS certificate and key do not match")?)
+        .context("the TLS certificate and key do not match")
 }
 
 fn read_trimmed(path: &Path) -> anyhow::Result<String> {
