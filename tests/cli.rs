@@ -131,7 +131,7 @@ fn serve_uses_the_given_key_origin_and_admin_token() {
 
     // An admin token file works too.
     let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "file-secret\n").unwrap();
+    datapole::cli::write_secret(&token_file, "file-secret\n", false).unwrap();
     let server = Server::start_with(
         &data,
         &[
