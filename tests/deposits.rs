@@ -243,6 +243,27 @@ fn deposits_receipts_versions_duplicates_and_search() {
         }
     }
 
+    // The same private content again: the existing entry, but without its opening (a replayed
+    // statement must not obtain it); the depositor reads it with its token.
+    let mut again = payload(b"secret rows", "private");
+    again["title"] = json!(secret_title);
+    let a = post(s, &envelope(&w.depositor, &again));
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(
+        (a.json()["duplicate"].as_bool(), a.json()["index"].as_u64()),
+        (Some(true), Some(private_index))
+    );
+    let dup = receipt_of(&a.json());
+    assert!(dup.opening.is_none() && dup.statement.is_none());
+    check(&dup, &w.vkey);
+    // The same content deposited publicly is a new deposit, not the private one handed back.
+    let a = post(
+        s,
+        &envelope(&w.depositor, &payload(b"secret rows", "public")),
+    );
+    assert_eq!(a.status, 201, "{}", a.text());
+    assert_ne!(a.json()["index"].as_u64(), Some(private_index));
+
     // A new version of the public dataset, then duplicates of existing content.
     let v2_content = b"year,patients\n2025,1200\n2026,1310\n";
     let mut p = payload(v2_content, "public");
@@ -274,6 +295,7 @@ fn deposits_receipts_versions_duplicates_and_search() {
         .json();
     let deposits = list["deposits"].as_array().unwrap();
     assert_eq!(deposits.len(), 2);
+    assert_eq!(list["truncated"], false);
     assert_eq!(deposits[0]["depositor"], w.depositor.id.as_str());
     assert_eq!(deposits[1]["depositor"], w.other.id.as_str());
     assert!(deposits.iter().all(|d| d["sha256"] == sha_hex(content)));
@@ -477,6 +499,12 @@ fn bad_deposits_get_precise_errors_and_change_nothing() {
         (
             "keyid not a participant id",
             env_with(&|e| e.signatures[0].keyid = "alice".into()),
+            401,
+            "unknown_participant",
+        ),
+        (
+            "keyid spelt in upper case",
+            env_with(&|e| e.signatures[0].keyid = e.signatures[0].keyid.to_uppercase()),
             401,
             "unknown_participant",
         ),

@@ -82,8 +82,10 @@ impl From<(u64, DepositLeaf)> for DepositSummary {
 pub struct DepositList {
     /// The content searched for.
     pub sha256: String,
-    /// Its deposits, oldest first.
+    /// Its deposits, oldest first (at most 1,000).
     pub deposits: Vec<DepositSummary>,
+    /// True when there are more than the deposits listed.
+    pub truncated: bool,
 }
 
 /// `GET /v1/datasets/{dataset_id}`.
@@ -128,14 +130,28 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-/// The answer for an existing entry.
+/// 503 `pending`: an entry the answer depends on is written but its checkpoint is not
+/// published yet (its batch is being flushed, or a failed flush awaits the next commit).
+fn pending() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "pending",
+        "an entry this deposit depends on is being committed; retry shortly",
+    )
+}
+
+/// The answer for an existing entry. Its receipt has no private opening: a replayed
+/// statement must not obtain it; the depositor reads it with its participant token.
 fn existing(state: &AppState, index: u64, status: StatusCode) -> Result<HttpResponse, ApiError> {
+    if index >= state.log.latest().size {
+        return Err(pending());
+    }
     let leaf = read_deposit(state, index)?.ok_or_else(|| {
         ApiError::from(crate::log::StoreError::Corrupt(format!(
             "entry {index} is not a deposit"
         )))
     })?;
-    let receipt = build_receipt(state, index, &state.log.latest(), true)?;
+    let receipt = build_receipt(state, index, &state.log.latest(), false)?;
     Ok(HttpResponse::build(status).json(DepositAccepted {
         dataset_id: leaf.dataset_id,
         version: leaf.version,
@@ -178,16 +194,18 @@ pub async fn submit(
     if store.lookup(&nonce_key)?.is_some() {
         return Err(replayed());
     }
+    // Duplicates are the same content with the same visibility: depositing private content
+    // again as public is a new deposit, not the private one handed back.
+    let vis = match deposit.visibility {
+        Visibility::Public => b'p',
+        Visibility::Private => b's',
+    };
     let (dataset_id, duplicate_key) = match deposit.dataset_id {
         Some(d) => {
-            let first = versions(&state, d)?
-                .first()
-                .map(|&(_, index)| index)
-                .and_then(|index| read_deposit(&state, index).transpose())
-                .transpose()?
-                .ok_or_else(|| {
-                    ApiError::not_found("dataset_not_found", format!("no dataset {d}"))
-                })?;
+            let &(_, first) = versions(&state, d)?.first().ok_or_else(|| {
+                ApiError::not_found("dataset_not_found", format!("no dataset {d}"))
+            })?;
+            let first = read_deposit(&state, first)?.ok_or_else(pending)?;
             if first.depositor != depositor {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -195,11 +213,11 @@ pub async fn submit(
                     format!("dataset {d} belongs to another depositor"),
                 ));
             }
-            let key = cat(&[depositor.as_bytes(), d.as_bytes(), &deposit.sha256]);
+            let key = cat(&[depositor.as_bytes(), d.as_bytes(), &deposit.sha256, &[vis]]);
             (d, IndexKey::new(Index::DatasetContent, key))
         }
         None => {
-            let key = cat(&[depositor.as_bytes(), &deposit.sha256]);
+            let key = cat(&[depositor.as_bytes(), &deposit.sha256, &[vis]]);
             (Uuid::now_v7(), IndexKey::new(Index::NewDatasetContent, key))
         }
     };
@@ -242,7 +260,12 @@ pub async fn submit(
             // The first version also answers later deposits of this content to this dataset.
             unique.push(IndexKey::new(
                 Index::DatasetContent,
-                cat(&[depositor.as_bytes(), dataset_id.as_bytes(), &deposit.sha256]),
+                cat(&[
+                    depositor.as_bytes(),
+                    dataset_id.as_bytes(),
+                    &deposit.sha256,
+                    &[vis],
+                ]),
             ));
         }
         let request = AppendRequest {
@@ -301,11 +324,12 @@ pub async fn search(
     let sha = field::sha256_hex("sha256", hex)
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let mut deposits = Vec::new();
-    for (_, index) in state
+    let found = state
         .log
         .store()
-        .scan(Index::DepositContent, &sha, MAX_RESULTS)?
-    {
+        .scan(Index::DepositContent, &sha, MAX_RESULTS + 1)?;
+    let truncated = found.len() > MAX_RESULTS;
+    for &(_, index) in found.iter().take(MAX_RESULTS) {
         if let Some(leaf) = read_deposit(&state, index)? {
             deposits.push(DepositSummary::from((index, leaf)));
         }
@@ -313,6 +337,7 @@ pub async fn search(
     Ok(HttpResponse::Ok().json(DepositList {
         sha256: field::hex(&sha),
         deposits,
+        truncated,
     }))
 }
 

@@ -55,6 +55,14 @@ pub async fn read_statement(
         )
     };
     let id = Uuid::parse_str(&keyid).map_err(|_| unknown())?;
+    if id.to_string() != keyid {
+        // Receipts compare keyids as text: only the spelling registration returned is accepted.
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unknown_participant",
+            format!("keyid {keyid:?} must be the participant id exactly as registered ({id})"),
+        ));
+    }
     let (_, signer) = lookup_participant(state, id)?.ok_or_else(unknown)?;
     let key = crate::participant::parse_public_key(&signer.public_key).map_err(|_| unknown())?;
     let payload = envelope.verify(&key).map_err(|e| match e {

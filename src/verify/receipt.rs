@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use super::{leaf_hash, verify_checkpoint, verify_inclusion, Hash};
 use crate::receipt::{Receipt, RECEIPT_FORMAT};
-use crate::statement::deposit::{commitment, DepositLeaf, DepositPayload, Visibility};
+use crate::statement::deposit::{
+    commitment, DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE,
+};
 use crate::statement::dsse::Envelope;
 
 /// One check and its outcome.
@@ -140,10 +142,10 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
     // Entry-specific checks.
     if let Some(deposit) = DepositLeaf::from_bytes(&leaf) {
         check_deposit(r, &deposit, &mut report);
-    } else if r.statement.is_some() || r.opening.is_some() {
+    } else if r.statement.is_some() || r.opening.is_some() || r.signer.is_some() {
         report.push(
             "statement",
-            Err("this entry carries no statement to open".into()),
+            Err("this entry carries no statement to open or check".into()),
         );
     }
     report
@@ -157,6 +159,13 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
                 report.push(
                     "statement",
                     Err("a public entry's statement is in its leaf; the receipt must not carry another".into()),
+                );
+                return;
+            }
+            if leaf.statement.is_none() || leaf.commitment.is_some() {
+                report.push(
+                    "statement",
+                    Err("a public deposit entry must carry its statement and no commitment".into()),
                 );
                 return;
             }
@@ -208,6 +217,12 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
     let signed = (|| {
         if signer.participant_id != leaf.depositor.to_string() {
             return Err("the signer is not the entry's depositor".to_owned());
+        }
+        if statement.payload_type != DEPOSIT_TYPE {
+            return Err(format!(
+                "the statement's payloadType is {:?}",
+                statement.payload_type
+            ));
         }
         if statement.signatures.first().map(|s| s.keyid.as_str())
             != Some(signer.participant_id.as_str())
