@@ -397,6 +397,10 @@ impl Worker {
                     let _ = reply.send(Err(e.clone()));
                 }
                 self.degraded = true;
+                // Recover at once if the store can (and, for sled, so that reads work again).
+                if let Err(e) = self.recover() {
+                    tracing::warn!(error = %e, "the store has not recovered yet");
+                }
             }
         }
     }

@@ -7,6 +7,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 
 use tlog_tiles::Hash;
@@ -55,18 +56,23 @@ fn backend(action: &'static str) -> impl Fn(sled::Error) -> StoreError {
 
 /// The log's store on sled.
 ///
-/// sled keeps an I/O error (a full disk, a read-only file) and refuses every later write, so
-/// after a failed commit [`Store::recover`] reopens the database, which recovers it to its
-/// last durable state; it first checks that the directory takes writes again, so that reads go
-/// on being served from the open database while the disk is still full.
+/// sled keeps an I/O error (a full disk, a read-only file) and then fails every later read
+/// and write, and it cannot reopen on a full disk. So the store keeps a *ballast* file beside
+/// the database: after a failed write, [`Store::recover`] deletes the ballast, which makes
+/// room to reopen the database (recovering its last durable state) and to serve reads again;
+/// writes are taken again only once the ballast can be written back and a probe synced, i.e.
+/// once the disk has room again.
 pub struct SledStore {
     path: PathBuf,
     db: RwLock<Option<sled::Db>>,
+    /// A write failed: the open database holds sled's sticky error and must be reopened.
+    failed: AtomicBool,
 }
 
-/// Bytes written and synced to check that the store's directory takes writes again: more than
-/// sled needs to open and write its next segments.
-const PROBE_BYTES: usize = 4 << 20;
+/// Bytes written and synced to check that the store's directory takes writes.
+const PROBE_BYTES: usize = 1 << 20;
+/// The ballast's size: room for sled to reopen after the disk filled up.
+const BALLAST_BYTES: usize = 8 << 20;
 
 fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     sled::Config::new()
@@ -79,9 +85,38 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
 impl SledStore {
     /// Opens (or creates) the store in the directory `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self {
+        let store = Self {
             path: path.to_owned(),
             db: RwLock::new(Some(open_db(path)?)),
+            failed: AtomicBool::new(false),
+        };
+        if let Err(e) = store.ensure_ballast() {
+            tracing::warn!(error = %e, "no ballast: after the disk fills up, reads stop until space is back");
+        }
+        Ok(store)
+    }
+
+    fn ballast(&self) -> PathBuf {
+        self.path.with_extension("ballast")
+    }
+
+    /// Writes the ballast if it is missing or short; a partial one is removed again.
+    fn ensure_ballast(&self) -> Result<(), StoreError> {
+        let path = self.ballast();
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == BALLAST_BYTES as u64) {
+            return Ok(());
+        }
+        let result = (|| {
+            let mut f = std::fs::File::create(&path)?;
+            f.write_all(&vec![0u8; BALLAST_BYTES])?;
+            f.sync_all()
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        result.map_err(|e| StoreError::Backend {
+            action: "writing the ballast file",
+            detail: e.to_string(),
         })
     }
 
@@ -94,6 +129,28 @@ impl SledStore {
             });
         }
         Ok(DbGuard(guard))
+    }
+
+    /// Closes the database (releasing its lock file) and opens it again.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+        drop(slot.take());
+        let mut last = None;
+        // sled's background flusher may hold the lock file for a moment after the close.
+        for _ in 0..50 {
+            match open_db(&self.path) {
+                Ok(db) => {
+                    *slot = Some(db);
+                    tracing::warn!(path = %self.path.display(), "store reopened after a write failure");
+                    return Ok(());
+                }
+                Err(e) => {
+                    last = Some(e);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        }
+        Err(last.unwrap_or(StoreError::Corrupt("cannot reopen the store".into())))
     }
 
     /// Writes, syncs and removes a probe file beside the database.
@@ -228,31 +285,24 @@ impl Store for SledStore {
         }
         b.insert(CHECKPOINT, batch.checkpoint.encode());
         let db = self.db()?;
-        db.apply_batch(b).map_err(backend("writing a batch"))?;
-        db.flush().map_err(backend("flushing a batch"))?;
-        Ok(())
+        let result = db
+            .apply_batch(b)
+            .map_err(backend("writing a batch"))
+            .and_then(|()| db.flush().map(drop).map_err(backend("flushing a batch")));
+        if result.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        result
     }
 
     fn recover(&self) -> Result<(), StoreError> {
-        self.probe()?;
-        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
-        // Close the failed database (releasing its lock file), then reopen it: sled recovers
-        // to the last durable state. Its background flusher may hold the lock for a moment.
-        drop(slot.take());
-        let mut last = None;
-        for _ in 0..50 {
-            match open_db(&self.path) {
-                Ok(db) => {
-                    *slot = Some(db);
-                    tracing::warn!(path = %self.path.display(), "store reopened after a write failure");
-                    return Ok(());
-                }
-                Err(e) => {
-                    last = Some(e);
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-            }
+        if self.failed.load(Ordering::SeqCst) {
+            // Make room to reopen, in case the disk is full.
+            let _ = std::fs::remove_file(self.ballast());
+            self.reopen()?;
+            self.failed.store(false, Ordering::SeqCst);
         }
-        Err(last.unwrap_or(StoreError::Corrupt("cannot reopen the store".into())))
+        self.ensure_ballast()?;
+        self.probe()
     }
 }
