@@ -103,12 +103,7 @@ fn read_deposit(state: &AppState, index: u64) -> Result<Option<DepositLeaf>, Api
     if index >= state.log.latest().size {
         return Ok(None);
     }
-    let data = state
-        .log
-        .store()
-        .entries(index, index + 1)?
-        .pop()
-        .unwrap_or_default();
+    let data = state.entry(index)?;
     Ok(DepositLeaf::from_bytes(&data))
 }
 
@@ -346,12 +341,7 @@ pub async fn dataset(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_dataset_id",
-            format!("{:?} is not a UUID", id.as_str()),
-        )
-    })?;
+    let id = super::parse_uuid("invalid_dataset_id", &id)?;
     let mut out = Vec::new();
     for (_, index) in versions(&state, id)? {
         if let Some(leaf) = read_deposit(&state, index)? {

@@ -127,12 +127,7 @@ pub async fn entry(
             format!("index {index} is beyond the log's size {size}"),
         ));
     }
-    let data = state
-        .log
-        .store()
-        .entries(index, index + 1)?
-        .pop()
-        .unwrap_or_default();
+    let data = state.entry(index)?;
     let leaf_hash = tlog_tiles::record_hash(&data);
     Ok(HttpResponse::Ok().json(EntryView {
         index,
@@ -248,12 +243,7 @@ pub async fn inclusion(
                     format!("index {index} is not in the tree of size {size}"),
                 ));
             }
-            let data = state
-                .log
-                .store()
-                .entries(index, index + 1)?
-                .pop()
-                .unwrap_or_default();
+            let data = state.entry(index)?;
             (index, tlog_tiles::record_hash(&data))
         }
         (None, Some(h)) => {

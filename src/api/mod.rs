@@ -46,6 +46,15 @@ impl AppState {
         }
     }
 
+    /// The bytes of entry `index`, which the caller knows to be below the latest size.
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, ApiError> {
+        self.log
+            .store()
+            .entries(index, index + 1)?
+            .pop()
+            .ok_or_else(|| crate::log::StoreError::Corrupt(format!("missing entry {index}")).into())
+    }
+
     /// Checks `Authorization: Bearer <admin token>` in constant time.
     pub fn require_admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
         let token = bearer(req)?;
@@ -84,6 +93,12 @@ pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
         return Err(unauthorized("expected Authorization: Bearer <token>"));
     }
     Ok(token.trim())
+}
+
+/// Parses a UUID path parameter: 400 with `code` otherwise.
+pub fn parse_uuid(code: &'static str, s: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(s)
+        .map_err(|_| ApiError::bad_request(code, format!("{s:?} is not a UUID")))
 }
 
 /// Reads a JSON request body of at most `limit` bytes.

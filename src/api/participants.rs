@@ -106,12 +106,7 @@ pub fn lookup_participant(
     if index >= state.log.latest().size {
         return Ok(None);
     }
-    let data = state
-        .log
-        .store()
-        .entries(index, index + 1)?
-        .pop()
-        .unwrap_or_default();
+    let data = state.entry(index)?;
     let leaf = ParticipantLeaf::from_bytes(&data).ok_or_else(|| {
         ApiError::from(crate::log::StoreError::Corrupt(format!(
             "entry {index} is not a participant record"
@@ -125,12 +120,7 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_participant_id",
-            format!("{:?} is not a UUID", id.as_str()),
-        )
-    })?;
+    let id = super::parse_uuid("invalid_participant_id", &id)?;
     let (index, leaf) = lookup_participant(&state, id)?.ok_or_else(|| {
         ApiError::not_found("participant_not_found", format!("no participant {id}"))
     })?;

@@ -33,7 +33,7 @@ pub fn build_receipt(
     open: bool,
 ) -> Result<Receipt, ApiError> {
     let store = state.log.store();
-    let leaf = store.entries(index, index + 1)?.pop().unwrap_or_default();
+    let leaf = state.entry(index)?;
     let hashes = tree::inclusion_proof(index, checkpoint.size, &StoreReader::new(store))?;
     let mut receipt = Receipt {
         format: RECEIPT_FORMAT.into(),
@@ -109,12 +109,7 @@ pub async fn get(
             format!("index {index} is beyond the log's size {}", checkpoint.size),
         ));
     }
-    let leaf = state
-        .log
-        .store()
-        .entries(index, index + 1)?
-        .pop()
-        .unwrap_or_default();
+    let leaf = state.entry(index)?;
     let open =
         DepositLeaf::from_bytes(&leaf).is_some_and(|d| may_open(reader.as_ref(), d.depositor));
     let receipt = build_receipt(&state, index, &checkpoint, open)?;

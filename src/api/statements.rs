@@ -143,12 +143,7 @@ pub fn authenticate(
     if index >= state.log.latest().size {
         return Err(wrong());
     }
-    let data = state
-        .log
-        .store()
-        .entries(index, index + 1)?
-        .pop()
-        .unwrap_or_default();
+    let data = state.entry(index)?;
     ParticipantLeaf::from_bytes(&data)
         .map(Some)
         .ok_or_else(wrong)
