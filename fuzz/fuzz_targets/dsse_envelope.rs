@@ -10,7 +10,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = envelope.check();
         let verified = envelope.verify(&key);
         // Canonical bytes parse back to the same envelope.
-        let again: Envelope = serde_json::from_slice(&envelope.to_bytes()).expect("canonical bytes parse");
+        let again: Envelope =
+            serde_json::from_slice(&envelope.to_bytes()).expect("canonical bytes parse");
         assert_eq!(again, envelope);
         assert_eq!(again.verify(&key).is_ok(), verified.is_ok());
     }

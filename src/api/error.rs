@@ -19,6 +19,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -44,7 +45,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Sets `Retry-After` (seconds) on a 429 or 503.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// 400 with this code.
@@ -98,7 +106,10 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE
             || self.status == StatusCode::TOO_MANY_REQUESTS
         {
-            res.insert_header((header::RETRY_AFTER, "1"));
+            res.insert_header((
+                header::RETRY_AFTER,
+                self.retry_after.unwrap_or(1).to_string(),
+            ));
         }
         res.json(ErrorBody {
             error: ErrorDetail {

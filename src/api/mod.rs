@@ -253,11 +253,16 @@ pub fn server(
                 let method = req.method().clone();
                 let path = req.path().to_owned();
                 let limited = limiter.as_ref().and_then(|l| {
-                    let xff = req
+                    // Every X-Forwarded-For line, in order: a proxy may add its own line
+                    // rather than extend the client's.
+                    let xff: Vec<&str> = req
                         .headers()
-                        .get("x-forwarded-for")
-                        .and_then(|v| v.to_str().ok());
-                    l.check(req.peer_addr().map(|a| a.ip()), xff).err()
+                        .get_all("x-forwarded-for")
+                        .filter_map(|v| v.to_str().ok())
+                        .collect();
+                    let xff = (!xff.is_empty()).then(|| xff.join(","));
+                    l.check(req.peer_addr().map(|a| a.ip()), xff.as_deref())
+                        .err()
                 });
                 let fut = match limited {
                     None => Some(srv.call(req)),
@@ -266,15 +271,19 @@ pub fn server(
                 async move {
                     let res = match (fut, limited) {
                         (Some(fut), _) => fut.await,
-                        (None, wait) => Err(ApiError::new(
-                            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                            "rate_limited",
-                            format!(
-                                "too many requests from this client; retry in {} ms",
-                                wait.unwrap_or_default().as_millis().max(1)
-                            ),
-                        )
-                        .into()),
+                        (None, wait) => {
+                            let wait = wait.unwrap_or_default();
+                            Err(ApiError::new(
+                                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                                "rate_limited",
+                                format!(
+                                    "too many requests from this client; retry in {} ms",
+                                    wait.as_millis().max(1)
+                                ),
+                            )
+                            .retry_after(wait.as_secs().max(1))
+                            .into())
+                        }
                     };
                     let status = match &res {
                         Ok(r) => r.status().as_u16(),

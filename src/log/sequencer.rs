@@ -513,6 +513,15 @@ mod tests {
         fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
             self.inner.sidecar(index)
         }
+        fn recover(&self) -> Result<(), StoreError> {
+            match self.mode.load(Ordering::SeqCst) {
+                OK => Ok(()),
+                _ => Err(StoreError::Backend {
+                    action: "recovering",
+                    detail: "disk still full".into(),
+                }),
+            }
+        }
         fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
             let failure = StoreError::Backend {
                 action: "flushing a batch",
@@ -549,23 +558,27 @@ mod tests {
         assert_eq!(log.append(entry("a")).await.unwrap().index, 0);
         let after_a = log.latest();
 
+        // Applied but not flushed: not acknowledged, and its checkpoint is not published
+        // while the store cannot recover.
+        store.mode.store(FAIL_AFTER_APPLY, Ordering::SeqCst);
+        assert!(matches!(
+            log.append(entry("c")).await,
+            Err(AppendError::Storage(_))
+        ));
+        assert_eq!(store.checkpoint().unwrap().unwrap().size, 2);
+        assert_eq!(log.latest(), after_a);
+
+        // While the store has not recovered, nothing is written at all.
         store.mode.store(FAIL_BEFORE_APPLY, Ordering::SeqCst);
         assert!(matches!(
             log.append(entry("b")).await,
             Err(AppendError::Storage(_))
         ));
         assert_eq!(log.latest(), after_a);
-
-        // Applied but not flushed: not acknowledged, and its checkpoint is not published.
-        store.mode.store(FAIL_AFTER_APPLY, Ordering::SeqCst);
-        assert!(matches!(
-            log.append(entry("c")).await,
-            Err(AppendError::Storage(_))
-        ));
-        assert_eq!(log.latest(), after_a);
         assert_eq!(store.checkpoint().unwrap().unwrap().size, 2);
 
-        // The next good batch continues after it and publishes a checkpoint covering both.
+        // Once it recovers, the next batch continues after the applied one and publishes a
+        // checkpoint covering both.
         store.mode.store(OK, Ordering::SeqCst);
         let d = log.append(entry("d")).await.unwrap();
         assert_eq!(d.index, 2);

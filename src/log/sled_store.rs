@@ -74,6 +74,28 @@ const PROBE_BYTES: usize = 1 << 20;
 /// The ballast's size: room for sled to reopen after the disk filled up.
 const BALLAST_BYTES: usize = 8 << 20;
 
+/// fsyncs every file in `dir` (and below).
+fn sync_dir_files(dir: &Path) -> Result<(), StoreError> {
+    let fail = |e: std::io::Error| StoreError::Backend {
+        action: "syncing the recovered store",
+        detail: e.to_string(),
+    };
+    for entry in std::fs::read_dir(dir).map_err(fail)? {
+        let entry = entry.map_err(fail)?;
+        let path = entry.path();
+        if entry.file_type().map_err(fail)?.is_dir() {
+            sync_dir_files(&path)?;
+        } else {
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(fail)?;
+        }
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(fail)
+}
+
 fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     sled::Config::new()
         .path(path)
@@ -140,6 +162,9 @@ impl SledStore {
         for _ in 0..50 {
             match open_db(&self.path) {
                 Ok(db) => {
+                    // What sled recovered was read back from its files, maybe from the page
+                    // cache only: sync them so that a checkpoint published from it is durable.
+                    sync_dir_files(&self.path)?;
                     *slot = Some(db);
                     tracing::warn!(path = %self.path.display(), "store reopened after a write failure");
                     return Ok(());

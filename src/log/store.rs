@@ -46,10 +46,11 @@ pub enum Index {
     DatasetVersion,
     /// Content SHA-256 (32) ‖ leaf index (8) → a deposit of that content (one key per deposit).
     DepositContent,
-    /// Depositor (16) ‖ dataset id (16) ‖ content SHA-256 (32) → the deposit (duplicates).
+    /// Depositor (16) ‖ dataset id (16) ‖ content SHA-256 (32) ‖ visibility (1) → the deposit
+    /// (duplicates).
     DatasetContent,
-    /// Depositor (16) ‖ content SHA-256 (32) → the first version of a dataset created with that
-    /// content (duplicates of new-dataset deposits).
+    /// Depositor (16) ‖ content SHA-256 (32) ‖ visibility (1) → the first version of a dataset
+    /// created with that content (duplicates of new-dataset deposits).
     NewDatasetContent,
 }
 
@@ -130,7 +131,8 @@ pub trait Store: Send + Sync + 'static {
     /// The off-log data kept beside entry `index`, if any.
     fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes the whole batch atomically and durably: when this returns `Ok`, the batch
-    /// survives a crash; when it fails, nothing of it may be served.
+    /// survives a crash. When it fails, the batch is not served unless [`Store::recover`]
+    /// later finds it durable in the store.
     fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
     /// After a failed commit: checks that the store can write again and brings it back to its
     /// last durable state. Until this succeeds the sequencer accepts no write. Reads may keep
