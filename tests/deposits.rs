@@ -6,14 +6,13 @@
 mod common;
 
 use base64::prelude::*;
-use common::{test_key, test_signing_key, Server};
+use common::{deposit_payload as payload, sha_hex, test_key, test_signing_key, Server};
 use datapole::receipt::{Receipt, TlogProof};
 use datapole::statement::deposit::DEPOSIT_TYPE;
 use datapole::statement::dsse::Envelope;
 use datapole::verify::{self, receipt::verify_receipt};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 struct Participant {
     id: String,
@@ -57,29 +56,6 @@ fn world(dir: &std::path::Path) -> World {
         auditor,
         controller,
     }
-}
-
-fn nonce() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    BASE64_URL_SAFE_NO_PAD.encode(b)
-}
-
-fn sha_hex(data: &[u8]) -> String {
-    datapole::field::hex(&Sha256::digest(data))
-}
-
-fn payload(content: &[u8], visibility: &str) -> Value {
-    json!({
-        "sha256": sha_hex(content),
-        "size": content.len(),
-        "media_type": "text/csv",
-        "title": format!("Dataset {}", sha_hex(content)),
-        "visibility": visibility,
-        "issued_at": chrono::Utc::now().to_rfc3339(),
-        "nonce": nonce(),
-    })
 }
 
 fn envelope(p: &Participant, payload: &Value) -> Vec<u8> {

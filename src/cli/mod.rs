@@ -3,6 +3,7 @@
 
 pub mod keygen;
 pub mod serve;
+pub mod verify;
 
 use std::io::Write;
 use std::path::Path;
@@ -25,6 +26,9 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Generate a signed-note Ed25519 private key for a log or witness, and print its vkey.
     Keygen(keygen::KeygenArgs),
+    /// Verify a receipt (datapole.receipt.v1 JSON or c2sp.org/tlog-proof text) offline with
+    /// the log key, or also against the live log.
+    Verify(verify::VerifyArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -33,6 +37,7 @@ pub fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }
 

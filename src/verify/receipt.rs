@@ -264,3 +264,44 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
     })();
     report.push("statement matches entry", matches);
 }
+
+/// Verifies a c2sp.org/tlog-proof@v1 text's proof with the log key `vkey`: the checkpoint's
+/// signature, and the inclusion of the leaf it carries as extra data.
+pub fn verify_tlog_proof(proof: &crate::receipt::TlogProof, vkey: &str) -> Report {
+    let mut report = Report { checks: Vec::new() };
+    let checkpoint = match verify_checkpoint(&proof.checkpoint, vkey) {
+        Ok(cp) => {
+            report.push(
+                "checkpoint signature",
+                Ok(format!(
+                    "signed by {} for {} at size {}",
+                    cp.key_name, cp.origin, cp.size
+                )),
+            );
+            cp
+        }
+        Err(e) => {
+            report.push("checkpoint signature", Err(e.to_string()));
+            return report;
+        }
+    };
+    let inclusion = match &proof.extra {
+        None => Err("the proof carries no leaf (extra line) to check".to_owned()),
+        Some(leaf) => verify_inclusion(
+            &leaf_hash(leaf),
+            proof.index,
+            checkpoint.size,
+            &proof.hashes,
+            &checkpoint.root,
+        )
+        .map(|()| {
+            format!(
+                "entry {} is in the tree of size {}",
+                proof.index, checkpoint.size
+            )
+        })
+        .map_err(|e| e.to_string()),
+    };
+    report.push("inclusion", inclusion);
+    report
+}

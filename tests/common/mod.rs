@@ -311,3 +311,30 @@ pub fn q(s: &str) -> String {
         .replace('/', "%2F")
         .replace('=', "%3D")
 }
+
+/// A fresh random nonce for a statement.
+pub fn nonce() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    BASE64_URL_SAFE_NO_PAD.encode(b)
+}
+
+/// SHA-256 of `data`, lower-case hex.
+pub fn sha_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    datapole::field::hex(&sha2::Sha256::digest(data))
+}
+
+/// A valid, fresh deposit payload for `content`.
+pub fn deposit_payload(content: &[u8], visibility: &str) -> Value {
+    json!({
+        "sha256": sha_hex(content),
+        "size": content.len(),
+        "media_type": "text/csv",
+        "title": format!("Dataset {}", sha_hex(content)),
+        "visibility": visibility,
+        "issued_at": chrono::Utc::now().to_rfc3339(),
+        "nonce": nonce(),
+    })
+}

@@ -1,0 +1,199 @@
+//! `datapole verify`: checks a receipt (`datapole.receipt.v1` JSON, or a
+//! c2sp.org/tlog-proof@v1 text) offline with the log's key, or with `--log-url` also against
+//! the live log: the key is fetched once and printed so it can be pinned, the signer's
+//! registration is compared, and the receipt's checkpoint is proven consistent with the
+//! log's current one.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use base64::prelude::*;
+use clap::Args;
+use serde_json::Value;
+
+use crate::receipt::{Receipt, TlogProof};
+use crate::verify::receipt::{verify_receipt, verify_tlog_proof, Check, Report};
+use crate::verify::{verify_checkpoint, verify_consistency};
+
+/// Flags of `datapole verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The receipt: a `datapole.receipt.v1` JSON file or a c2sp.org/tlog-proof text (`-` for
+    /// standard input).
+    pub receipt: PathBuf,
+    /// The log's signed-note verifier key, pinned out of band.
+    #[arg(long, conflicts_with = "log_url")]
+    pub vkey: Option<String>,
+    /// The log's base URL: its key is fetched (and printed, to pin it) and the receipt is
+    /// also checked against the live log.
+    #[arg(long)]
+    pub log_url: Option<String>,
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn get_json(url: &str) -> anyhow::Result<Value> {
+    match ureq::get(url).call() {
+        Ok(r) => Ok(r.into_json()?),
+        Err(ureq::Error::Status(code, r)) => {
+            let body: Value = r.into_json().unwrap_or_default();
+            bail!("{url}: HTTP {code} {}", body["error"]["code"])
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("fetching {url}"))),
+    }
+}
+
+/// Checks against the live log: the signer's registration and the checkpoint's consistency.
+fn online_checks(
+    base: &str,
+    vkey: &str,
+    checkpoint: &str,
+    receipt: Option<&Receipt>,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let mut push = |name, r: anyhow::Result<String>| {
+        let ok = r.is_ok();
+        let detail = r.unwrap_or_else(|e| format!("{e:#}"));
+        checks.push(Check { name, ok, detail });
+    };
+    if let Some(signer) = receipt.and_then(|r| r.signer.as_ref()) {
+        push(
+            "signer registration",
+            (|| {
+                let p = get_json(&format!("{base}/v1/participants/{}", signer.participant_id))?;
+                if p["public_key"].as_str() != Some(signer.public_key.as_str()) {
+                    bail!(
+                        "the log registered another key for participant {}",
+                        signer.participant_id
+                    );
+                }
+                Ok(format!(
+                    "participant {} ({}) registered this key at entry {}",
+                    signer.participant_id,
+                    p["name"].as_str().unwrap_or("?"),
+                    p["index"]
+                ))
+            })(),
+        );
+    }
+    push(
+        "consistent with the live log",
+        (|| {
+            let old = verify_checkpoint(checkpoint, vkey)?;
+            let note = ureq::get(&format!("{base}/checkpoint"))
+                .call()?
+                .into_string()?;
+            let new = verify_checkpoint(&note, vkey).context("the live checkpoint")?;
+            if new.size < old.size {
+                bail!(
+                    "the live log (size {}) is smaller than the receipt's checkpoint ({})",
+                    new.size,
+                    old.size
+                );
+            }
+            if new.size > old.size {
+                let p = get_json(&format!(
+                    "{base}/v1/proofs/consistency?from={}&to={}",
+                    old.size, new.size
+                ))?;
+                let hashes = p["hashes"]
+                    .as_array()
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|h| {
+                                h.as_str()
+                                    .and_then(|h| BASE64_STANDARD.decode(h).ok())
+                                    .and_then(|b| b.try_into().ok())
+                            })
+                            .collect::<Option<Vec<[u8; 32]>>>()
+                    })
+                    .context("malformed consistency proof")?;
+                verify_consistency(old.size, new.size, &old.root, &new.root, &hashes)?;
+            } else if new.root != old.root {
+                bail!("the live log has another root at size {}", new.size);
+            }
+            Ok(format!(
+                "the live log at size {} extends the receipt's tree of size {}",
+                new.size, old.size
+            ))
+        })(),
+    );
+    checks
+}
+
+/// Runs the command; exits non-zero unless every check passes.
+pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    let text = if args.receipt.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(&args.receipt)
+            .with_context(|| format!("reading {}", args.receipt.display()))?
+    };
+    let base = args
+        .log_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/').to_owned());
+    let vkey = match (&args.vkey, &base) {
+        (Some(v), _) => Some(v.clone()),
+        (None, Some(base)) => {
+            let log = get_json(&format!("{base}/v1/log"))?;
+            let vkey = log["vkey"]
+                .as_str()
+                .context("the log named no vkey")?
+                .to_owned();
+            if !args.json {
+                println!("log key fetched from {base}: {vkey}");
+                println!("(pin it and pass --vkey next time, so that verifying trusts no server)");
+            }
+            Some(vkey)
+        }
+        (None, None) => None,
+    };
+    let (mut report, checkpoint, receipt): (Report, String, Option<Receipt>) = if text
+        .starts_with("c2sp.org/tlog-proof@v1\n")
+    {
+        let proof =
+            TlogProof::parse(&text).context("not a well-formed c2sp.org/tlog-proof@v1 text")?;
+        let vkey = vkey
+            .as_deref()
+            .context("a tlog-proof names no key: give --vkey or --log-url")?;
+        (verify_tlog_proof(&proof, vkey), proof.checkpoint, None)
+    } else {
+        let receipt: Receipt =
+            serde_json::from_str(&text).context("not a datapole.receipt.v1 receipt")?;
+        if vkey.is_none() && !args.json {
+            println!("no --vkey or --log-url: checking with the key the receipt names, which proves it consistent, not genuine");
+        }
+        (
+            verify_receipt(&receipt, vkey.as_deref()),
+            receipt.checkpoint.clone(),
+            Some(receipt),
+        )
+    };
+    if let (Some(base), Some(vkey)) = (&base, &vkey) {
+        if report.ok() {
+            report
+                .checks
+                .extend(online_checks(base, vkey, &checkpoint, receipt.as_ref()));
+        }
+    }
+    let ok = report.ok();
+    if args.json {
+        println!("{}", serde_json::json!({"ok": ok, "checks": report.checks}));
+    } else {
+        for c in &report.checks {
+            println!("{} {}: {}", if c.ok { "✓" } else { "✗" }, c.name, c.detail);
+        }
+        let failed = report.checks.iter().filter(|c| !c.ok).count();
+        if ok {
+            println!("valid: {} checks passed", report.checks.len());
+        } else {
+            println!("INVALID: {failed} of {} checks failed", report.checks.len());
+        }
+    }
+    if !ok {
+        std::process::exit(1);
+    }
+    Ok(())
+}
