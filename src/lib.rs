@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod field;
 pub mod log;

@@ -1,6 +1,7 @@
 //! The command line (clap): flags become an args struct, dispatched to one file per
 //! subcommand. `anyhow` is used here and nowhere below.
 
+pub mod audit;
 pub mod keygen;
 pub mod serve;
 pub mod verify;
@@ -29,6 +30,9 @@ pub enum Command {
     /// Verify a receipt (datapole.receipt.v1 JSON or c2sp.org/tlog-proof text) offline with
     /// the log key, or also against the live log.
     Verify(verify::VerifyArgs),
+    /// Monitor a log: verify its checkpoints, prove them consistent from its tiles, recompute
+    /// its root from its entries and check every entry.
+    Audit(audit::AuditArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -38,6 +42,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(*args),
         Command::Keygen(args) => keygen::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Audit(args) => audit::run(args),
     }
 }
 

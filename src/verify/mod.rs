@@ -285,3 +285,63 @@ mod tests {
         verify_consistency(7, 7, &root, &root, &[]).unwrap();
     }
 }
+
+/// The right edge of a Merkle tree: the roots of its perfect subtrees, largest first, so that
+/// leaves can be appended and the RFC 9162 root computed in O(log n) memory (a monitor
+/// following a log of millions of entries keeps only this).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Frontier {
+    /// The number of leaves.
+    pub size: u64,
+    /// The perfect subtrees' roots, left to right (one per bit set in `size`, largest first).
+    pub nodes: Vec<Hash>,
+}
+
+impl Frontier {
+    /// Appends the leaf with leaf hash `leaf`.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = leaf;
+        // Each trailing one bit of the old size is a subtree the new leaf completes.
+        let mut size = self.size;
+        while size & 1 == 1 {
+            let left = self.nodes.pop().unwrap_or_default();
+            node = node_hash(&left, &node);
+            size >>= 1;
+        }
+        self.nodes.push(node);
+        self.size += 1;
+    }
+
+    /// The tree's root (the hash of the empty string for an empty tree).
+    pub fn root(&self) -> Hash {
+        let mut nodes = self.nodes.iter().rev();
+        let Some(last) = nodes.next() else {
+            return Sha256::digest([]).into();
+        };
+        nodes.fold(*last, |right, left| node_hash(left, &right))
+    }
+
+    /// Whether the frontier is well formed for its size.
+    pub fn is_valid(&self) -> bool {
+        self.nodes.len() == self.size.count_ones() as usize
+    }
+}
+
+#[cfg(test)]
+mod frontier_tests {
+    use super::*;
+
+    #[test]
+    fn frontier_roots_match_the_full_tree() {
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), root_from_leaf_hashes(&[]));
+        let mut leaves = Vec::new();
+        for i in 0..600u32 {
+            let l = leaf_hash(&i.to_be_bytes());
+            leaves.push(l);
+            f.push(l);
+            assert!(f.is_valid());
+            assert_eq!(f.root(), root_from_leaf_hashes(&leaves), "size {}", i + 1);
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The monitor's rules, as pure functions over plain data: what a checked log has shown so
+//! far (its verified checkpoint, the right edge of its tree, the key history of its
+//! participants) and the checks every new entry must pass. `datapole audit` (in `cli/`)
+//! downloads; this module judges.
+
+use std::collections::BTreeMap;
+
+use base64::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::participant::{parse_public_key, ParticipantLeaf, Role};
+use crate::statement::deposit::{DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE};
+use crate::verify::Frontier;
+
+/// A key a participant was registered with, and from which entry on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The registration entry's index.
+    pub index: u64,
+    /// The Ed25519 key, standard base64.
+    pub public_key: String,
+    /// The roles granted.
+    pub roles: Vec<Role>,
+}
+
+/// What the monitor keeps between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditState {
+    /// The log's verifier key.
+    pub vkey: String,
+    /// The last verified checkpoint (signed note).
+    pub checkpoint: String,
+    /// The tree's right edge at that checkpoint, recomputed from the entries.
+    pub frontier: Frontier,
+    /// Participants' keys, by participant id.
+    pub keys: BTreeMap<String, Vec<KeyRecord>>,
+    /// Entries checked, by type.
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl AuditState {
+    /// A state for a log never audited.
+    pub fn new(vkey: &str) -> Self {
+        Self {
+            vkey: vkey.to_owned(),
+            checkpoint: String::new(),
+            frontier: Frontier::default(),
+            keys: BTreeMap::new(),
+            counts: BTreeMap::new(),
+        }
+    }
+
+    /// Checks entry `index` (the next one of the tree), appends it to the frontier and
+    /// learns from it; returns what is wrong with it, if anything.
+    pub fn check_entry(&mut self, index: u64, entry: &[u8]) -> Result<&'static str, String> {
+        debug_assert_eq!(index, self.frontier.size);
+        self.frontier.push(crate::verify::leaf_hash(entry));
+        let kind = self.judge(index, entry);
+        let name = kind.as_ref().map_or("malformed", |k| *k);
+        *self.counts.entry(name.to_owned()).or_default() += 1;
+        kind
+    }
+
+    fn judge(&mut self, index: u64, entry: &[u8]) -> Result<&'static str, String> {
+        let value: serde_json::Value =
+            serde_json::from_slice(entry).map_err(|e| format!("not JSON: {e}"))?;
+        match value.get("type").and_then(|t| t.as_str()) {
+            Some("participant") => {
+                let leaf =
+                    ParticipantLeaf::from_bytes(entry).ok_or("malformed participant entry")?;
+                parse_public_key(&leaf.public_key).map_err(|e| format!("public_key {e}"))?;
+                let id = leaf.id.to_string();
+                if self.keys.contains_key(&id) {
+                    return Err(format!("participant {id} registered twice"));
+                }
+                if self
+                    .keys
+                    .values()
+                    .flatten()
+                    .any(|k| k.public_key == leaf.public_key)
+                {
+                    return Err("a key registered to another participant".into());
+                }
+                self.keys.insert(
+                    id,
+                    vec![KeyRecord {
+                        index,
+                        public_key: leaf.public_key,
+                        roles: leaf.roles,
+                    }],
+                );
+                Ok("participant")
+            }
+            Some("deposit") => {
+                let leaf = DepositLeaf::from_bytes(entry).ok_or("malformed deposit entry")?;
+                let depositor = leaf.depositor.to_string();
+                let key = self
+                    .keys
+                    .get(&depositor)
+                    .and_then(|h| h.iter().rev().find(|k| k.index < index))
+                    .ok_or_else(|| format!("depositor {depositor} was not registered before"))?;
+                if !key.roles.contains(&Role::Depositor) {
+                    return Err(format!("participant {depositor} has no depositor role"));
+                }
+                match (leaf.visibility, &leaf.statement, &leaf.commitment) {
+                    (Visibility::Public, Some(st), None) => {
+                        if st.payload_type != DEPOSIT_TYPE {
+                            return Err(format!("statement of type {:?}", st.payload_type));
+                        }
+                        if st.signatures.first().map(|s| s.keyid.as_str())
+                            != Some(depositor.as_str())
+                        {
+                            return Err("statement keyid is not the depositor".into());
+                        }
+                        let pk = parse_public_key(&key.public_key)
+                            .map_err(|e| format!("depositor key {e}"))?;
+                        let payload = st.verify(&pk).map_err(|e| format!("statement: {e}"))?;
+                        let p: DepositPayload = serde_json::from_slice(&payload)
+                            .map_err(|e| format!("statement payload: {e}"))?;
+                        if p.sha256.to_ascii_lowercase() != leaf.sha256
+                            || p.size != leaf.size
+                            || p.visibility != leaf.visibility
+                            || p.dataset_id.is_some_and(|d| d != leaf.dataset_id)
+                        {
+                            return Err("the signed statement does not describe the entry".into());
+                        }
+                        Ok("deposit (public)")
+                    }
+                    (Visibility::Private, None, Some(c))
+                        if c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                    {
+                        Ok("deposit (private)")
+                    }
+                    _ => Err("visibility, statement and commitment do not agree".into()),
+                }
+            }
+            Some(other) => Err(format!("unknown entry type {other:?}")),
+            None => Err("no entry type".into()),
+        }
+    }
+}
+
+/// The base64 of a hash, for reports.
+pub fn b64(h: &[u8]) -> String {
+    BASE64_STANDARD.encode(h)
+}

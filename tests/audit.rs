@@ -1,0 +1,301 @@
+//! `datapole audit` against real logs: a healthy log is checked incrementally; a log that was
+//! replaced by another history under the same key (larger, or of the same size) is reported
+//! as a fork with a non-zero exit, and the saved state does not move past it.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{binary, deposit_payload, test_key, test_signing_key, Server};
+use datapole::statement::deposit::DEPOSIT_TYPE;
+use datapole::statement::dsse::Envelope;
+
+fn audit(server: &Server, vkey: &str, state: &Path) -> Output {
+    Command::new(binary())
+        .args([
+            "audit",
+            "--log-url",
+            &server.base,
+            "--vkey",
+            vkey,
+            "--state-dir",
+        ])
+        .arg(state)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn deposit(server: &Server, id: &str, i: u64, content: &[u8], visibility: &str) {
+    let env = Envelope::sign(
+        DEPOSIT_TYPE,
+        deposit_payload(content, visibility).to_string().as_bytes(),
+        id,
+        &test_signing_key(i),
+    );
+    let a = server.request(
+        "POST",
+        "/v1/deposits",
+        &[("content-type", "application/json")],
+        &env.to_bytes(),
+    );
+    assert_eq!(a.status, 201, "{}", a.text());
+}
+
+#[test]
+fn a_healthy_log_audits_clean_and_incrementally() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let admin = server.admin_token();
+    let vkey = server.vkey();
+    let id = server
+        .register(&admin, "D", &["depositor"], &test_key(1))
+        .json()["participant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for k in 0..300u32 {
+        deposit(
+            &server,
+            &id,
+            1,
+            &k.to_be_bytes(),
+            if k % 2 == 0 { "public" } else { "private" },
+        );
+    }
+    let state = dir.path().join("audit");
+    let out = audit(&server, &vkey, &state);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("entries checked: 301 new, 301 in all"), "{t}");
+    assert!(
+        t.contains("participant: 1")
+            && t.contains("deposit (public): 150")
+            && t.contains("deposit (private): 150"),
+        "{t}"
+    );
+    assert!(state.join("state.json").exists());
+
+    // Only what is new is downloaded and checked next time.
+    deposit(&server, &id, 1, b"one more", "public");
+    let out = audit(&server, &vkey, &state);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("entries checked: 1 new, 302 in all"),
+        "{}",
+        text(&out)
+    );
+
+    // The wrong key is refused.
+    let (_, other) = datapole::log::LogSigner::generate("datapole.localhost/log").unwrap();
+    let out = audit(&server, &other, &dir.path().join("other"));
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_rewritten_history_under_the_same_key_is_reported_as_a_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("log.key");
+    let out = Command::new(binary())
+        .args(["keygen", "--name", "fork.example/log", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let vkey = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let key_arg = key.to_str().unwrap();
+    let register_n = |server: &Server, first: u64, n: u64| {
+        let admin = server.admin_token();
+        for i in first..first + n {
+            assert_eq!(
+                server
+                    .register(&admin, "Org", &["auditor"], &test_key(i))
+                    .status,
+                201
+            );
+        }
+    };
+    let state = dir.path().join("audit");
+    {
+        let a = Server::start_with(&dir.path().join("a"), &["--key-file", key_arg], &[]);
+        register_n(&a, 0, 5);
+        let out = audit(&a, &vkey, &state);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let saved = std::fs::read(state.join("state.json")).unwrap();
+    // The same size, another history.
+    {
+        let b = Server::start_with(&dir.path().join("b"), &["--key-file", key_arg], &[]);
+        register_n(&b, 100, 5);
+        let out = audit(&b, &vkey, &state);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            text(&out).contains("fork: two roots at size 5"),
+            "{}",
+            text(&out)
+        );
+    }
+    // A larger, inconsistent history.
+    {
+        let c = Server::start_with(&dir.path().join("c"), &["--key-file", key_arg], &[]);
+        register_n(&c, 200, 9);
+        let out = audit(&c, &vkey, &state);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            text(&out).contains("fork: the checkpoint of size 9 is not consistent"),
+            "{}",
+            text(&out)
+        );
+    }
+    assert_eq!(
+        std::fs::read(state.join("state.json")).unwrap(),
+        saved,
+        "the state did not move"
+    );
+}
+
+/// A man in the middle that serves the log faithfully except that it flips a byte in every
+/// entry bundle.
+fn tampering_proxy(upstream: String) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(10_000) {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
+            let bytes = |r: ureq::Response| {
+                let mut b = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut r.into_reader(), &mut b);
+                b
+            };
+            let (status, mut body) = match ureq::get(&format!("{upstream}{path}")).call() {
+                Ok(r) => (r.status(), bytes(r)),
+                Err(ureq::Error::Status(code, r)) => (code, bytes(r)),
+                Err(_) => (502, Vec::new()),
+            };
+            if path.starts_with("/tile/entries/") && status == 200 {
+                if let Some(last) = body.last_mut() {
+                    *last ^= 1;
+                }
+            }
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn bundles_that_do_not_match_the_tiles_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let admin = server.admin_token();
+    for i in 0..3 {
+        assert_eq!(
+            server
+                .register(&admin, "Org", &["auditor"], &test_key(i))
+                .status,
+            201
+        );
+    }
+    let vkey = server.vkey();
+    let proxy = tampering_proxy(server.base.clone());
+    let out = Command::new(binary())
+        .args(["audit", "--log-url", &proxy, "--vkey", &vkey, "--state-dir"])
+        .arg(dir.path().join("audit"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the entry bundles give root"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn bad_entries_are_reported_with_their_index_and_why() {
+    use std::sync::Arc;
+
+    use datapole::log::{AppendRequest, LogSigner, Sequencer, SequencerConfig, SledStore};
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("log.key");
+    let out = Command::new(binary())
+        .args(["keygen", "--name", "bad.example/log", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let vkey = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // A log that accepted what datapole's API would refuse, written straight into a store.
+    {
+        let signer = LogSigner::from_skey(&std::fs::read_to_string(&key).unwrap(), None).unwrap();
+        let store = SledStore::open(&data.join("store")).unwrap();
+        let (log, thread) =
+            Sequencer::start(Arc::new(store), signer, SequencerConfig::default()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let good_key = test_signing_key(1);
+        let id = uuid::Uuid::new_v4();
+        let participant = serde_json::json!({"v":1,"type":"participant","id":id,"name":"D","roles":["depositor"],
+            "public_key": datapole::audit::b64(good_key.verifying_key().as_bytes()),"registered_at":"2026-11-28T00:00:00.000Z"});
+        let forged = Envelope::sign(
+            DEPOSIT_TYPE,
+            deposit_payload(b"x", "public").to_string().as_bytes(),
+            &id.to_string(),
+            &test_signing_key(9),
+        );
+        let deposit = serde_json::json!({"v":1,"type":"deposit","dataset_id":uuid::Uuid::now_v7(),"version":1,"depositor":id,
+            "sha256":common::sha_hex(b"x"),"size":1,"visibility":"public","deposited_at":"2026-11-28T00:00:00.000Z","statement":forged});
+        for entry in [
+            participant.to_string().into_bytes(),
+            deposit.to_string().into_bytes(),
+            b"not json".to_vec(),
+        ] {
+            rt.block_on(log.append(AppendRequest {
+                entry,
+                ..AppendRequest::default()
+            }))
+            .unwrap();
+        }
+        drop(log);
+        thread.join().unwrap();
+    }
+    std::fs::write(data.join("admin-token"), "unused").unwrap();
+    std::fs::set_permissions(
+        data.join("admin-token"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let server = Server::start_with(&data, &["--key-file", key.to_str().unwrap()], &[]);
+    let out = audit(&server, &vkey, &dir.path().join("audit"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("PROBLEMS: 2"), "{t}");
+    assert!(
+        t.contains("1 statement: the signature does not verify"),
+        "{t}"
+    );
+    assert!(t.contains("2 not JSON"), "{t}");
+}
