@@ -34,6 +34,8 @@ pub struct AuditState {
     pub frontier: Frontier,
     /// Participants' keys, by participant id.
     pub keys: BTreeMap<String, Vec<KeyRecord>>,
+    /// Which participant each registered key belongs to.
+    pub key_owners: BTreeMap<String, String>,
     /// Entries checked, by type.
     pub counts: BTreeMap<String, u64>,
 }
@@ -46,6 +48,7 @@ impl AuditState {
             checkpoint: String::new(),
             frontier: Frontier::default(),
             keys: BTreeMap::new(),
+            key_owners: BTreeMap::new(),
             counts: BTreeMap::new(),
         }
     }
@@ -73,14 +76,12 @@ impl AuditState {
                 if self.keys.contains_key(&id) {
                     return Err(format!("participant {id} registered twice"));
                 }
-                if self
-                    .keys
-                    .values()
-                    .flatten()
-                    .any(|k| k.public_key == leaf.public_key)
-                {
-                    return Err("a key registered to another participant".into());
+                if let Some(owner) = self.key_owners.get(&leaf.public_key) {
+                    return Err(format!(
+                        "its key is already registered to participant {owner}"
+                    ));
                 }
+                self.key_owners.insert(leaf.public_key.clone(), id.clone());
                 self.keys.insert(
                     id,
                     vec![KeyRecord {
