@@ -299,3 +299,104 @@ fn bad_entries_are_reported_with_their_index_and_why() {
     );
     assert!(t.contains("2 not JSON"), "{t}");
 }
+
+/// The peak resident memory (VmHWM, in KiB) of a child process, sampled until it exits.
+fn peak_rss_kib(mut child: std::process::Child) -> (std::process::ExitStatus, u64, Vec<u8>) {
+    let pid = child.id();
+    let mut peak = 0;
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut out);
+        out
+    });
+    loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kib) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, peak, reader.join().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_100k_entry_log_audits_in_bounded_memory() {
+    use std::sync::Arc;
+
+    use datapole::log::{AppendRequest, LogSigner, Sequencer, SequencerConfig, SledStore};
+    const N: u64 = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("log.key");
+    let out = Command::new(binary())
+        .args(["keygen", "--name", "big.example/log", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let vkey = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // Prefill through the real engine (sequencer, sled, one checkpoint per batch), not HTTP.
+    {
+        let signer = LogSigner::from_skey(&std::fs::read_to_string(&key).unwrap(), None).unwrap();
+        let store = SledStore::open(&data.join("store")).unwrap();
+        let config = SequencerConfig {
+            max_batch: 8192,
+            queue: N as usize + 1,
+            ..SequencerConfig::default()
+        };
+        let (log, thread) = Sequencer::start(Arc::new(store), signer, config).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // Participants with valid, distinct keys (the audit refuses a key registered twice).
+        let waits: Vec<_> = (0..N)
+            .map(|i| {
+                let leaf = serde_json::json!({"v":1,"type":"participant","id":uuid::Uuid::from_u128(u128::from(i) + 1),
+                    "name":"P","roles":["auditor"],"public_key":datapole::audit::b64(&test_key(i)),
+                    "registered_at":"2026-11-28T00:00:00.000Z"});
+                let log = log.clone();
+                async move { log.append(AppendRequest { entry: leaf.to_string().into_bytes(), ..AppendRequest::default() }).await }
+            })
+            .collect();
+        for result in rt.block_on(futures_util::future::join_all(waits)) {
+            result.unwrap();
+        }
+        drop(log);
+        thread.join().unwrap();
+    }
+    std::fs::write(data.join("admin-token"), "unused").unwrap();
+    std::fs::set_permissions(
+        data.join("admin-token"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let server = Server::start_with(&data, &["--key-file", key.to_str().unwrap()], &[]);
+    assert_eq!(server.size(), N);
+    let child = Command::new(binary())
+        .args([
+            "audit",
+            "--log-url",
+            &server.base,
+            "--vkey",
+            &vkey,
+            "--state-dir",
+        ])
+        .arg(dir.path().join("audit"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, peak, out) = peak_rss_kib(child);
+    let out = String::from_utf8_lossy(&out);
+    assert!(status.success(), "{out}");
+    assert!(out.contains("entries checked: 100000 new"), "{out}");
+    println!("audit of {N} entries: peak RSS {} MiB", peak / 1024);
+    assert!(peak > 0 && peak < 512 * 1024, "peak RSS {peak} KiB");
+}

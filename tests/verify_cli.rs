@@ -122,6 +122,13 @@ fn receipts_verify_offline_and_online_and_tampering_fails() {
         assert!(stdout(&out).contains("✓ inclusion"));
     }
 
+    // A participant registration's receipt verifies too (it has no statement).
+    let registration = dir.path().join("registration.json");
+    std::fs::write(&registration, server.get("/v1/receipts/0").body).unwrap();
+    let out = verify(&[registration.to_str().unwrap(), "--vkey", &vkey]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("✓ inclusion"));
+
     // Tampering: the failing check is named and the exit code is non-zero.
     let (_, public, _) = &receipts[0];
     let original: Value = serde_json::from_slice(&std::fs::read(public).unwrap()).unwrap();
