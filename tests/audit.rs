@@ -232,63 +232,80 @@ fn bundles_that_do_not_match_the_tiles_are_reported() {
     );
 }
 
-#[test]
-fn bad_entries_are_reported_with_their_index_and_why() {
+/// Starts a log whose entries were appended straight through the engine (sequencer, sled,
+/// one checkpoint per batch), bypassing the API's checks; returns it and its key.
+fn engine_log(dir: &Path, entries: Vec<Vec<u8>>) -> (Server, String) {
     use std::sync::Arc;
 
     use datapole::log::{AppendRequest, LogSigner, Sequencer, SequencerConfig, SledStore};
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("log.key");
+    let key = dir.join("log.key");
     let out = Command::new(binary())
-        .args(["keygen", "--name", "bad.example/log", "--out"])
+        .args(["keygen", "--name", "engine.example/log", "--out"])
         .arg(&key)
         .output()
         .unwrap();
     let vkey = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let data = dir.path().join("data");
+    let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
-    // A log that accepted what datapole's API would refuse, written straight into a store.
     {
         let signer = LogSigner::from_skey(&std::fs::read_to_string(&key).unwrap(), None).unwrap();
         let store = SledStore::open(&data.join("store")).unwrap();
-        let (log, thread) =
-            Sequencer::start(Arc::new(store), signer, SequencerConfig::default()).unwrap();
+        let config = SequencerConfig {
+            max_batch: 8192,
+            queue: entries.len() + 1,
+            ..SequencerConfig::default()
+        };
+        let (log, thread) = Sequencer::start(Arc::new(store), signer, config).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let good_key = test_signing_key(1);
-        let id = uuid::Uuid::new_v4();
-        let participant = serde_json::json!({"v":1,"type":"participant","id":id,"name":"D","roles":["depositor"],
-            "public_key": datapole::audit::b64(good_key.verifying_key().as_bytes()),"registered_at":"2026-11-28T00:00:00.000Z"});
-        let forged = Envelope::sign(
-            DEPOSIT_TYPE,
-            deposit_payload(b"x", "public").to_string().as_bytes(),
-            &id.to_string(),
-            &test_signing_key(9),
-        );
-        let deposit = serde_json::json!({"v":1,"type":"deposit","dataset_id":uuid::Uuid::now_v7(),"version":1,"depositor":id,
-            "sha256":common::sha_hex(b"x"),"size":1,"visibility":"public","deposited_at":"2026-11-28T00:00:00.000Z","statement":forged});
-        for entry in [
-            participant.to_string().into_bytes(),
-            deposit.to_string().into_bytes(),
-            b"not json".to_vec(),
-        ] {
-            rt.block_on(log.append(AppendRequest {
-                entry,
-                ..AppendRequest::default()
-            }))
-            .unwrap();
+        let appends = entries.into_iter().map(|entry| {
+            let log = log.clone();
+            async move {
+                log.append(AppendRequest {
+                    entry,
+                    ..AppendRequest::default()
+                })
+                .await
+            }
+        });
+        for result in rt.block_on(futures_util::future::join_all(appends)) {
+            result.unwrap();
         }
         drop(log);
         thread.join().unwrap();
     }
-    std::fs::write(data.join("admin-token"), "unused").unwrap();
-    std::fs::set_permissions(
-        data.join("admin-token"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    datapole::cli::write_secret(&data.join("admin-token"), "unused", false).unwrap();
     let server = Server::start_with(&data, &["--key-file", key.to_str().unwrap()], &[]);
+    (server, vkey)
+}
+
+fn participant_leaf(id: uuid::Uuid, roles: &[&str], public_key: &[u8; 32]) -> Vec<u8> {
+    serde_json::json!({"v": 1, "type": "participant", "id": id, "name": "P", "roles": roles,
+        "public_key": datapole::audit::b64(public_key), "registered_at": "2026-11-28T00:00:00.000Z"})
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn bad_entries_are_reported_with_their_index_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    // A log that accepted what datapole's API would refuse.
+    let id = uuid::Uuid::new_v4();
+    let forged = Envelope::sign(
+        DEPOSIT_TYPE,
+        deposit_payload(b"x", "public").to_string().as_bytes(),
+        &id.to_string(),
+        &test_signing_key(9),
+    );
+    let deposit = serde_json::json!({"v":1,"type":"deposit","dataset_id":uuid::Uuid::now_v7(),"version":1,"depositor":id,
+        "sha256":common::sha_hex(b"x"),"size":1,"visibility":"public","deposited_at":"2026-11-28T00:00:00.000Z","statement":forged});
+    let entries = vec![
+        participant_leaf(id, &["depositor"], &test_key(1)),
+        deposit.to_string().into_bytes(),
+        b"not json".to_vec(),
+    ];
+    let (server, vkey) = engine_log(dir.path(), entries);
     let out = audit(&server, &vkey, &dir.path().join("audit"));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
@@ -329,56 +346,19 @@ fn peak_rss_kib(mut child: std::process::Child) -> (std::process::ExitStatus, u6
 
 #[test]
 fn a_100k_entry_log_audits_in_bounded_memory() {
-    use std::sync::Arc;
-
-    use datapole::log::{AppendRequest, LogSigner, Sequencer, SequencerConfig, SledStore};
     const N: u64 = 100_000;
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("log.key");
-    let out = Command::new(binary())
-        .args(["keygen", "--name", "big.example/log", "--out"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    let vkey = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    // Prefill through the real engine (sequencer, sled, one checkpoint per batch), not HTTP.
-    {
-        let signer = LogSigner::from_skey(&std::fs::read_to_string(&key).unwrap(), None).unwrap();
-        let store = SledStore::open(&data.join("store")).unwrap();
-        let config = SequencerConfig {
-            max_batch: 8192,
-            queue: N as usize + 1,
-            ..SequencerConfig::default()
-        };
-        let (log, thread) = Sequencer::start(Arc::new(store), signer, config).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        // Participants with valid, distinct keys (the audit refuses a key registered twice).
-        let waits: Vec<_> = (0..N)
-            .map(|i| {
-                let leaf = serde_json::json!({"v":1,"type":"participant","id":uuid::Uuid::from_u128(u128::from(i) + 1),
-                    "name":"P","roles":["auditor"],"public_key":datapole::audit::b64(&test_key(i)),
-                    "registered_at":"2026-11-28T00:00:00.000Z"});
-                let log = log.clone();
-                async move { log.append(AppendRequest { entry: leaf.to_string().into_bytes(), ..AppendRequest::default() }).await }
-            })
-            .collect();
-        for result in rt.block_on(futures_util::future::join_all(waits)) {
-            result.unwrap();
-        }
-        drop(log);
-        thread.join().unwrap();
-    }
-    std::fs::write(data.join("admin-token"), "unused").unwrap();
-    std::fs::set_permissions(
-        data.join("admin-token"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
-    let server = Server::start_with(&data, &["--key-file", key.to_str().unwrap()], &[]);
+    // Participants with valid, distinct keys (the audit refuses a key registered twice).
+    let entries = (0..N)
+        .map(|i| {
+            participant_leaf(
+                uuid::Uuid::from_u128(u128::from(i) + 1),
+                &["auditor"],
+                &test_key(i),
+            )
+        })
+        .collect();
+    let (server, vkey) = engine_log(dir.path(), entries);
     assert_eq!(server.size(), N);
     let child = Command::new(binary())
         .args([
