@@ -85,6 +85,7 @@ fn build_one_by_one(n: u64, signer: &LogSigner) -> (MemoryStore, Vec<Hash>) {
                 hashes: int.hashes,
                 index_keys: vec![],
                 sidecars: vec![],
+                erased_sidecars: vec![],
                 checkpoint,
             })
             .unwrap();

@@ -39,6 +39,7 @@ fn engine() -> (MemoryStore, Vec<(u64, Hash)>) {
                 hashes: int.hashes,
                 index_keys: vec![],
                 sidecars: vec![],
+                erased_sidecars: vec![],
                 checkpoint,
             })
             .unwrap();

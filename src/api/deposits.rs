@@ -272,6 +272,7 @@ pub async fn submit(
                 deposit.sha256.to_vec(),
             )],
             sidecar,
+            ..AppendRequest::default()
         };
         match state.log.append(request).await {
             Ok(appended) => {

@@ -59,6 +59,11 @@ pub struct AppendRequest {
     pub listed: Vec<IndexKey>,
     /// Data kept beside the entry, off the log (a private statement and its salt).
     pub sidecar: Option<Vec<u8>>,
+    /// Index keys that must not exist (in the store, or as unique keys of an earlier entry of
+    /// the batch): a precondition, checked when the entry is sequenced. Not written.
+    pub absent: Vec<IndexKey>,
+    /// Earlier entries whose off-log data is deleted when this entry is committed.
+    pub erase_sidecars: Vec<u64>,
 }
 
 /// An appended entry: its index and the first checkpoint that includes it.
@@ -181,6 +186,7 @@ impl Sequencer {
                     hashes: Vec::new(),
                     index_keys: Vec::new(),
                     sidecars: Vec::new(),
+                    erased_sidecars: Vec::new(),
                     checkpoint: cp.clone(),
                 })?;
                 cp
@@ -298,7 +304,7 @@ impl Worker {
         let mut verdicts = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let mut verdict = Ok(());
-            for key in &job.request.unique {
+            for key in job.request.absent.iter().chain(&job.request.unique) {
                 if taken.contains(key) {
                     verdict = Err(AppendError::Conflict(key.index));
                     break;
@@ -353,6 +359,7 @@ impl Worker {
         let mut index_keys = Vec::with_capacity(jobs.len() * 2);
         let mut leaf_hashes: Vec<Hash> = Vec::with_capacity(jobs.len());
         let mut sidecars = Vec::new();
+        let mut erased_sidecars = Vec::new();
         for (k, job) in jobs.into_iter().enumerate() {
             let leaf = first_index + k as u64;
             let hash = tlog_tiles::record_hash(&job.request.entry);
@@ -368,11 +375,18 @@ impl Worker {
             if let Some(data) = job.request.sidecar {
                 sidecars.push((leaf, data));
             }
+            erased_sidecars.extend(job.request.erase_sidecars);
             entries.push(job.request.entry);
             replies.push(job.reply);
         }
         let count = entries.len();
-        let committed = self.commit(first_index, entries, leaf_hashes, index_keys, sidecars);
+        let committed = self.commit(
+            first_index,
+            entries,
+            leaf_hashes,
+            index_keys,
+            (sidecars, erased_sidecars),
+        );
         match committed {
             Ok(checkpoint) => {
                 self.size = checkpoint.size;
@@ -411,7 +425,7 @@ impl Worker {
         entries: Vec<Vec<u8>>,
         leaf_hashes: Vec<Hash>,
         index_keys: Vec<(IndexKey, u64)>,
-        sidecars: Vec<(u64, Vec<u8>)>,
+        (sidecars, erased_sidecars): (Vec<(u64, Vec<u8>)>, Vec<u64>),
     ) -> Result<SignedCheckpoint, AppendError> {
         let reader = StoreReader::new(&*self.store);
         let integration = tree::integrate(first_index, &leaf_hashes, &reader)?;
@@ -423,6 +437,7 @@ impl Worker {
             hashes: integration.hashes,
             index_keys,
             sidecars,
+            erased_sidecars,
             checkpoint,
         };
         self.store.commit(&batch)?;
@@ -618,5 +633,64 @@ mod tests {
         ));
         assert_eq!(log.latest().size, 1);
         assert_eq!(store.lookup(&key).unwrap(), Some(0));
+    }
+
+    #[tokio::test]
+    async fn preconditions_hold_within_a_batch_and_erasures_delete_sidecars() {
+        let (skey, _) = LogSigner::generate("test/log").unwrap();
+        let signer = LogSigner::from_skey(&skey, None).unwrap();
+        let store = Arc::new(MemoryStore::new());
+        // A linger long enough that the three requests below share one batch.
+        let config = SequencerConfig {
+            max_wait: Duration::from_millis(200),
+            ..SequencerConfig::default()
+        };
+        let (log, _thread) = Sequencer::start(store.clone(), signer, config).unwrap();
+        let ended = IndexKey::new(Index::ConsentWithdrawn, vec![7; 16]);
+        let consent = log
+            .append(AppendRequest {
+                entry: b"consent".to_vec(),
+                sidecar: Some(b"record".to_vec()),
+                ..AppendRequest::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.sidecar(0).unwrap(), Some(b"record".to_vec()));
+        let access = |s: &str| AppendRequest {
+            entry: s.as_bytes().to_vec(),
+            absent: vec![ended.clone()],
+            ..AppendRequest::default()
+        };
+        let withdrawal = AppendRequest {
+            entry: b"withdrawal".to_vec(),
+            unique: vec![ended.clone()],
+            erase_sidecars: vec![consent.index],
+            ..AppendRequest::default()
+        };
+        let (before, end, after) = tokio::join!(
+            log.append(access("before")),
+            async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                log.append(withdrawal).await
+            },
+            async {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                log.append(access("after")).await
+            }
+        );
+        let (before, end) = (before.unwrap(), end.unwrap());
+        assert_eq!(before.checkpoint.size, end.checkpoint.size, "one batch");
+        assert!(matches!(
+            after,
+            Err(AppendError::Conflict(Index::ConsentWithdrawn))
+        ));
+        // The absent key was only checked, never written, by the first access.
+        assert_eq!(store.lookup(&ended).unwrap(), Some(end.index));
+        assert_eq!(store.sidecar(consent.index).unwrap(), None);
+        assert!(matches!(
+            log.append(access("later")).await,
+            Err(AppendError::Conflict(Index::ConsentWithdrawn))
+        ));
+        assert_eq!(log.latest().size, 3);
     }
 }

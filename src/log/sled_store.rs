@@ -308,6 +308,9 @@ impl Store for SledStore {
         for (leaf, data) in &batch.sidecars {
             b.insert(&prefixed(b'p', *leaf), data.as_slice());
         }
+        for leaf in &batch.erased_sidecars {
+            b.remove(&prefixed(b'p', *leaf));
+        }
         b.insert(CHECKPOINT, batch.checkpoint.encode());
         let db = self.db()?;
         let result = db

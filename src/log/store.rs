@@ -52,6 +52,21 @@ pub enum Index {
     /// Depositor (16) ‖ content SHA-256 (32) ‖ visibility (1) → the first version of a dataset
     /// created with that content (duplicates of new-dataset deposits).
     NewDatasetContent,
+    /// Record id (16: a consent, consent event or access id) → its leaf.
+    RecordId,
+    /// Consent id (16) ‖ leaf index (8) → an event of that consent (given or refused,
+    /// withdrawal, erasure), one key per event.
+    ConsentEvent,
+    /// Consent id (16) ‖ SHA-256 of its citizen secret (32) → the consent's leaf.
+    ConsentSecret,
+    /// Consent id (16) → its withdrawal (at most one).
+    ConsentWithdrawn,
+    /// Consent id (16) → its erasure (at most one).
+    ConsentErased,
+    /// Consent id (16) ‖ leaf index (8) → an access decision that referenced the consent.
+    ConsentAccess,
+    /// Controller id (16) ‖ leaf index (8) → a consent that controller recorded.
+    ControllerConsent,
 }
 
 impl Index {
@@ -67,6 +82,13 @@ impl Index {
             Index::DepositContent => 7,
             Index::DatasetContent => 8,
             Index::NewDatasetContent => 9,
+            Index::RecordId => 10,
+            Index::ConsentEvent => 11,
+            Index::ConsentSecret => 12,
+            Index::ConsentWithdrawn => 13,
+            Index::ConsentErased => 14,
+            Index::ConsentAccess => 15,
+            Index::ControllerConsent => 16,
         }
     }
 }
@@ -105,6 +127,8 @@ pub struct Batch {
     pub index_keys: Vec<(IndexKey, u64)>,
     /// Data kept beside an entry but off the log (private statements), by leaf index.
     pub sidecars: Vec<(u64, Vec<u8>)>,
+    /// Earlier entries whose off-log data this batch deletes (erasures).
+    pub erased_sidecars: Vec<u64>,
     /// The checkpoint signed for the tree this batch produces.
     pub checkpoint: SignedCheckpoint,
 }
@@ -248,6 +272,9 @@ impl Store for MemoryStore {
         }
         for (leaf, data) in &batch.sidecars {
             inner.sidecars.insert(*leaf, data.clone());
+        }
+        for leaf in &batch.erased_sidecars {
+            inner.sidecars.remove(leaf);
         }
         inner.checkpoint = Some(batch.checkpoint.clone());
         Ok(())
