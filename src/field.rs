@@ -1,6 +1,8 @@
 //! Field-level checks shared by every typed request: short, named errors (`field: reason`)
 //! that the HTTP layer turns into 422 `invalid_field`.
 
+use chrono::{DateTime, Utc};
+
 /// A field that does not hold what it must.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -78,9 +80,154 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// An ISO 8601 duration, `PnYnMnWnDTnHnMnS`: at least one part, parts in that order, whole
+/// numbers of at most nine digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IsoDuration {
+    /// Years.
+    pub years: u32,
+    /// Months.
+    pub months: u32,
+    /// Weeks.
+    pub weeks: u32,
+    /// Days.
+    pub days: u32,
+    /// Hours.
+    pub hours: u32,
+    /// Minutes.
+    pub minutes: u32,
+    /// Seconds.
+    pub seconds: u32,
+}
+
+impl IsoDuration {
+    /// Parses the text form; `None` if it is not one.
+    pub fn parse(value: &str) -> Option<Self> {
+        let rest = value.strip_prefix('P')?;
+        let (date, time) = match rest.split_once('T') {
+            Some((_, "")) => return None,
+            Some((d, t)) => (d, Some(t)),
+            None => (rest, None),
+        };
+        /// Reads `s`'s parts into `out` (one slot per unit); how many there were.
+        fn parts(s: &str, units: &[u8], out: &mut [&mut u32]) -> Option<usize> {
+            let mut digits = String::new();
+            let mut next_unit = 0;
+            let mut count = 0;
+            for b in s.bytes() {
+                if b.is_ascii_digit() {
+                    digits.push(b as char);
+                    if digits.len() > 9 {
+                        return None;
+                    }
+                } else {
+                    let at = units[next_unit..].iter().position(|&u| u == b)? + next_unit;
+                    if digits.is_empty() {
+                        return None;
+                    }
+                    *out[at] = digits.parse().ok()?;
+                    digits.clear();
+                    next_unit = at + 1;
+                    count += 1;
+                }
+            }
+            digits.is_empty().then_some(count)
+        }
+        let mut d = Self::default();
+        let mut count = parts(
+            date,
+            b"YMWD",
+            &mut [&mut d.years, &mut d.months, &mut d.weeks, &mut d.days],
+        )?;
+        if let Some(t) = time {
+            let n = parts(
+                t,
+                b"HMS",
+                &mut [&mut d.hours, &mut d.minutes, &mut d.seconds],
+            )?;
+            if n == 0 {
+                return None;
+            }
+            count += n;
+        }
+        (count > 0).then_some(d)
+    }
+
+    /// True when every part is zero.
+    pub fn is_zero(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// `start` plus this duration (calendar months and years, then days, then time); `None`
+    /// past the representable range.
+    pub fn after(&self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let months = u64::from(self.years) * 12 + u64::from(self.months);
+        let t = start.checked_add_months(chrono::Months::new(u32::try_from(months).ok()?))?;
+        let days = u64::from(self.weeks) * 7 + u64::from(self.days);
+        let seconds =
+            u64::from(self.hours) * 3600 + u64::from(self.minutes) * 60 + u64::from(self.seconds);
+        t.checked_add_signed(chrono::TimeDelta::try_days(i64::try_from(days).ok()?)?)?
+            .checked_add_signed(chrono::TimeDelta::try_seconds(
+                i64::try_from(seconds).ok()?,
+            )?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_durations_parse_and_add() {
+        let d = IsoDuration::parse("P1Y2M3W4DT5H6M7S").unwrap();
+        assert_eq!(
+            d,
+            IsoDuration {
+                years: 1,
+                months: 2,
+                weeks: 3,
+                days: 4,
+                hours: 5,
+                minutes: 6,
+                seconds: 7
+            }
+        );
+        let start = DateTime::parse_from_rfc3339("2026-01-31T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let plus = |s: &str| {
+            IsoDuration::parse(s)
+                .unwrap()
+                .after(start)
+                .unwrap()
+                .to_rfc3339()
+        };
+        assert_eq!(plus("P1M"), "2026-02-28T00:00:00+00:00");
+        assert_eq!(plus("P1Y"), "2027-01-31T00:00:00+00:00");
+        assert_eq!(plus("P2WT1H"), "2026-02-14T01:00:00+00:00");
+        assert!(IsoDuration::parse("P0D").unwrap().is_zero());
+        for bad in [
+            "",
+            "P",
+            "PT",
+            "10Y",
+            "P1H",
+            "PY",
+            "P1Y1Y",
+            "PM1Y",
+            "P1DT",
+            "P1.5Y",
+            "P1234567890Y",
+            "P1YT",
+            "p1y",
+        ] {
+            assert!(IsoDuration::parse(bad).is_none(), "{bad}");
+        }
+        assert!(IsoDuration::parse("P999999999Y")
+            .unwrap()
+            .after(start)
+            .is_none());
+    }
 
     #[test]
     fn hex_round_trips() {

@@ -11,6 +11,8 @@
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod consent;
+pub mod decision;
 pub mod field;
 pub mod log;
 pub mod participant;

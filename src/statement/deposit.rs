@@ -103,49 +103,15 @@ fn media_type(value: &str) -> Result<(), InvalidField> {
 
 /// An ISO 8601 duration (`P1Y2M3W4DT5H6M7S`, at least one part) or a calendar date.
 fn retention(value: &str) -> Result<(), InvalidField> {
-    if NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok() {
+    if NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok()
+        || field::IsoDuration::parse(value).is_some()
+    {
         return Ok(());
     }
-    let bad = || {
-        invalid(
-            "retention",
-            "must be an ISO 8601 duration (e.g. P10Y) or a date (YYYY-MM-DD)",
-        )
-    };
-    let rest = value.strip_prefix('P').ok_or_else(bad)?;
-    let (date, time) = match rest.split_once('T') {
-        Some((d, t)) if !t.is_empty() => (d, Some(t)),
-        Some(_) => return Err(bad()),
-        None => (rest, None),
-    };
-    let parts = |s: &str, units: &[u8]| -> Option<usize> {
-        let mut count = 0;
-        let mut digits = 0;
-        let mut next_unit = 0;
-        for b in s.bytes() {
-            if b.is_ascii_digit() {
-                digits += 1;
-                if digits > 9 {
-                    return None;
-                }
-            } else {
-                let at = units[next_unit..].iter().position(|&u| u == b)?;
-                if digits == 0 {
-                    return None;
-                }
-                next_unit += at + 1;
-                digits = 0;
-                count += 1;
-            }
-        }
-        (digits == 0).then_some(count)
-    };
-    let n = parts(date, b"YMWD").ok_or_else(bad)?
-        + time.map_or(Some(0), |t| parts(t, b"HMS")).ok_or_else(bad)?;
-    if n == 0 || time.is_some_and(|t| parts(t, b"HMS") == Some(0)) {
-        return Err(bad());
-    }
-    Ok(())
+    Err(invalid(
+        "retention",
+        "must be an ISO 8601 duration (e.g. P10Y) or a date (YYYY-MM-DD)",
+    ))
 }
 
 impl TryFrom<&DepositPayload> for Deposit {
@@ -253,11 +219,7 @@ impl DepositLeaf {
 
 /// The commitment of a private statement: SHA-256(salt || envelope bytes).
 pub fn commitment(salt: &[u8], envelope: &Envelope) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(envelope.to_bytes());
-    h.finalize().into()
+    super::commitment(salt, &envelope.to_bytes())
 }
 
 #[cfg(test)]

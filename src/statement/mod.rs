@@ -3,8 +3,20 @@
 //! more than five minutes off the server clock is stale, and a (participant, nonce) pair is
 //! accepted once. Pure code: the clock is a parameter.
 
+pub mod access;
+pub mod consent;
 pub mod deposit;
 pub mod dsse;
+
+/// The commitment to a private document: SHA-256(salt || document bytes). The document is a
+/// signed statement's envelope bytes, or a record the log wrote.
+pub fn commitment(salt: &[u8], document: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(document);
+    h.finalize().into()
+}
 
 use chrono::{DateTime, Duration, Utc};
 

@@ -1,0 +1,454 @@
+//! The access decision: one pure function, [`decide`], over the records the log holds.
+//!
+//! For an access on the consent basis, every referenced consent must exist, be in force (not
+//! refused, withdrawn, erased or expired at decision time), cover the dataset, include the
+//! purpose and list the accessor among its recipients; the first failure denies, with a
+//! precise reason. Other legal bases are recorded as given, with their reference (the log
+//! does not verify permits or contracts). A break-glass access is permitted and flagged, with
+//! the reason it would otherwise have been denied.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::consent::{Lifecycle, Status};
+use crate::statement::access::LegalBasis;
+
+/// Permit or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The access may proceed.
+    Permit,
+    /// It may not.
+    Deny,
+}
+
+/// Why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Every referenced consent allows it.
+    Consented,
+    /// A non-consent legal basis, recorded with its reference (not verified by the log).
+    AuthorizationRecorded,
+    /// A break-glass access that would otherwise have been denied.
+    EmergencyOverride,
+    /// A referenced consent does not exist.
+    UnknownConsent,
+    /// A referenced consent was refused.
+    ConsentRefused,
+    /// A referenced consent was withdrawn.
+    ConsentWithdrawn,
+    /// A referenced consent was erased.
+    ConsentErased,
+    /// A referenced consent has expired.
+    ConsentExpired,
+    /// A referenced consent does not cover the dataset.
+    DatasetNotCovered,
+    /// A referenced consent does not include the purpose.
+    PurposeNotConsented,
+    /// A referenced consent does not list the accessor among its recipients.
+    RecipientNotAllowed,
+}
+
+impl Reason {
+    /// The reason's code, as in JSON.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Consented => "consented",
+            Reason::AuthorizationRecorded => "authorization_recorded",
+            Reason::EmergencyOverride => "emergency_override",
+            Reason::UnknownConsent => "unknown_consent",
+            Reason::ConsentRefused => "consent_refused",
+            Reason::ConsentWithdrawn => "consent_withdrawn",
+            Reason::ConsentErased => "consent_erased",
+            Reason::ConsentExpired => "consent_expired",
+            Reason::DatasetNotCovered => "dataset_not_covered",
+            Reason::PurposeNotConsented => "purpose_not_consented",
+            Reason::RecipientNotAllowed => "recipient_not_allowed",
+        }
+    }
+}
+
+/// What a consent allows, from its (off-log) record. `None` once the record is erased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentTerms {
+    /// The controller that recorded it.
+    pub issuer: Uuid,
+    /// The datasets covered; empty means every dataset the controller deposited.
+    pub datasets: Vec<Uuid>,
+    /// The purpose codes.
+    pub purposes: Vec<String>,
+    /// The participants allowed to access.
+    pub recipients: Vec<Uuid>,
+}
+
+/// A consent as the decision sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentFacts {
+    /// Its events.
+    pub lifecycle: Lifecycle,
+    /// Its terms, unless erased.
+    pub terms: Option<ConsentTerms>,
+}
+
+/// The access asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessFacts<'a> {
+    /// The accessor's participant id.
+    pub accessor: Uuid,
+    /// The dataset.
+    pub dataset_id: Uuid,
+    /// The dataset's depositor, if the dataset is on the log.
+    pub dataset_owner: Option<Uuid>,
+    /// The purpose code.
+    pub purpose: &'a str,
+    /// The legal basis.
+    pub legal_basis: LegalBasis,
+    /// The consents relied on.
+    pub consent_ids: &'a [Uuid],
+    /// A break-glass access.
+    pub emergency: bool,
+}
+
+/// The decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Permit or deny.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: Reason,
+    /// The consent the reason is about.
+    pub consent_id: Option<Uuid>,
+    /// For an emergency access that would otherwise have been denied: why.
+    pub overridden: Option<Reason>,
+}
+
+/// Checks one consent for `access`; the reason it fails, if it does.
+fn check_consent(
+    access: &AccessFacts,
+    consent: &ConsentFacts,
+    now: DateTime<Utc>,
+) -> Option<Reason> {
+    match consent.lifecycle.status_at(now) {
+        Status::Erased => return Some(Reason::ConsentErased),
+        Status::Withdrawn => return Some(Reason::ConsentWithdrawn),
+        Status::Refused => return Some(Reason::ConsentRefused),
+        Status::Expired => return Some(Reason::ConsentExpired),
+        Status::Given => {}
+    }
+    let Some(terms) = &consent.terms else {
+        return Some(Reason::ConsentErased);
+    };
+    let covered = if terms.datasets.is_empty() {
+        access.dataset_owner == Some(terms.issuer)
+    } else {
+        terms.datasets.contains(&access.dataset_id)
+    };
+    if !covered {
+        return Some(Reason::DatasetNotCovered);
+    }
+    if !terms.purposes.iter().any(|p| p == access.purpose) {
+        return Some(Reason::PurposeNotConsented);
+    }
+    if !terms.recipients.contains(&access.accessor) {
+        return Some(Reason::RecipientNotAllowed);
+    }
+    None
+}
+
+/// Decides `access` at time `now`, given the referenced consents the log knows (a referenced
+/// id missing from `consents` is unknown).
+pub fn decide(
+    access: &AccessFacts,
+    consents: &HashMap<Uuid, ConsentFacts>,
+    now: DateTime<Utc>,
+) -> Decision {
+    let failure = match access.legal_basis {
+        LegalBasis::Consent => access.consent_ids.iter().find_map(|id| {
+            let reason = match consents.get(id) {
+                None => Some(Reason::UnknownConsent),
+                Some(c) => check_consent(access, c, now),
+            };
+            reason.map(|r| (r, *id))
+        }),
+        LegalBasis::Permit | LegalBasis::PublicInterest | LegalBasis::Contract => None,
+    };
+    let granted = match access.legal_basis {
+        LegalBasis::Consent => Reason::Consented,
+        _ => Reason::AuthorizationRecorded,
+    };
+    match failure {
+        None => Decision {
+            verdict: Verdict::Permit,
+            reason: granted,
+            consent_id: None,
+            overridden: None,
+        },
+        Some((reason, id)) if access.emergency => Decision {
+            verdict: Verdict::Permit,
+            reason: Reason::EmergencyOverride,
+            consent_id: Some(id),
+            overridden: Some(reason),
+        },
+        Some((reason, id)) => Decision {
+            verdict: Verdict::Deny,
+            reason,
+            consent_id: Some(id),
+            overridden: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::statement::consent::ConsentDecision;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    const NOW: &str = "2026-12-01T12:00:00Z";
+
+    fn id(n: u8) -> Uuid {
+        Uuid::from_bytes([n; 16])
+    }
+
+    const CONTROLLER: u8 = 1;
+    const ACCESSOR: u8 = 2;
+    const DATASET: u8 = 3;
+    const CONSENT: u8 = 9;
+
+    fn consent() -> ConsentFacts {
+        ConsentFacts {
+            lifecycle: Lifecycle {
+                decision: ConsentDecision::Given,
+                expires_at: t("2027-01-01T00:00:00Z"),
+                withdrawn_at: None,
+                erased_at: None,
+            },
+            terms: Some(ConsentTerms {
+                issuer: id(CONTROLLER),
+                datasets: vec![id(DATASET)],
+                purposes: vec!["cohort-2027".into(), "registry".into()],
+                recipients: vec![id(ACCESSOR)],
+            }),
+        }
+    }
+
+    fn access(consent_ids: &[Uuid]) -> AccessFacts<'_> {
+        AccessFacts {
+            accessor: id(ACCESSOR),
+            dataset_id: id(DATASET),
+            dataset_owner: Some(id(CONTROLLER)),
+            purpose: "cohort-2027",
+            legal_basis: LegalBasis::Consent,
+            consent_ids,
+            emergency: false,
+        }
+    }
+
+    type Change = fn(&mut ConsentFacts, &mut AccessFacts);
+
+    /// Every rule, one row each: what changes from a permitted access, and the outcome.
+    #[test]
+    fn every_rule_decides() {
+        let rows: &[(&str, Change, Verdict, Reason)] = &[
+            ("in force", |_, _| {}, Verdict::Permit, Reason::Consented),
+            (
+                "second purpose",
+                |_, a| a.purpose = "registry",
+                Verdict::Permit,
+                Reason::Consented,
+            ),
+            (
+                "any dataset of the controller",
+                |c, a| {
+                    c.terms.as_mut().unwrap().datasets.clear();
+                    a.dataset_id = id(77);
+                },
+                Verdict::Permit,
+                Reason::Consented,
+            ),
+            (
+                "any dataset, but another controller's",
+                |c, a| {
+                    c.terms.as_mut().unwrap().datasets.clear();
+                    a.dataset_owner = Some(id(55));
+                },
+                Verdict::Deny,
+                Reason::DatasetNotCovered,
+            ),
+            (
+                "any dataset, but one not on the log",
+                |c, a| {
+                    c.terms.as_mut().unwrap().datasets.clear();
+                    a.dataset_owner = None;
+                },
+                Verdict::Deny,
+                Reason::DatasetNotCovered,
+            ),
+            (
+                "dataset not listed",
+                |_, a| a.dataset_id = id(4),
+                Verdict::Deny,
+                Reason::DatasetNotCovered,
+            ),
+            (
+                "purpose",
+                |_, a| a.purpose = "marketing",
+                Verdict::Deny,
+                Reason::PurposeNotConsented,
+            ),
+            (
+                "recipient",
+                |_, a| a.accessor = id(5),
+                Verdict::Deny,
+                Reason::RecipientNotAllowed,
+            ),
+            (
+                "no recipients listed",
+                |c, _| c.terms.as_mut().unwrap().recipients.clear(),
+                Verdict::Deny,
+                Reason::RecipientNotAllowed,
+            ),
+            (
+                "refused",
+                |c, _| c.lifecycle.decision = ConsentDecision::Refused,
+                Verdict::Deny,
+                Reason::ConsentRefused,
+            ),
+            (
+                "expired",
+                |c, _| c.lifecycle.expires_at = t(NOW),
+                Verdict::Deny,
+                Reason::ConsentExpired,
+            ),
+            (
+                "withdrawn",
+                |c, _| c.lifecycle.withdrawn_at = Some(t("2026-12-01T11:59:59Z")),
+                Verdict::Deny,
+                Reason::ConsentWithdrawn,
+            ),
+            (
+                "withdrawn after the decision time",
+                |c, _| c.lifecycle.withdrawn_at = Some(t("2026-12-02T00:00:00Z")),
+                Verdict::Permit,
+                Reason::Consented,
+            ),
+            (
+                "erased",
+                |c, _| {
+                    c.lifecycle.erased_at = Some(t("2026-12-01T00:00:00Z"));
+                    c.terms = None;
+                },
+                Verdict::Deny,
+                Reason::ConsentErased,
+            ),
+            (
+                "withdrawn outranks other failures",
+                |c, a| {
+                    c.lifecycle.withdrawn_at = Some(t("2026-11-30T00:00:00Z"));
+                    a.purpose = "marketing";
+                },
+                Verdict::Deny,
+                Reason::ConsentWithdrawn,
+            ),
+            (
+                "emergency overrides",
+                |c, a| {
+                    c.lifecycle.withdrawn_at = Some(t("2026-11-30T00:00:00Z"));
+                    a.emergency = true;
+                },
+                Verdict::Permit,
+                Reason::EmergencyOverride,
+            ),
+            (
+                "emergency on a good consent",
+                |_, a| a.emergency = true,
+                Verdict::Permit,
+                Reason::Consented,
+            ),
+            (
+                "permit basis",
+                |c, a| {
+                    a.legal_basis = LegalBasis::Permit;
+                    c.lifecycle.withdrawn_at = Some(t("2026-11-30T00:00:00Z"));
+                },
+                Verdict::Permit,
+                Reason::AuthorizationRecorded,
+            ),
+            (
+                "public interest basis",
+                |_, a| a.legal_basis = LegalBasis::PublicInterest,
+                Verdict::Permit,
+                Reason::AuthorizationRecorded,
+            ),
+            (
+                "contract basis",
+                |_, a| a.legal_basis = LegalBasis::Contract,
+                Verdict::Permit,
+                Reason::AuthorizationRecorded,
+            ),
+        ];
+        let ids = [id(CONSENT)];
+        for (name, change, verdict, reason) in rows {
+            let mut c = consent();
+            let mut a = access(&ids);
+            change(&mut c, &mut a);
+            let consents = HashMap::from([(id(CONSENT), c)]);
+            let d = decide(&a, &consents, t(NOW));
+            assert_eq!((d.verdict, d.reason), (*verdict, *reason), "{name}");
+            if *verdict == Verdict::Deny {
+                assert_eq!(d.consent_id, Some(id(CONSENT)), "{name}");
+            }
+            if *reason == Reason::EmergencyOverride {
+                assert_eq!(d.overridden, Some(Reason::ConsentWithdrawn), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_referenced_consent_must_allow() {
+        let good = consent();
+        let mut withdrawn = consent();
+        withdrawn.lifecycle.withdrawn_at = Some(t("2026-11-30T00:00:00Z"));
+        let consents = HashMap::from([(id(10), good), (id(11), withdrawn)]);
+        let d = decide(&access(&[id(10), id(11)]), &consents, t(NOW));
+        assert_eq!(
+            (d.verdict, d.reason, d.consent_id),
+            (Verdict::Deny, Reason::ConsentWithdrawn, Some(id(11)))
+        );
+        let d = decide(&access(&[id(10), id(12)]), &consents, t(NOW));
+        assert_eq!(
+            (d.verdict, d.reason, d.consent_id),
+            (Verdict::Deny, Reason::UnknownConsent, Some(id(12)))
+        );
+        let d = decide(&access(&[id(10)]), &consents, t(NOW));
+        assert_eq!(d.verdict, Verdict::Permit);
+    }
+
+    #[test]
+    fn reason_codes_match_their_json() {
+        for r in [
+            Reason::Consented,
+            Reason::AuthorizationRecorded,
+            Reason::EmergencyOverride,
+            Reason::UnknownConsent,
+            Reason::ConsentRefused,
+            Reason::ConsentWithdrawn,
+            Reason::ConsentErased,
+            Reason::ConsentExpired,
+            Reason::DatasetNotCovered,
+            Reason::PurposeNotConsented,
+            Reason::RecipientNotAllowed,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.code());
+        }
+    }
+}
