@@ -523,7 +523,8 @@ pub(crate) mod tests {
             Err(ConsentError::Invalid(e)) => e.field,
             other => panic!("{other:?}"),
         };
-        let cases: Vec<(&str, Box<dyn Fn(&mut ConsentPayload)>)> = vec![
+        type Change = Box<dyn Fn(&mut ConsentPayload)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("subject_ref", Box::new(|p| p.subject_ref = "short".into())),
             (
                 "validity.until",
