@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::prelude::*;
 use rand::RngCore;
 use serde::Serialize;
 use uuid::Uuid;
@@ -11,7 +10,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::log::Params;
 use super::receipts::build_receipt;
-use super::statements::{parse_payload, read_statement};
+use super::statements::{check_fresh, parse_payload, read_statement};
 use super::AppState;
 use crate::field;
 use crate::log::sequencer::AppendError;
@@ -99,7 +98,7 @@ pub struct DatasetView {
     pub versions: Vec<DepositSummary>,
 }
 
-fn read_deposit(state: &AppState, index: u64) -> Result<Option<DepositLeaf>, ApiError> {
+pub(crate) fn read_deposit(state: &AppState, index: u64) -> Result<Option<DepositLeaf>, ApiError> {
     if index >= state.log.latest().size {
         return Ok(None);
     }
@@ -108,7 +107,7 @@ fn read_deposit(state: &AppState, index: u64) -> Result<Option<DepositLeaf>, Api
 }
 
 /// The versions of a dataset: (version, leaf index), in order.
-fn versions(state: &AppState, dataset: Uuid) -> Result<Vec<(u64, u64)>, ApiError> {
+pub(crate) fn versions(state: &AppState, dataset: Uuid) -> Result<Vec<(u64, u64)>, ApiError> {
     Ok(state
         .log
         .store()
@@ -121,17 +120,17 @@ fn versions(state: &AppState, dataset: Uuid) -> Result<Vec<(u64, u64)>, ApiError
         .collect())
 }
 
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
 /// 503 `pending`: an entry the answer depends on is written but its checkpoint is not
 /// published yet (its batch is being flushed, or a failed flush awaits the next commit).
-fn pending() -> ApiError {
+pub(crate) fn pending() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "pending",
-        "an entry this deposit depends on is being committed; retry shortly",
+        "an entry this request depends on is being committed; retry shortly",
     )
 }
 
@@ -166,29 +165,9 @@ pub async fn submit(
     let payload: DepositPayload = parse_payload(&signed.payload)?;
     let deposit =
         Deposit::try_from(&payload).map_err(|e| ApiError::invalid_field(format!("payload.{e}")))?;
-    deposit.freshness.check(chrono::Utc::now()).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "stale_statement",
-            e.to_string(),
-        )
-    })?;
     let store = state.log.store();
     let depositor = signed.signer.id;
-    let replayed = || {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "replayed",
-            "this participant already used this nonce",
-        )
-    };
-    let nonce_key = IndexKey::new(
-        Index::Nonce,
-        cat(&[depositor.as_bytes(), deposit.freshness.nonce.as_bytes()]),
-    );
-    if store.lookup(&nonce_key)?.is_some() {
-        return Err(replayed());
-    }
+    let nonce_key = check_fresh(&state, depositor, &deposit.freshness)?;
     // Duplicates are the same content with the same visibility: depositing private content
     // again as public is a new deposit, not the private one handed back.
     let vis = match deposit.visibility {
@@ -236,13 +215,8 @@ pub async fn submit(
             depositor,
             chrono::Utc::now(),
         );
-        let sidecar = (deposit.visibility == Visibility::Private).then(|| {
-            PrivateSidecar {
-                salt: BASE64_STANDARD.encode(salt),
-                statement: signed.envelope.clone(),
-            }
-            .to_bytes()
-        });
+        let sidecar = (deposit.visibility == Visibility::Private)
+            .then(|| PrivateSidecar::statement(&salt, signed.envelope.clone()).to_bytes());
         let mut unique = vec![
             nonce_key.clone(),
             IndexKey::new(
@@ -287,7 +261,6 @@ pub async fn submit(
                 }));
             }
             Err(AppendError::Conflict(Index::DatasetVersion)) => continue,
-            Err(AppendError::Conflict(Index::Nonce)) => return Err(replayed()),
             Err(AppendError::Conflict(Index::DatasetContent | Index::NewDatasetContent)) => {
                 let index = store.lookup(&duplicate_key)?.ok_or_else(|| {
                     ApiError::new(

@@ -167,6 +167,11 @@ impl From<AppendError> for ApiError {
                 "duplicate_key",
                 "a participant with this public key is already registered",
             ),
+            AppendError::Conflict(Index::Nonce) => Self::new(
+                StatusCode::CONFLICT,
+                "replayed",
+                "this participant already used this nonce",
+            ),
             AppendError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
             AppendError::Overloaded => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)

@@ -2,6 +2,8 @@
 //! the participant registry. Handlers parse requests into typed values, call the log and the
 //! pure modules, and map every failure to an [`error::ApiError`]. No log math lives here.
 
+pub mod accesses;
+pub mod consents;
 pub mod deposits;
 pub mod error;
 pub mod limits;
@@ -203,7 +205,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(deposits::search)),
         )
         .service(resource("/v1/datasets/{id}", READ).route(get().to(deposits::dataset)))
-        .service(resource("/v1/receipts/{index}", READ).route(get().to(receipts::get)));
+        .service(resource("/v1/receipts/{index}", READ).route(get().to(receipts::get)))
+        .service(
+            resource("/v1/consents", "GET, HEAD, POST")
+                .route(web::post().to(consents::record))
+                .route(get().to(consents::list)),
+        )
+        .service(resource("/v1/consents/{id}", READ).route(get().to(consents::get)))
+        .service(resource("/v1/consents/{id}/accesses", READ).route(get().to(consents::accesses)))
+        .service(
+            resource("/v1/consents/{id}/withdraw", "POST")
+                .route(web::post().to(consents::withdraw)),
+        )
+        .service(resource("/v1/consents/{id}/erase", "POST").route(web::post().to(consents::erase)))
+        .service(resource("/v1/accesses", "POST").route(web::post().to(accesses::submit)));
 }
 
 /// How the HTTP server protects itself.

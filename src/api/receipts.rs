@@ -11,6 +11,7 @@ use super::log::Params;
 use super::participants::lookup_participant;
 use super::statements::authenticate;
 use super::AppState;
+use crate::consent::{RecordKind, RecordLeaf};
 use crate::log::tree::{self, StoreReader};
 use crate::log::SignedCheckpoint;
 use crate::participant::{ParticipantLeaf, Role};
@@ -19,7 +20,25 @@ use crate::receipt::{
 };
 use crate::statement::deposit::{DepositLeaf, Visibility};
 
-/// Whether `reader` may open private entries deposited by `depositor`.
+fn signer(state: &AppState, id: uuid::Uuid) -> Result<Option<ReceiptSigner>, ApiError> {
+    Ok(lookup_participant(state, id)?.map(|(_, p)| ReceiptSigner {
+        participant_id: p.id.to_string(),
+        public_key: p.public_key,
+    }))
+}
+
+fn read_sidecar(state: &AppState, index: u64) -> Result<Option<PrivateSidecar>, ApiError> {
+    match state.log.store().sidecar(index)? {
+        None => Ok(None),
+        Some(bytes) => PrivateSidecar::from_bytes(&bytes).map(Some).ok_or_else(|| {
+            crate::log::StoreError::Corrupt(format!("entry {index} has an unreadable sidecar"))
+                .into()
+        }),
+    }
+}
+
+/// Whether `reader` may open private entries deposited by `depositor` (or consent and access
+/// records issued by `depositor`).
 pub fn may_open(reader: Option<&ParticipantLeaf>, depositor: uuid::Uuid) -> bool {
     reader.is_some_and(|r| r.id == depositor || r.roles.contains(&Role::Auditor))
 }
@@ -56,27 +75,35 @@ pub fn build_receipt(
         let opened = deposit.visibility == Visibility::Public || open;
         // The signer's key serves to check the statement; without the statement it would be
         // an unverifiable claim, so it is left out.
-        if let Some((_, signer)) = opened
-            .then(|| lookup_participant(state, deposit.depositor))
+        if opened {
+            receipt.signer = signer(state, deposit.depositor)?;
+        }
+        if deposit.visibility == Visibility::Private && open {
+            let sidecar = read_sidecar(state, index)?.ok_or_else(|| {
+                ApiError::from(crate::log::StoreError::Corrupt(format!(
+                    "private entry {index} has no readable sidecar"
+                )))
+            })?;
+            receipt.statement = sidecar.statement;
+            receipt.opening = Some(Opening {
+                salt: sidecar.salt,
+                document: sidecar.document,
+            });
+        }
+    } else if let Some(record) = RecordLeaf::from_bytes(&leaf) {
+        // An erased record has no sidecar any more: its receipt proves inclusion only.
+        if let Some(sidecar) = open
+            .then(|| read_sidecar(state, index))
             .transpose()?
             .flatten()
         {
-            receipt.signer = Some(ReceiptSigner {
-                participant_id: signer.id.to_string(),
-                public_key: signer.public_key,
+            receipt.signer = signer(state, record.issuer)?
+                .filter(|_| sidecar.statement.is_some() || record.kind == RecordKind::Access);
+            receipt.statement = sidecar.statement;
+            receipt.opening = Some(Opening {
+                salt: sidecar.salt,
+                document: sidecar.document,
             });
-        }
-        if deposit.visibility == Visibility::Private && open {
-            let sidecar = store
-                .sidecar(index)?
-                .and_then(|b| serde_json::from_slice::<PrivateSidecar>(&b).ok())
-                .ok_or_else(|| {
-                    ApiError::from(crate::log::StoreError::Corrupt(format!(
-                        "private entry {index} has no readable sidecar"
-                    )))
-                })?;
-            receipt.statement = Some(sidecar.statement);
-            receipt.opening = Some(Opening { salt: sidecar.salt });
         }
     }
     Ok(receipt)
@@ -110,8 +137,10 @@ pub async fn get(
         ));
     }
     let leaf = state.entry(index)?;
-    let open =
-        DepositLeaf::from_bytes(&leaf).is_some_and(|d| may_open(reader.as_ref(), d.depositor));
+    let open = DepositLeaf::from_bytes(&leaf)
+        .map(|d| d.depositor)
+        .or_else(|| RecordLeaf::from_bytes(&leaf).map(|r| r.issuer))
+        .is_some_and(|owner| may_open(reader.as_ref(), owner));
     let receipt = build_receipt(&state, index, &checkpoint, open)?;
     Ok(if tlog_proof {
         HttpResponse::Ok()

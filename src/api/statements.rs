@@ -9,8 +9,11 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::participants::{lookup_participant, token_key};
 use super::{bearer, read_json_body, AppState, MAX_BODY_BYTES};
+use crate::log::store::{Index, IndexKey};
+use crate::log::AppendError;
 use crate::participant::{ParticipantLeaf, Role};
 use crate::statement::dsse::{DsseError, Envelope};
+use crate::statement::Freshness;
 
 /// A statement whose signature and signer's role were checked.
 pub struct Signed {
@@ -85,6 +88,31 @@ pub async fn read_statement(
         payload,
         signer,
     })
+}
+
+/// Checks a statement's freshness: 422 `stale_statement` if `issued_at` is off the server
+/// clock by more than five minutes, 409 `replayed` if `signer` already used the nonce. Returns
+/// the nonce's index key, to be taken (unique) by the statement's entry.
+pub fn check_fresh(
+    state: &AppState,
+    signer: Uuid,
+    freshness: &Freshness,
+) -> Result<IndexKey, ApiError> {
+    freshness.check(chrono::Utc::now()).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "stale_statement",
+            e.to_string(),
+        )
+    })?;
+    let key = IndexKey::new(
+        Index::Nonce,
+        [signer.as_bytes(), freshness.nonce.as_bytes()].concat(),
+    );
+    if state.log.store().lookup(&key)?.is_some() {
+        return Err(AppendError::Conflict(Index::Nonce).into());
+    }
+    Ok(key)
 }
 
 /// Parses a statement payload into `T`: 422 `invalid_field` naming the field

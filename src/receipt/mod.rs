@@ -58,12 +58,17 @@ pub struct ReceiptInclusion {
     pub hashes: Vec<String>,
 }
 
-/// The opening of a private entry's commitment: commitment = SHA-256(salt || statement bytes).
+/// The opening of a private entry's commitment: commitment = SHA-256(salt || committed bytes),
+/// where the committed bytes are the receipt's `statement` (its compact JSON), or `document`
+/// for a record the log wrote (a citizen's withdrawal or erasure, an access decision).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Opening {
     /// The 32-byte salt, standard base64.
     pub salt: String,
+    /// The committed document's exact bytes, standard base64 (when there is no statement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
 }
 
 /// The participant who signed the entry's statement.
@@ -76,17 +81,45 @@ pub struct ReceiptSigner {
     pub public_key: String,
 }
 
-/// What the store keeps beside a private entry, off the log.
+/// What the store keeps beside a private entry, off the log: the salt, and the statement or
+/// document the entry commits to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivateSidecar {
     /// The salt, standard base64.
     pub salt: String,
     /// The signed statement.
-    pub statement: Envelope,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<Envelope>,
+    /// The committed document, standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
 }
 
 impl PrivateSidecar {
+    /// The sidecar of a signed statement.
+    pub fn statement(salt: &[u8; 32], statement: Envelope) -> Self {
+        Self {
+            salt: BASE64_STANDARD.encode(salt),
+            statement: Some(statement),
+            document: None,
+        }
+    }
+
+    /// The sidecar of a document the log wrote.
+    pub fn document(salt: &[u8; 32], document: &[u8]) -> Self {
+        Self {
+            salt: BASE64_STANDARD.encode(salt),
+            statement: None,
+            document: Some(BASE64_STANDARD.encode(document)),
+        }
+    }
+
+    /// Reads stored bytes back.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok()
+    }
+
     /// The sidecar's stored bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Strings only: serialising cannot fail.

@@ -1,0 +1,758 @@
+//! Consents: `POST /v1/consents` (a controller's signed consent statement) answers with the
+//! citizen's receipt and secret; with that secret, and nothing else, the citizen reads the
+//! consent (`GET /v1/consents/{id}`), its accesses (`.../accesses`), withdraws it
+//! (`.../withdraw`) and erases its off-log record (`.../erase`). The controller that recorded
+//! a consent reads it with its participant token and withdraws or erases it with a signed
+//! statement; auditors read every consent.
+//!
+//! A wrong secret and an unknown id get the same 401: nothing tells whether a consent exists.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::prelude::*;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::deposits::pending;
+use super::error::ApiError;
+use super::log::Params;
+use super::participants::{lookup_participant, token_key};
+use super::receipts::build_receipt;
+use super::statements::{check_fresh, parse_payload, read_statement};
+use super::{bearer, AppState};
+use crate::consent::{time, EventDocument, Initiator, Lifecycle, RecordKind, RecordLeaf, Status};
+use crate::decision::{ConsentFacts, ConsentTerms};
+use crate::log::sequencer::AppendError;
+use crate::log::store::{Index, IndexKey};
+use crate::log::AppendRequest;
+use crate::participant::{ParticipantLeaf, Role};
+use crate::receipt::{PrivateSidecar, Receipt};
+use crate::statement::consent::{
+    Consent, ConsentActionPayload, ConsentDecision, ConsentError, ConsentPayload, CONSENT_TYPE,
+    ERASURE_TYPE, WITHDRAWAL_TYPE,
+};
+use crate::statement::dsse::Envelope;
+
+/// The most accesses or consents a listing returns.
+pub const MAX_LISTED: usize = 1000;
+
+/// The citizen's receipt: the answer to `POST /v1/consents`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct CitizenReceipt {
+    /// The consent's id.
+    pub consent_id: Uuid,
+    /// Its entry's index in the log.
+    pub index: u64,
+    /// `given` or `refused`.
+    pub status: Status,
+    /// When the consent expires (RFC 3339).
+    pub expires_at: String,
+    /// The full consent record, as the controller signed it.
+    pub record: ConsentPayload,
+    /// The citizen's capability: `Authorization: Bearer <citizen_secret>` reads, withdraws
+    /// and erases this consent. Shown once; the log keeps only its hash.
+    pub citizen_secret: String,
+    /// The log receipt, with the signed statement and the salt that open the entry's
+    /// commitment: verifiable offline with `datapole verify`.
+    pub receipt: Receipt,
+}
+
+/// One event of a consent's life.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ConsentEvent {
+    /// `consent`, `withdrawal` or `erasure`.
+    #[serde(rename = "type")]
+    pub kind: RecordKind,
+    /// The event's id.
+    pub id: Uuid,
+    /// Its entry's index.
+    pub index: u64,
+    /// When the log recorded it.
+    pub time: String,
+    /// Who initiated it (withdrawals and erasures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initiated_by: Option<Initiator>,
+    /// Its receipt, opened while the off-log record exists.
+    pub receipt: Receipt,
+}
+
+/// `GET /v1/consents/{id}`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ConsentView {
+    /// The consent's id.
+    pub consent_id: Uuid,
+    /// Its entry's index.
+    pub index: u64,
+    /// The controller that recorded it.
+    pub controller: Uuid,
+    /// The controller's name.
+    pub controller_name: String,
+    /// The status now: `given`, `refused`, `withdrawn`, `expired` or `erased`.
+    pub status: Status,
+    /// When the log recorded it.
+    pub recorded_at: String,
+    /// When it expires (absent once erased).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// The full record (absent once erased).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<ConsentPayload>,
+    /// Its events, in log order, each with its receipt.
+    pub events: Vec<ConsentEvent>,
+}
+
+/// The answer to a withdrawal or an erasure.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ConsentEventRecorded {
+    /// The consent.
+    pub consent_id: Uuid,
+    /// `withdrawal` or `erasure`.
+    #[serde(rename = "type")]
+    pub kind: RecordKind,
+    /// The event's id.
+    pub event_id: Uuid,
+    /// Its entry's index.
+    pub index: u64,
+    /// The consent's status now.
+    pub status: Status,
+    /// Who initiated it.
+    pub initiated_by: Initiator,
+    /// The event's receipt, with what opens its commitment.
+    pub receipt: Receipt,
+}
+
+/// A consent as loaded from the log and its off-log record.
+pub struct Loaded {
+    /// The consent entry's index.
+    pub index: u64,
+    /// Its leaf.
+    pub leaf: RecordLeaf,
+    /// Its record (statement, salt and payload), unless erased.
+    pub record: Option<(PrivateSidecar, ConsentPayload)>,
+    /// Its events (the consent itself first), with their indexes and who initiated them.
+    pub events: Vec<(u64, RecordLeaf, Option<Initiator>)>,
+    /// Its life so far.
+    pub lifecycle: Lifecycle,
+}
+
+impl Loaded {
+    /// The facts an access decision needs.
+    pub fn facts(&self) -> ConsentFacts {
+        ConsentFacts {
+            lifecycle: self.lifecycle,
+            terms: self.record.as_ref().map(|(_, p)| ConsentTerms {
+                issuer: self.leaf.issuer,
+                datasets: p.datasets.clone(),
+                purposes: p.purposes.iter().map(|p| p.code.clone()).collect(),
+                recipients: p.recipients.clone(),
+            }),
+        }
+    }
+}
+
+fn corrupt(m: String) -> ApiError {
+    crate::log::StoreError::Corrupt(m).into()
+}
+
+fn read_record_leaf(state: &AppState, index: u64) -> Result<RecordLeaf, ApiError> {
+    RecordLeaf::from_bytes(&state.entry(index)?)
+        .ok_or_else(|| corrupt(format!("entry {index} is not a consent or access record")))
+}
+
+fn read_sidecar(state: &AppState, index: u64) -> Result<Option<PrivateSidecar>, ApiError> {
+    match state.log.store().sidecar(index)? {
+        None => Ok(None),
+        Some(b) => PrivateSidecar::from_bytes(&b)
+            .map(Some)
+            .ok_or_else(|| corrupt(format!("entry {index} has an unreadable sidecar"))),
+    }
+}
+
+/// When a consent of `payload` recorded at `at` expires.
+pub fn expires_at(payload: &ConsentPayload, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match (&payload.validity.until, &payload.validity.duration) {
+        (Some(u), _) => DateTime::parse_from_rfc3339(u)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        (None, Some(d)) => crate::field::IsoDuration::parse(d)?.after(at),
+        (None, None) => None,
+    }
+}
+
+/// Loads consent `id` as the log's latest checkpoint shows it; `None` if there is none.
+pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, ApiError> {
+    let store = state.log.store();
+    let size = state.log.latest().size;
+    let Some(index) = store.lookup(&IndexKey::new(Index::RecordId, id.as_bytes().to_vec()))? else {
+        return Ok(None);
+    };
+    if index >= size {
+        return Ok(None);
+    }
+    let leaf = read_record_leaf(state, index)?;
+    if leaf.kind != RecordKind::Consent {
+        return Ok(None);
+    }
+    let recorded_at = leaf
+        .at()
+        .ok_or_else(|| corrupt(format!("entry {index} has an unreadable time")))?;
+    let record = match read_sidecar(state, index)? {
+        None => None,
+        Some(sidecar) => {
+            let payload = sidecar
+                .statement
+                .as_ref()
+                .and_then(|e| e.check().ok())
+                .and_then(|(p, _)| serde_json::from_slice::<ConsentPayload>(&p).ok())
+                .ok_or_else(|| {
+                    corrupt(format!("consent entry {index} has no readable statement"))
+                })?;
+            Some((sidecar, payload))
+        }
+    };
+    let mut events = Vec::new();
+    let (mut withdrawn_at, mut erased_at) = (None, None);
+    for (_, event_index) in store.scan(Index::ConsentEvent, id.as_bytes(), usize::MAX)? {
+        if event_index >= size {
+            continue;
+        }
+        let event = read_record_leaf(state, event_index)?;
+        let at = event.at();
+        let initiated_by = match event.kind {
+            RecordKind::Consent => None,
+            _ => Some(
+                match read_sidecar(state, event_index)?.and_then(|s| s.statement) {
+                    Some(_) => Initiator::Controller,
+                    None => Initiator::Subject,
+                },
+            ),
+        };
+        match event.kind {
+            RecordKind::Withdrawal => withdrawn_at = at,
+            RecordKind::Erasure => erased_at = at,
+            _ => {}
+        }
+        events.push((event_index, event, initiated_by));
+    }
+    let lifecycle = match &record {
+        Some((_, p)) => Lifecycle {
+            decision: p.decision,
+            expires_at: expires_at(p, recorded_at)
+                .ok_or_else(|| corrupt(format!("consent entry {index} has no validity")))?,
+            withdrawn_at,
+            erased_at,
+        },
+        // Erased: what the record said is gone, and the status is `erased` whatever it was.
+        None => Lifecycle {
+            decision: ConsentDecision::Refused,
+            expires_at: recorded_at,
+            withdrawn_at,
+            erased_at: Some(erased_at.unwrap_or(recorded_at)),
+        },
+    };
+    Ok(Some(Loaded {
+        index,
+        leaf,
+        record,
+        events,
+        lifecycle,
+    }))
+}
+
+/// The one answer to every failed consent read: unknown id, missing or wrong secret, or a
+/// participant who may not read it.
+fn unreadable() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "no consent with this id is readable with these credentials",
+    )
+}
+
+/// Who is reading or acting on a consent.
+pub enum Reader {
+    /// The citizen, with the receipt's secret.
+    Citizen,
+    /// A participant: the controller that recorded it, or an auditor.
+    Participant(ParticipantLeaf),
+}
+
+fn secret_key(id: Uuid, secret: &str) -> IndexKey {
+    IndexKey::new(
+        Index::ConsentSecret,
+        [id.as_bytes().as_slice(), &Sha256::digest(secret.as_bytes())].concat(),
+    )
+}
+
+/// Authenticates a request on consent `id`: the citizen's secret, or (if `participants`) the
+/// participant token of its controller or of an auditor. Unknown consents get the same 401.
+fn authorize(
+    state: &AppState,
+    req: &HttpRequest,
+    id: Uuid,
+    participants: bool,
+) -> Result<(Reader, Loaded), ApiError> {
+    let token = bearer(req).map_err(|_| unreadable())?;
+    let store = state.log.store();
+    let size = state.log.latest().size;
+    let citizen = store
+        .lookup(&secret_key(id, token))?
+        .is_some_and(|i| i < size);
+    let reader = if citizen {
+        Reader::Citizen
+    } else if participants {
+        let index = store.lookup(&token_key(token))?.filter(|&i| i < size);
+        let participant = match index {
+            Some(i) => crate::participant::ParticipantLeaf::from_bytes(&state.entry(i)?),
+            None => None,
+        };
+        Reader::Participant(participant.ok_or_else(unreadable)?)
+    } else {
+        return Err(unreadable());
+    };
+    let loaded = load(state, id)?.ok_or_else(unreadable)?;
+    if let Reader::Participant(p) = &reader {
+        if p.id != loaded.leaf.issuer && !p.roles.contains(&Role::Auditor) {
+            return Err(unreadable());
+        }
+    }
+    Ok((reader, loaded))
+}
+
+fn parse_consent_id(id: &str) -> Result<Uuid, ApiError> {
+    super::parse_uuid("invalid_consent_id", id)
+}
+
+/// `POST /v1/consents`.
+pub async fn record(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let signed = read_statement(&state, &req, body, CONSENT_TYPE, Role::Controller).await?;
+    let payload: ConsentPayload = parse_payload(&signed.payload)?;
+    let now = Utc::now();
+    let consent = Consent::check(&payload, now).map_err(|e| match e {
+        ConsentError::Invalid(f) => ApiError::invalid_field(format!("payload.{f}")),
+        ConsentError::NotPseudonymous(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "identifier_not_pseudonymous",
+            format!("payload.{e}"),
+        ),
+        ConsentError::Endless(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "endless_consent",
+            format!("payload.{e}"),
+        ),
+    })?;
+    let controller = signed.signer.id;
+    let nonce_key = check_fresh(&state, controller, &consent.freshness)?;
+    for (k, recipient) in payload.recipients.iter().enumerate() {
+        let known = lookup_participant(&state, *recipient)?
+            .is_some_and(|(_, p)| p.roles.contains(&Role::Accessor));
+        if !known {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_recipient",
+                format!("payload.recipients[{k}]: {recipient} is not a registered accessor"),
+            ));
+        }
+    }
+    for (k, dataset) in payload.datasets.iter().enumerate() {
+        if super::deposits::versions(&state, *dataset)?.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_dataset",
+                format!("payload.datasets[{k}]: no dataset {dataset} on the log"),
+            ));
+        }
+    }
+    let id = Uuid::new_v4();
+    let mut salt = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let citizen_secret = BASE64_URL_SAFE_NO_PAD.encode(secret);
+    let leaf = RecordLeaf::new(
+        RecordKind::Consent,
+        id,
+        controller,
+        now,
+        &salt,
+        &signed.envelope.to_bytes(),
+    );
+    let recorded_at = leaf.at().unwrap_or(now);
+    let appended = state
+        .log
+        .append(AppendRequest {
+            entry: leaf.to_bytes(),
+            unique: vec![
+                nonce_key,
+                IndexKey::new(Index::RecordId, id.as_bytes().to_vec()),
+            ],
+            index: vec![secret_key(id, &citizen_secret)],
+            listed: vec![
+                IndexKey::new(Index::ConsentEvent, id.as_bytes().to_vec()),
+                IndexKey::new(Index::ControllerConsent, controller.as_bytes().to_vec()),
+            ],
+            sidecar: Some(PrivateSidecar::statement(&salt, signed.envelope.clone()).to_bytes()),
+            ..AppendRequest::default()
+        })
+        .await?;
+    tracing::info!(consent = %id, index = appended.index, "consent recorded");
+    let receipt = build_receipt(&state, appended.index, &appended.checkpoint, true)?;
+    let status = match payload.decision {
+        ConsentDecision::Given => Status::Given,
+        ConsentDecision::Refused => Status::Refused,
+    };
+    Ok(HttpResponse::Created().json(CitizenReceipt {
+        consent_id: id,
+        index: appended.index,
+        status,
+        expires_at: time(
+            consent
+                .validity
+                .expires_at(recorded_at)
+                .unwrap_or(recorded_at),
+        ),
+        record: payload,
+        citizen_secret,
+        receipt,
+    }))
+}
+
+fn view(state: &AppState, loaded: Loaded) -> Result<ConsentView, ApiError> {
+    let checkpoint = state.log.latest();
+    let mut events = Vec::with_capacity(loaded.events.len());
+    for (index, event, initiated_by) in &loaded.events {
+        events.push(ConsentEvent {
+            kind: event.kind,
+            id: event.id,
+            index: *index,
+            time: event.time.clone(),
+            initiated_by: *initiated_by,
+            receipt: build_receipt(state, *index, &checkpoint, true)?,
+        });
+    }
+    let controller_name = lookup_participant(state, loaded.leaf.issuer)?
+        .map(|(_, p)| p.name)
+        .unwrap_or_default();
+    let recorded_at = loaded.leaf.at();
+    Ok(ConsentView {
+        consent_id: loaded.leaf.id,
+        index: loaded.index,
+        controller: loaded.leaf.issuer,
+        controller_name,
+        status: loaded.lifecycle.status_at(Utc::now()),
+        recorded_at: loaded.leaf.time.clone(),
+        expires_at: loaded
+            .record
+            .as_ref()
+            .zip(recorded_at)
+            .and_then(|((_, p), at)| expires_at(p, at))
+            .map(time),
+        record: loaded.record.map(|(_, p)| p),
+        events,
+    })
+}
+
+/// `GET /v1/consents/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_consent_id(&id)?;
+    let (_, loaded) = authorize(&state, &req, id, true)?;
+    Ok(HttpResponse::Ok().json(view(&state, loaded)?))
+}
+
+/// A controller's signed withdrawal or erasure of `loaded`, read from the request body.
+async fn controller_statement(
+    state: &AppState,
+    req: &HttpRequest,
+    body: web::Payload,
+    id: Uuid,
+    payload_type: &str,
+) -> Result<(Envelope, IndexKey, Loaded), ApiError> {
+    let signed = read_statement(state, req, body, payload_type, Role::Controller).await?;
+    let payload: ConsentActionPayload = parse_payload(&signed.payload)?;
+    let freshness = payload
+        .check()
+        .map_err(|e| ApiError::invalid_field(format!("payload.{e}")))?;
+    if payload.consent_id != id {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "consent_mismatch",
+            format!(
+                "payload.consent_id {} is not the consent in the path ({id})",
+                payload.consent_id
+            ),
+        ));
+    }
+    let nonce = check_fresh(state, signed.signer.id, &freshness)?;
+    let loaded = load(state, id)?
+        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
+    if loaded.leaf.issuer != signed.signer.id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_consent_controller",
+            format!("consent {id} was recorded by another controller; only it may act on it"),
+        ));
+    }
+    Ok((signed.envelope, nonce, loaded))
+}
+
+/// Appends a withdrawal or erasure of consent `id`.
+async fn end(
+    state: &AppState,
+    req: HttpRequest,
+    body: web::Payload,
+    id: Uuid,
+    kind: RecordKind,
+) -> Result<HttpResponse, ApiError> {
+    let has_auth = req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION);
+    let payload_type = if kind == RecordKind::Withdrawal {
+        WITHDRAWAL_TYPE
+    } else {
+        ERASURE_TYPE
+    };
+    // The citizen sends the receipt's secret and nothing else; the controller a statement.
+    let (statement, nonce, loaded) = if has_auth {
+        let (_, loaded) = authorize(state, &req, id, false)?;
+        (None, None, loaded)
+    } else {
+        let (envelope, nonce, loaded) =
+            controller_statement(state, &req, body, id, payload_type).await?;
+        (Some(envelope), Some(nonce), loaded)
+    };
+    let now = Utc::now();
+    let status = loaded.lifecycle.status_at(now);
+    let refuse = |code: &'static str, message: String| {
+        Err(ApiError::new(StatusCode::CONFLICT, code, message))
+    };
+    match (kind, status) {
+        (_, Status::Erased) => return refuse("consent_erased", format!("consent {id} was erased")),
+        (RecordKind::Withdrawal, Status::Withdrawn) => {
+            return refuse(
+                "already_withdrawn",
+                format!("consent {id} was already withdrawn"),
+            )
+        }
+        (RecordKind::Withdrawal, Status::Refused) => {
+            return refuse(
+                "consent_refused",
+                format!("consent {id} was refused: there is nothing to withdraw"),
+            )
+        }
+        _ => {}
+    }
+    let event_id = Uuid::new_v4();
+    let mut salt = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let initiated_by = if statement.is_some() {
+        Initiator::Controller
+    } else {
+        Initiator::Subject
+    };
+    let (committed, sidecar) = match statement {
+        Some(envelope) => (
+            envelope.to_bytes(),
+            PrivateSidecar::statement(&salt, envelope),
+        ),
+        None => {
+            let doc = EventDocument {
+                v: 1,
+                kind,
+                id: event_id,
+                consent_id: id,
+                initiated_by,
+                time: time(now),
+            }
+            .to_bytes();
+            let sidecar = PrivateSidecar::document(&salt, &doc);
+            (doc, sidecar)
+        }
+    };
+    let leaf = RecordLeaf::new(kind, event_id, loaded.leaf.issuer, now, &salt, &committed);
+    let (end_key, other) = match kind {
+        RecordKind::Withdrawal => (Index::ConsentWithdrawn, Index::ConsentErased),
+        _ => (Index::ConsentErased, Index::ConsentErased),
+    };
+    let mut unique = vec![
+        IndexKey::new(end_key, id.as_bytes().to_vec()),
+        IndexKey::new(Index::RecordId, event_id.as_bytes().to_vec()),
+    ];
+    unique.extend(nonce);
+    let request = AppendRequest {
+        entry: leaf.to_bytes(),
+        unique,
+        absent: if kind == RecordKind::Withdrawal {
+            vec![IndexKey::new(other, id.as_bytes().to_vec())]
+        } else {
+            Vec::new()
+        },
+        listed: vec![IndexKey::new(Index::ConsentEvent, id.as_bytes().to_vec())],
+        sidecar: Some(sidecar.to_bytes()),
+        erase_sidecars: if kind == RecordKind::Erasure {
+            vec![loaded.index]
+        } else {
+            Vec::new()
+        },
+        ..AppendRequest::default()
+    };
+    let appended = match state.log.append(request).await {
+        Ok(a) => a,
+        Err(AppendError::Conflict(Index::ConsentWithdrawn)) => {
+            return refuse(
+                "already_withdrawn",
+                format!("consent {id} was already withdrawn"),
+            )
+        }
+        Err(AppendError::Conflict(Index::ConsentErased)) => {
+            return refuse("consent_erased", format!("consent {id} was erased"))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(consent = %id, event = kind.as_str(), index = appended.index, ?initiated_by, "consent event recorded");
+    let receipt = build_receipt(state, appended.index, &appended.checkpoint, true)?;
+    Ok(HttpResponse::Created().json(ConsentEventRecorded {
+        consent_id: id,
+        kind,
+        event_id,
+        index: appended.index,
+        status: if kind == RecordKind::Withdrawal {
+            Status::Withdrawn
+        } else {
+            Status::Erased
+        },
+        initiated_by,
+        receipt,
+    }))
+}
+
+/// `POST /v1/consents/{id}/withdraw`.
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_consent_id(&id)?;
+    end(&state, req, body, id, RecordKind::Withdrawal).await
+}
+
+/// `POST /v1/consents/{id}/erase`.
+pub async fn erase(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_consent_id(&id)?;
+    end(&state, req, body, id, RecordKind::Erasure).await
+}
+
+/// A consent as listed for its controller or an auditor.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ConsentSummary {
+    /// The consent's id.
+    pub consent_id: Uuid,
+    /// Its entry's index.
+    pub index: u64,
+    /// Its status now.
+    pub status: Status,
+    /// When the log recorded it.
+    pub recorded_at: String,
+}
+
+/// `GET /v1/consents?controller=<id>`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ConsentList {
+    /// The controller.
+    pub controller: Uuid,
+    /// Its consents, oldest first (at most 1,000, from `after` on).
+    pub consents: Vec<ConsentSummary>,
+    /// True when there are more: ask again with `after` = the last index listed.
+    pub truncated: bool,
+}
+
+/// `GET /v1/consents?controller=<id>[&after=<index>]`, with the participant token of that
+/// controller or of an auditor.
+pub async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = Params::new(query.into_inner(), &["controller", "after"])?;
+    let controller = q
+        .get("controller")
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "missing parameter controller"))
+        .and_then(|c| super::parse_uuid("invalid_query", c))?;
+    let after = q
+        .get("after")
+        .map(|a| super::log::parse_u64("after", a))
+        .transpose()?;
+    let reader = super::statements::authenticate(&state, &req)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "listing consents needs a participant token",
+        )
+    })?;
+    if reader.id != controller && !reader.roles.contains(&Role::Auditor) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_role",
+            "only the controller itself and auditors list its consents",
+        ));
+    }
+    let size = state.log.latest().size;
+    let now = Utc::now();
+    let mut consents = Vec::new();
+    let mut truncated = false;
+    for (_, index) in
+        state
+            .log
+            .store()
+            .scan(Index::ControllerConsent, controller.as_bytes(), usize::MAX)?
+    {
+        if index >= size || after.is_some_and(|a| index <= a) {
+            continue;
+        }
+        if consents.len() == MAX_LISTED {
+            truncated = true;
+            break;
+        }
+        let leaf = read_record_leaf(&state, index)?;
+        let loaded = load(&state, leaf.id)?.ok_or_else(pending)?;
+        consents.push(ConsentSummary {
+            consent_id: leaf.id,
+            index,
+            status: loaded.lifecycle.status_at(now),
+            recorded_at: leaf.time,
+        });
+    }
+    Ok(HttpResponse::Ok().json(ConsentList {
+        controller,
+        consents,
+        truncated,
+    }))
+}
+
+/// `GET /v1/consents/{id}/accesses`.
+pub async fn accesses(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_consent_id(&id)?;
+    let (_, loaded) = authorize(&state, &req, id, true)?;
+    let list = super::accesses::of_consent(&state, loaded.leaf.id)?;
+    Ok(HttpResponse::Ok().json(list))
+}
