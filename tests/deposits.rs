@@ -6,19 +6,12 @@
 mod common;
 
 use base64::prelude::*;
-use common::{deposit_payload as payload, sha_hex, test_key, test_signing_key, Server};
+use common::{deposit_payload as payload, register, sha_hex, test_key, Participant, Server};
 use datapole::receipt::{Receipt, TlogProof};
 use datapole::statement::deposit::DEPOSIT_TYPE;
 use datapole::statement::dsse::Envelope;
 use datapole::verify::{self, receipt::verify_receipt};
-use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
-
-struct Participant {
-    id: String,
-    token: String,
-    key: SigningKey,
-}
 
 struct World {
     server: Server,
@@ -27,17 +20,6 @@ struct World {
     other: Participant,
     auditor: Participant,
     controller: Participant,
-}
-
-fn register(server: &Server, admin: &str, i: u64, roles: &[&str]) -> Participant {
-    let a = server.register(admin, &format!("Org {i}"), roles, &test_key(i));
-    assert_eq!(a.status, 201, "{}", a.text());
-    let v = a.json();
-    Participant {
-        id: v["participant_id"].as_str().unwrap().to_owned(),
-        token: v["api_token"].as_str().unwrap().to_owned(),
-        key: test_signing_key(i),
-    }
 }
 
 fn world(dir: &std::path::Path) -> World {

@@ -12,7 +12,9 @@ use clap::Args;
 use serde_json::Value;
 
 use crate::receipt::{Receipt, TlogProof};
-use crate::verify::receipt::{verify_receipt, verify_tlog_proof, Check, Report};
+use crate::verify::receipt::{
+    check_citizen_record, verify_receipt, verify_tlog_proof, Check, Report,
+};
 use crate::verify::{verify_checkpoint, verify_consistency};
 
 /// Flags of `datapole verify`.
@@ -160,16 +162,27 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             .context("a tlog-proof names no key: give --vkey or --log-url")?;
         (verify_tlog_proof(&proof, vkey), proof.checkpoint, None)
     } else {
+        // A receipt, or an answer that carries one (a deposit's, a citizen's consent receipt,
+        // a withdrawal's or an access decision's).
+        let value: Value = serde_json::from_str(&text).context("not JSON")?;
+        let (receipt_value, wrapper) = match value.get("receipt") {
+            Some(r) if value.get("format").is_none() => (r.clone(), Some(&value)),
+            _ => (value.clone(), None),
+        };
         let receipt: Receipt =
-            serde_json::from_str(&text).context("not a datapole.receipt.v1 receipt")?;
+            serde_json::from_value(receipt_value).context("not a datapole.receipt.v1 receipt")?;
         if vkey.is_none() && !args.json {
             println!("no --vkey or --log-url: checking with the key the receipt names, which proves it consistent, not genuine");
         }
-        (
-            verify_receipt(&receipt, vkey.as_deref()),
-            receipt.checkpoint.clone(),
-            Some(receipt),
-        )
+        let mut report = verify_receipt(&receipt, vkey.as_deref());
+        if let Some(record) = wrapper.and_then(|w| w.get("record")) {
+            report.checks.push(check_citizen_record(
+                &receipt,
+                wrapper.and_then(|w| w["consent_id"].as_str()),
+                record,
+            ));
+        }
+        (report, receipt.checkpoint.clone(), Some(receipt))
     };
     if let (Some(base), Some(vkey)) = (&base, &vkey) {
         if report.ok() {

@@ -6,11 +6,19 @@ use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
 use super::{leaf_hash, verify_checkpoint, verify_inclusion, Hash};
+use crate::consent::{AccessRecord, EventDocument, RecordKind, RecordLeaf};
+use crate::decision::Verdict;
 use crate::receipt::{Receipt, RECEIPT_FORMAT};
+use crate::statement::access::ACCESS_TYPE;
+use crate::statement::consent::{
+    ConsentActionPayload, ConsentDecision, ConsentPayload, CONSENT_TYPE, ERASURE_TYPE,
+    WITHDRAWAL_TYPE,
+};
 use crate::statement::deposit::{
     commitment, DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE,
 };
 use crate::statement::dsse::Envelope;
+use uuid::Uuid;
 
 /// One check and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -142,6 +150,8 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
     // Entry-specific checks.
     if let Some(deposit) = DepositLeaf::from_bytes(&leaf) {
         check_deposit(r, &deposit, &mut report);
+    } else if let Some(record) = RecordLeaf::from_bytes(&leaf) {
+        check_record(r, &record, &mut report);
     } else if r.statement.is_some() || r.opening.is_some() || r.signer.is_some() {
         report.push(
             "statement",
@@ -207,43 +217,8 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
         }
         return;
     };
-    let Some(signer) = &r.signer else {
-        report.push(
-            "statement signature",
-            Err("no signer key to check the statement with".into()),
-        );
+    let Some(payload) = check_signature(r, statement, DEPOSIT_TYPE, leaf.depositor, report) else {
         return;
-    };
-    let signed = (|| {
-        if signer.participant_id != leaf.depositor.to_string() {
-            return Err("the signer is not the entry's depositor".to_owned());
-        }
-        if statement.payload_type != DEPOSIT_TYPE {
-            return Err(format!(
-                "the statement's payloadType is {:?}",
-                statement.payload_type
-            ));
-        }
-        if statement.signatures.first().map(|s| s.keyid.as_str())
-            != Some(signer.participant_id.as_str())
-        {
-            return Err("the statement's keyid is not the signer".to_owned());
-        }
-        let key = key(&signer.public_key).ok_or("the signer key is not an Ed25519 key")?;
-        statement.verify(&key).map_err(|e| e.to_string())
-    })();
-    let payload = match signed {
-        Ok(p) => {
-            report.push(
-                "statement signature",
-                Ok(format!("signed by participant {}", signer.participant_id)),
-            );
-            p
-        }
-        Err(e) => {
-            report.push("statement signature", Err(e));
-            return;
-        }
     };
     let matches = (|| {
         let p: DepositPayload =
@@ -263,6 +238,258 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
         ))
     })();
     report.push("statement matches entry", matches);
+}
+
+/// Checks that `statement` is of `payload_type` and signed by the receipt's signer, who must
+/// be participant `expected`; reports it and returns the payload.
+fn check_signature(
+    r: &Receipt,
+    statement: &Envelope,
+    payload_type: &str,
+    expected: Uuid,
+    report: &mut Report,
+) -> Option<Vec<u8>> {
+    let Some(signer) = &r.signer else {
+        report.push(
+            "statement signature",
+            Err("no signer key to check the statement with".into()),
+        );
+        return None;
+    };
+    let signed = (|| {
+        if signer.participant_id != expected.to_string() {
+            return Err(format!(
+                "the signer is not participant {expected}, who issued the entry"
+            ));
+        }
+        if statement.payload_type != payload_type {
+            return Err(format!(
+                "the statement's payloadType is {:?}, not {payload_type}",
+                statement.payload_type
+            ));
+        }
+        if statement.signatures.first().map(|s| s.keyid.as_str())
+            != Some(signer.participant_id.as_str())
+        {
+            return Err("the statement's keyid is not the signer".to_owned());
+        }
+        let key = key(&signer.public_key).ok_or("the signer key is not an Ed25519 key")?;
+        statement.verify(&key).map_err(|e| e.to_string())
+    })();
+    match signed {
+        Ok(p) => {
+            report.push(
+                "statement signature",
+                Ok(format!("signed by participant {}", signer.participant_id)),
+            );
+            Some(p)
+        }
+        Err(e) => {
+            report.push("statement signature", Err(e));
+            None
+        }
+    }
+}
+
+/// Checks a consent, consent event or access entry: the opening, then what it opens.
+fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
+    let Some(opening) = &r.opening else {
+        if r.statement.is_some() || r.signer.is_some() {
+            report.push(
+                "commitment",
+                Err("a statement or signer is given without the opening".into()),
+            );
+        }
+        // Inclusion only: the record stays private (or was erased).
+        return;
+    };
+    let committed = match (&r.statement, &opening.document) {
+        (Some(st), None) => Ok(st.to_bytes()),
+        (None, Some(doc)) => BASE64_STANDARD
+            .decode(doc)
+            .map_err(|_| "the opening's document is not base64".to_owned()),
+        _ => Err("an opening carries exactly one of a statement and a document".to_owned()),
+    };
+    let opened = committed.and_then(|bytes| {
+        let salt = BASE64_STANDARD
+            .decode(&opening.salt)
+            .ok()
+            .filter(|s| s.len() == 32)
+            .ok_or("the salt is not 32 bytes of base64")?;
+        if crate::field::hex(&crate::statement::commitment(&salt, &bytes)) == leaf.commitment {
+            Ok(bytes)
+        } else {
+            Err("the opening does not open the entry's commitment".to_owned())
+        }
+    });
+    let bytes = match opened {
+        Ok(b) => {
+            report.push(
+                "commitment",
+                Ok(format!(
+                    "the opening opens the {} entry's commitment",
+                    leaf.kind.as_str()
+                )),
+            );
+            b
+        }
+        Err(e) => {
+            report.push("commitment", Err(e));
+            return;
+        }
+    };
+    let id = leaf.id;
+    match (leaf.kind, &r.statement) {
+        (RecordKind::Consent, Some(st)) => {
+            let Some(payload) = check_signature(r, st, CONSENT_TYPE, leaf.issuer, report) else {
+                return;
+            };
+            report.push(
+                "statement matches entry",
+                serde_json::from_slice::<ConsentPayload>(&payload)
+                    .map(|p| {
+                        format!(
+                            "consent {id} {} by controller {} for {} purpose(s)",
+                            match p.decision {
+                                ConsentDecision::Given => "given",
+                                ConsentDecision::Refused => "refused",
+                            },
+                            leaf.issuer,
+                            p.purposes.len()
+                        )
+                    })
+                    .map_err(|e| format!("the statement is not a consent: {e}")),
+            );
+        }
+        (kind @ (RecordKind::Withdrawal | RecordKind::Erasure), Some(st)) => {
+            let ty = if kind == RecordKind::Withdrawal {
+                WITHDRAWAL_TYPE
+            } else {
+                ERASURE_TYPE
+            };
+            let Some(payload) = check_signature(r, st, ty, leaf.issuer, report) else {
+                return;
+            };
+            report.push(
+                "statement matches entry",
+                serde_json::from_slice::<ConsentActionPayload>(&payload)
+                    .map(|p| {
+                        format!(
+                            "{} of consent {} by its controller",
+                            kind.as_str(),
+                            p.consent_id
+                        )
+                    })
+                    .map_err(|e| format!("the statement is not a consent {}: {e}", kind.as_str())),
+            );
+        }
+        (kind @ (RecordKind::Withdrawal | RecordKind::Erasure), None) => {
+            let doc = serde_json::from_slice::<EventDocument>(&bytes)
+                .map_err(|e| format!("the document is not a consent event: {e}"))
+                .and_then(|d| {
+                    if d.kind != kind || d.id != id || d.time != leaf.time {
+                        Err("the document describes another event".to_owned())
+                    } else {
+                        Ok(format!(
+                            "{} of consent {} by the citizen",
+                            kind.as_str(),
+                            d.consent_id
+                        ))
+                    }
+                });
+            report.push("record matches entry", doc);
+        }
+        (RecordKind::Access, None) => {
+            let record = match serde_json::from_slice::<AccessRecord>(&bytes) {
+                Ok(rec) if rec.id == id && rec.accessor == leaf.issuer => rec,
+                Ok(_) => {
+                    report.push(
+                        "record matches entry",
+                        Err("the access record describes another entry".into()),
+                    );
+                    return;
+                }
+                Err(e) => {
+                    report.push(
+                        "record matches entry",
+                        Err(format!("the document is not an access record: {e}")),
+                    );
+                    return;
+                }
+            };
+            if check_signature(r, &record.statement, ACCESS_TYPE, leaf.issuer, report).is_none() {
+                return;
+            }
+            report.push(
+                "record matches entry",
+                Ok(format!(
+                    "access {id}: {} ({}){}",
+                    match record.decision {
+                        Verdict::Permit => "permit",
+                        Verdict::Deny => "deny",
+                    },
+                    record.reason.code(),
+                    if record.emergency { ", emergency" } else { "" }
+                )),
+            );
+        }
+        (kind, _) => {
+            report.push(
+                "statement",
+                Err(format!(
+                    "a {} entry does not open to {}",
+                    kind.as_str(),
+                    if r.statement.is_some() {
+                        "a statement"
+                    } else {
+                        "a document"
+                    }
+                )),
+            );
+        }
+    }
+}
+
+/// Checks the record and consent id a citizen receipt shows beside its log receipt: they must
+/// be what the receipt's signed statement and entry say.
+pub fn check_citizen_record(
+    r: &Receipt,
+    consent_id: Option<&str>,
+    record: &serde_json::Value,
+) -> Check {
+    let result = (|| {
+        let leaf = r
+            .leaf_bytes()
+            .and_then(|l| RecordLeaf::from_bytes(&l))
+            .filter(|l| l.kind == RecordKind::Consent)
+            .ok_or("the receipt is not for a consent entry")?;
+        if consent_id != Some(leaf.id.to_string().as_str()) {
+            return Err(format!(
+                "the consent id shown is not the entry's ({})",
+                leaf.id
+            ));
+        }
+        let statement = r
+            .statement
+            .as_ref()
+            .ok_or("the receipt carries no statement")?;
+        let (payload, _) = statement.check().map_err(|e| e.to_string())?;
+        let signed: serde_json::Value =
+            serde_json::from_slice(&payload).map_err(|e| format!("statement payload: {e}"))?;
+        if &signed != record {
+            return Err("the record shown is not the one the controller signed".to_owned());
+        }
+        Ok(format!(
+            "the record shown is the signed statement of consent {}",
+            leaf.id
+        ))
+    })();
+    let ok = result.is_ok();
+    Check {
+        name: "record",
+        ok,
+        detail: result.unwrap_or_else(|e| e),
+    }
 }
 
 /// Verifies a c2sp.org/tlog-proof@v1 text's proof with the log key `vkey`: the checkpoint's

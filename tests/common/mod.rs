@@ -338,3 +338,35 @@ pub fn deposit_payload(content: &[u8], visibility: &str) -> Value {
         "nonce": nonce(),
     })
 }
+
+/// A registered participant and its signing key.
+pub struct Participant {
+    pub id: String,
+    pub token: String,
+    pub key: ed25519_dalek::SigningKey,
+}
+
+impl Participant {
+    /// A DSSE envelope of `payload_type` over `payload`, signed by this participant.
+    pub fn sign(&self, payload_type: &str, payload: &Value) -> Vec<u8> {
+        datapole::statement::dsse::Envelope::sign(
+            payload_type,
+            payload.to_string().as_bytes(),
+            &self.id,
+            &self.key,
+        )
+        .to_bytes()
+    }
+}
+
+/// Registers participant `i` (key [`test_key`]`(i)`, name `Org i`) with `roles`.
+pub fn register(server: &Server, admin: &str, i: u64, roles: &[&str]) -> Participant {
+    let a = server.register(admin, &format!("Org {i}"), roles, &test_key(i));
+    assert_eq!(a.status, 201, "{}", a.text());
+    let v = a.json();
+    Participant {
+        id: v["participant_id"].as_str().unwrap().to_owned(),
+        token: v["api_token"].as_str().unwrap().to_owned(),
+        key: test_signing_key(i),
+    }
+}

@@ -1,0 +1,941 @@
+//! Consents and access decisions end to end against the real binary, with real signatures:
+//! a controller records a consent, the citizen holding only the receipt verifies it offline,
+//! reads its status and accesses, and withdraws it; the same access, permitted before, is then
+//! denied; every decision is on the log. Also: erasure, the controller's own withdrawal,
+//! expiry, refusals, emergencies, other legal bases; wrong secrets and unknown ids answered
+//! alike; no personal field on any public endpoint; and every rejection with its code and an
+//! unchanged log.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use base64::prelude::*;
+use common::{nonce, register, sha_hex, Answer, Participant, Server};
+use datapole::receipt::Receipt;
+use datapole::statement::access::ACCESS_TYPE;
+use datapole::statement::consent::{CONSENT_TYPE, ERASURE_TYPE, WITHDRAWAL_TYPE};
+use datapole::statement::deposit::DEPOSIT_TYPE;
+use datapole::verify::receipt::{check_citizen_record, verify_receipt};
+use serde_json::{json, Value};
+
+struct World {
+    server: Server,
+    vkey: String,
+    /// A hospital: controller and depositor of its own datasets.
+    chu: Participant,
+    /// Another controller.
+    other_controller: Participant,
+    /// A research lab, the consents' recipient.
+    lab: Participant,
+    /// An accessor no consent names.
+    stranger: Participant,
+    auditor: Participant,
+    dataset: String,
+}
+
+fn world(dir: &std::path::Path) -> World {
+    let server = Server::start(&dir.join("data"));
+    let admin = server.admin_token();
+    let vkey = server.vkey();
+    let chu = register(&server, &admin, 1, &["controller", "depositor"]);
+    let other_controller = register(&server, &admin, 2, &["controller"]);
+    let lab = register(&server, &admin, 3, &["accessor"]);
+    let stranger = register(&server, &admin, 4, &["accessor"]);
+    let auditor = register(&server, &admin, 5, &["auditor"]);
+    let deposit = common::deposit_payload(b"patient cohort extract", "private");
+    let a = post(
+        &server,
+        "/v1/deposits",
+        &chu.sign(DEPOSIT_TYPE, &deposit),
+        None,
+    );
+    assert_eq!(a.status, 201, "{}", a.text());
+    let dataset = a.json()["dataset_id"].as_str().unwrap().to_owned();
+    World {
+        server,
+        vkey,
+        chu,
+        other_controller,
+        lab,
+        stranger,
+        auditor,
+        dataset,
+    }
+}
+
+fn post(server: &Server, path: &str, body: &[u8], bearer: Option<&str>) -> Answer {
+    let auth = bearer.map(|b| format!("Bearer {b}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a));
+    }
+    server.request("POST", path, &headers, body)
+}
+
+fn get(server: &Server, path: &str, bearer: &str) -> Answer {
+    server.request(
+        "GET",
+        path,
+        &[("authorization", &format!("Bearer {bearer}"))],
+        b"",
+    )
+}
+
+const SUBJECT: &str = "hmac-sha256:9c1185a5c5e9fc54612808977ee8f548";
+const NOTICE: &str = "https://chu.example/notices/cohort-2027-v3";
+const PURPOSE_TEXT: &str = "Étude de cohorte sur le diabète de type 2";
+
+fn consent_payload(w: &World) -> Value {
+    json!({
+        "subject_ref": SUBJECT,
+        "expressed_by": {"role": "self"},
+        "indication_method": "web_form",
+        "notice": {"url": NOTICE, "sha256": sha_hex(b"notice v3"), "version": "3", "language": "fr-FR"},
+        "purposes": [{"code": "cohort-2027", "text": PURPOSE_TEXT}],
+        "legal_basis": "gdpr-9-2-a",
+        "data_categories": ["health", "biometric-measurements"],
+        "special_category": true,
+        "datasets": [w.dataset],
+        "recipients": [w.lab.id],
+        "jurisdiction": "FR",
+        "storage_location": "FR, hébergeur de données de santé certifié",
+        "retention_period": "P5Y",
+        "validity": {"duration": "P2Y"},
+        "withdrawal_method": "https://chu.example/consents/withdraw",
+        "decision": "given",
+        "issued_at": chrono::Utc::now().to_rfc3339(),
+        "nonce": nonce(),
+    })
+}
+
+fn access_payload(w: &World, consent_ids: &[&str]) -> Value {
+    json!({
+        "dataset_id": w.dataset,
+        "action": "query",
+        "purpose": {"code": "cohort-2027"},
+        "legal_basis": "consent",
+        "consent_ids": consent_ids,
+        "issued_at": chrono::Utc::now().to_rfc3339(),
+        "nonce": nonce(),
+    })
+}
+
+fn record_consent(w: &World, payload: &Value) -> Value {
+    let a = post(
+        &w.server,
+        "/v1/consents",
+        &w.chu.sign(CONSENT_TYPE, payload),
+        None,
+    );
+    assert_eq!(a.status, 201, "{}", a.text());
+    a.json()
+}
+
+fn access(w: &World, who: &Participant, payload: &Value) -> Answer {
+    post(
+        &w.server,
+        "/v1/accesses",
+        &who.sign(ACCESS_TYPE, payload),
+        None,
+    )
+}
+
+fn receipt_of(v: &Value) -> Receipt {
+    serde_json::from_value(v["receipt"].clone()).expect("a receipt")
+}
+
+/// Verifies a receipt offline with the pinned log key; the names of its checks.
+fn verified(r: &Receipt, vkey: &str) -> Vec<&'static str> {
+    let report = verify_receipt(r, Some(vkey));
+    assert!(report.ok(), "{report:#?}");
+    report.checks.iter().map(|c| c.name).collect()
+}
+
+#[test]
+fn the_citizen_flow_works_with_only_the_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let payload = consent_payload(&w);
+    let c = record_consent(&w, &payload);
+    let id = c["consent_id"].as_str().unwrap().to_owned();
+    let secret = c["citizen_secret"].as_str().unwrap().to_owned();
+    assert_eq!(c["status"], "given");
+    assert_eq!(c["record"], payload);
+    assert_eq!(BASE64_URL_SAFE_NO_PAD.decode(&secret).unwrap().len(), 32);
+
+    // The citizen's receipt verifies offline: inclusion, commitment, the controller's
+    // signature, and the record shown is the one signed.
+    let receipt = receipt_of(&c);
+    let checks = verified(&receipt, &w.vkey);
+    for name in [
+        "inclusion",
+        "commitment",
+        "statement signature",
+        "statement matches entry",
+    ] {
+        assert!(checks.contains(&name), "{checks:?}");
+    }
+    assert!(check_citizen_record(&receipt, Some(&id), &payload).ok);
+    let mut forged = payload.clone();
+    forged["purposes"][0]["code"] = json!("marketing");
+    assert!(!check_citizen_record(&receipt, Some(&id), &forged).ok);
+
+    // Status with the secret alone.
+    let v = get(&w.server, &format!("/v1/consents/{id}"), &secret);
+    assert_eq!(v.status, 200, "{}", v.text());
+    let v = v.json();
+    assert_eq!(v["status"], "given");
+    assert_eq!(v["record"], payload);
+    assert_eq!(v["controller"], w.chu.id.as_str());
+    assert_eq!(v["events"].as_array().unwrap().len(), 1);
+
+    // The lab is permitted.
+    let access_body = access_payload(&w, &[&id]);
+    let a = access(&w, &w.lab, &access_body);
+    assert_eq!(a.status, 201, "{}", a.text());
+    let permit = a.json();
+    assert_eq!(permit["decision"], "permit");
+    assert_eq!(permit["reason"], "consented");
+    let checks = verified(&receipt_of(&permit), &w.vkey);
+    assert!(checks.contains(&"record matches entry"), "{checks:?}");
+
+    // The citizen withdraws with the secret and nothing else.
+    let size = w.server.size();
+    let wd = post(
+        &w.server,
+        &format!("/v1/consents/{id}/withdraw"),
+        b"",
+        Some(&secret),
+    );
+    assert_eq!(wd.status, 201, "{}", wd.text());
+    let wd = wd.json();
+    assert_eq!(wd["status"], "withdrawn");
+    assert_eq!(wd["initiated_by"], "subject");
+    assert_eq!(w.server.size(), size + 1);
+    let checks = verified(&receipt_of(&wd), &w.vkey);
+    assert!(checks.contains(&"record matches entry"), "{checks:?}");
+
+    // The same access is now denied, and recorded.
+    let mut again = access_body.clone();
+    again["nonce"] = json!(nonce());
+    let a = access(&w, &w.lab, &again);
+    assert_eq!(a.status, 403, "{}", a.text());
+    let deny = a.json();
+    assert_eq!(deny["decision"], "deny");
+    assert_eq!(deny["reason"], "consent_withdrawn");
+    assert_eq!(deny["consent_id"], id.as_str());
+    assert_eq!(deny["error"]["code"], "consent_withdrawn");
+    verified(&receipt_of(&deny), &w.vkey);
+
+    // The citizen sees both, with their receipts.
+    let v = get(&w.server, &format!("/v1/consents/{id}"), &secret).json();
+    assert_eq!(v["status"], "withdrawn");
+    let events: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["consent", "withdrawal"]);
+    let list = get(&w.server, &format!("/v1/consents/{id}/accesses"), &secret);
+    assert_eq!(list.status, 200, "{}", list.text());
+    let list = list.json();
+    let accesses = list["accesses"].as_array().unwrap();
+    assert_eq!(accesses.len(), 2);
+    assert_eq!(accesses[0]["decision"], "permit");
+    assert_eq!(accesses[1]["decision"], "deny");
+    assert_eq!(accesses[1]["reason"], "consent_withdrawn");
+    for a in accesses {
+        assert_eq!(a["accessor"], w.lab.id.as_str());
+        assert_eq!(a["accessor_name"], "Org 3");
+        assert_eq!(a["purpose"], "cohort-2027");
+        assert_eq!(a["action"], "query");
+        verified(&receipt_of(a), &w.vkey);
+    }
+
+    // Withdrawing twice changes nothing.
+    let size = w.server.size();
+    post(
+        &w.server,
+        &format!("/v1/consents/{id}/withdraw"),
+        b"",
+        Some(&secret),
+    )
+    .assert_error(409, "already_withdrawn", "second withdrawal");
+    assert_eq!(w.server.size(), size);
+
+    // The controller and auditors read it with their participant tokens.
+    for token in [&w.chu.token, &w.auditor.token] {
+        let v = get(&w.server, &format!("/v1/consents/{id}"), token);
+        assert_eq!(v.status, 200, "{}", v.text());
+        assert_eq!(v.json()["status"], "withdrawn");
+    }
+    let listed = get(
+        &w.server,
+        &format!("/v1/consents?controller={}", w.chu.id),
+        &w.chu.token,
+    );
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    assert_eq!(listed.json()["consents"][0]["consent_id"], id.as_str());
+    get(
+        &w.server,
+        &format!("/v1/consents?controller={}", w.chu.id),
+        &w.lab.token,
+    )
+    .assert_error(
+        403,
+        "forbidden_role",
+        "an accessor listing a controller's consents",
+    );
+
+    // The citizen's receipt, saved as a file, verifies with `datapole verify`.
+    let file = dir.path().join("citizen-receipt.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    let out = std::process::Command::new(common::binary())
+        .args(["verify", "--vkey", &w.vkey])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("✓ record"), "{stdout}");
+}
+
+#[test]
+fn wrong_secrets_and_unknown_ids_are_indistinguishable() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let c = record_consent(&w, &consent_payload(&w));
+    let id = c["consent_id"].as_str().unwrap();
+    let secret = c["citizen_secret"].as_str().unwrap();
+    let other = record_consent(&w, &consent_payload(&w));
+    let other_secret = other["citizen_secret"].as_str().unwrap();
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let size = w.server.size();
+    let mut answers = BTreeSet::new();
+    for path in ["", "/accesses"] {
+        for (consent, token) in [
+            (id, "wrong-secret"),
+            (id, other_secret),
+            (id, w.other_controller.token.as_str()),
+            (id, w.lab.token.as_str()),
+            (unknown.as_str(), secret),
+            (unknown.as_str(), w.auditor.token.as_str()),
+        ] {
+            let a = get(&w.server, &format!("/v1/consents/{consent}{path}"), token);
+            answers.insert((a.status, a.text()));
+        }
+        let a = w.server.get(&format!("/v1/consents/{id}{path}"));
+        answers.insert((a.status, a.text()));
+        let a = w.server.get(&format!("/v1/consents/{unknown}{path}"));
+        answers.insert((a.status, a.text()));
+    }
+    for action in ["withdraw", "erase"] {
+        for (consent, token) in [
+            (id, "wrong-secret"),
+            (id, other_secret),
+            (unknown.as_str(), secret),
+        ] {
+            let a = post(
+                &w.server,
+                &format!("/v1/consents/{consent}/{action}"),
+                b"",
+                Some(token),
+            );
+            answers.insert((a.status, a.text()));
+        }
+        // A participant token is not a citizen secret: the controller signs a statement.
+        let a = post(
+            &w.server,
+            &format!("/v1/consents/{id}/{action}"),
+            b"",
+            Some(&w.chu.token),
+        );
+        answers.insert((a.status, a.text()));
+    }
+    assert_eq!(answers.len(), 1, "{answers:#?}");
+    let (status, body) = answers.into_iter().next().unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains(r#""code":"unauthorized""#), "{body}");
+    assert_eq!(w.server.size(), size);
+    let v = get(&w.server, &format!("/v1/consents/{id}"), secret);
+    assert_eq!(v.json()["status"], "given");
+}
+
+#[test]
+fn no_personal_field_reaches_a_public_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let payload = consent_payload(&w);
+    let c = record_consent(&w, &payload);
+    let id = c["consent_id"].as_str().unwrap();
+    let secret = c["citizen_secret"].as_str().unwrap();
+    let a = access(&w, &w.lab, &access_payload(&w, &[id]));
+    assert_eq!(a.status, 201);
+    let a = access(&w, &w.stranger, &access_payload(&w, &[id]));
+    assert_eq!(a.status, 403);
+    post(
+        &w.server,
+        &format!("/v1/consents/{id}/withdraw"),
+        b"",
+        Some(secret),
+    );
+
+    let secrets = [
+        SUBJECT,
+        NOTICE,
+        PURPOSE_TEXT,
+        "biometric-measurements",
+        "hébergeur",
+        "chu.example",
+        secret,
+    ];
+    let size = w.server.size();
+    let mut public = Vec::new();
+    for i in 0..size {
+        public.push(w.server.get(&format!("/v1/entries/{i}")).text());
+        public.push(w.server.get(&format!("/v1/receipts/{i}")).text());
+        public.push(
+            w.server
+                .get(&format!("/v1/receipts/{i}?format=tlog-proof"))
+                .text(),
+        );
+    }
+    let bundle = w.server.get(&format!("/tile/entries/000.p/{size}"));
+    assert_eq!(bundle.status, 200);
+    public.push(String::from_utf8_lossy(&bundle.body).into_owned());
+    public.push(
+        w.server
+            .get(&format!(
+                "/v1/deposits?sha256={}",
+                sha_hex(b"patient cohort extract")
+            ))
+            .text(),
+    );
+    public.push(w.server.get(&format!("/v1/datasets/{}", w.dataset)).text());
+    let everything = public.join("\n");
+    // Base64 forms too: entries and receipts carry leaves in base64.
+    for s in secrets {
+        assert!(!everything.contains(s), "{s} is public");
+        let b64 = BASE64_STANDARD.encode(s);
+        assert!(
+            !everything.contains(&b64[..b64.len() - 4]),
+            "{s} is public in base64"
+        );
+    }
+    // The leaves themselves: type, id, issuer, time, commitment, nothing else.
+    for i in 0..size {
+        let leaf = w.server.get(&format!("/v1/entries/{i}")).json();
+        let data = BASE64_STANDARD
+            .decode(leaf["data"].as_str().unwrap())
+            .unwrap();
+        let v: Value = serde_json::from_slice(&data).unwrap();
+        if matches!(
+            v["type"].as_str(),
+            Some("consent" | "withdrawal" | "access")
+        ) {
+            let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(keys, ["v", "type", "id", "issuer", "time", "commitment"]);
+        }
+    }
+}
+
+#[test]
+fn erasure_deletes_the_record_but_the_citizen_copy_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let payload = consent_payload(&w);
+    let c = record_consent(&w, &payload);
+    let id = c["consent_id"].as_str().unwrap();
+    let secret = c["citizen_secret"].as_str().unwrap();
+    let e = post(
+        &w.server,
+        &format!("/v1/consents/{id}/erase"),
+        b"",
+        Some(secret),
+    );
+    assert_eq!(e.status, 201, "{}", e.text());
+    assert_eq!(e.json()["status"], "erased");
+    verified(&receipt_of(&e.json()), &w.vkey);
+
+    let v = get(&w.server, &format!("/v1/consents/{id}"), secret);
+    assert_eq!(v.status, 200, "{}", v.text());
+    let v = v.json();
+    assert_eq!(v["status"], "erased");
+    assert!(v.get("record").is_none(), "{v}");
+    // The log's own receipt of the consent no longer opens it ...
+    let first = &v["events"][0]["receipt"];
+    assert!(
+        first.get("opening").is_none() && first.get("statement").is_none(),
+        "{first}"
+    );
+    let auditor_view = get(
+        &w.server,
+        &format!("/v1/receipts/{}", c["index"]),
+        &w.auditor.token,
+    )
+    .json();
+    assert!(auditor_view.get("opening").is_none(), "{auditor_view}");
+    let text = serde_json::to_string(&v).unwrap();
+    assert!(!text.contains(SUBJECT) && !text.contains(PURPOSE_TEXT));
+    // ... only the citizen's copy does, and it still verifies.
+    verified(&receipt_of(&c), &w.vkey);
+    assert!(check_citizen_record(&receipt_of(&c), Some(id), &payload).ok);
+
+    // An erased consent permits nothing and cannot be withdrawn or erased again.
+    let a = access(&w, &w.lab, &access_payload(&w, &[id]));
+    assert_eq!(a.status, 403);
+    assert_eq!(a.json()["reason"], "consent_erased");
+    let size = w.server.size();
+    post(
+        &w.server,
+        &format!("/v1/consents/{id}/withdraw"),
+        b"",
+        Some(secret),
+    )
+    .assert_error(409, "consent_erased", "withdrawing an erased consent");
+    post(
+        &w.server,
+        &format!("/v1/consents/{id}/erase"),
+        b"",
+        Some(secret),
+    )
+    .assert_error(409, "consent_erased", "erasing twice");
+    assert_eq!(w.server.size(), size);
+
+    // The data survives a restart: the erasure was committed with its event.
+    drop(w.server);
+    let server = Server::start(&dir.path().join("data"));
+    let v = get(&server, &format!("/v1/consents/{id}"), secret).json();
+    assert_eq!(v["status"], "erased");
+    assert!(v.get("record").is_none());
+}
+
+#[test]
+fn the_controller_withdraws_and_erases_its_own_consents_with_signed_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let c = record_consent(&w, &consent_payload(&w));
+    let id = c["consent_id"].as_str().unwrap();
+    let secret = c["citizen_secret"].as_str().unwrap();
+    let action = |consent: &str| {
+        json!({"consent_id": consent, "reason": "the person asked at the front desk",
+               "issued_at": chrono::Utc::now().to_rfc3339(), "nonce": nonce()})
+    };
+    let path = format!("/v1/consents/{id}/withdraw");
+    let size = w.server.size();
+    // Another controller may not; the path and the statement must name the same consent;
+    // a withdrawal statement does not erase.
+    post(
+        &w.server,
+        &path,
+        &w.other_controller.sign(WITHDRAWAL_TYPE, &action(id)),
+        None,
+    )
+    .assert_error(403, "not_consent_controller", "another controller");
+    let other_id = uuid::Uuid::new_v4().to_string();
+    post(
+        &w.server,
+        &path,
+        &w.chu.sign(WITHDRAWAL_TYPE, &action(&other_id)),
+        None,
+    )
+    .assert_error(422, "consent_mismatch", "another consent in the statement");
+    post(
+        &w.server,
+        &format!("/v1/consents/{other_id}/withdraw"),
+        &w.chu.sign(WITHDRAWAL_TYPE, &action(&other_id)),
+        None,
+    )
+    .assert_error(404, "consent_not_found", "unknown consent");
+    post(
+        &w.server,
+        &format!("/v1/consents/{id}/erase"),
+        &w.chu.sign(WITHDRAWAL_TYPE, &action(id)),
+        None,
+    )
+    .assert_error(
+        400,
+        "malformed_envelope",
+        "a withdrawal statement sent to erase",
+    );
+    post(
+        &w.server,
+        &path,
+        &w.lab.sign(WITHDRAWAL_TYPE, &action(id)),
+        None,
+    )
+    .assert_error(403, "forbidden_role", "an accessor");
+    assert_eq!(w.server.size(), size);
+
+    let body = w.chu.sign(WITHDRAWAL_TYPE, &action(id));
+    let a = post(&w.server, &path, &body, None);
+    assert_eq!(a.status, 201, "{}", a.text());
+    assert_eq!(a.json()["initiated_by"], "controller");
+    let checks = verified(&receipt_of(&a.json()), &w.vkey);
+    assert!(checks.contains(&"statement signature"), "{checks:?}");
+    // Replaying the statement is refused.
+    post(&w.server, &path, &body, None).assert_error(409, "replayed", "replayed withdrawal");
+    let v = get(&w.server, &format!("/v1/consents/{id}"), secret).json();
+    assert_eq!(v["status"], "withdrawn");
+    assert_eq!(v["events"][1]["initiated_by"], "controller");
+
+    let e = post(
+        &w.server,
+        &format!("/v1/consents/{id}/erase"),
+        &w.chu.sign(ERASURE_TYPE, &action(id)),
+        None,
+    );
+    assert_eq!(e.status, 201, "{}", e.text());
+    assert_eq!(
+        get(&w.server, &format!("/v1/consents/{id}"), secret).json()["status"],
+        "erased"
+    );
+}
+
+#[test]
+fn decisions_follow_every_rule_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let c = record_consent(&w, &consent_payload(&w));
+    let id = c["consent_id"].as_str().unwrap().to_owned();
+    let mut refused = consent_payload(&w);
+    refused["decision"] = json!("refused");
+    let r = record_consent(&w, &refused);
+    assert_eq!(r["status"], "refused");
+    let refused_id = r["consent_id"].as_str().unwrap().to_owned();
+    let mut short = consent_payload(&w);
+    short["validity"] =
+        json!({"until": (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339()});
+    let s = record_consent(&w, &short);
+    let short_id = s["consent_id"].as_str().unwrap().to_owned();
+    let mut any = consent_payload(&w);
+    any["datasets"] = json!([]);
+    let any_id = record_consent(&w, &any)["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let other_dataset = {
+        let d = common::deposit_payload(b"another dataset", "public");
+        let a = post(
+            &w.server,
+            "/v1/deposits",
+            &w.chu.sign(DEPOSIT_TYPE, &d),
+            None,
+        );
+        a.json()["dataset_id"].as_str().unwrap().to_owned()
+    };
+    let foreign_dataset = uuid::Uuid::new_v4().to_string();
+
+    let case = |who: &Participant, change: &dyn Fn(&mut Value)| {
+        let mut p = access_payload(&w, &[&id]);
+        change(&mut p);
+        let size = w.server.size();
+        let a = access(&w, who, &p);
+        assert_eq!(
+            w.server.size(),
+            size + 1,
+            "every decision is on the log: {}",
+            a.text()
+        );
+        (a.status, a.json())
+    };
+    let expect = |(status, v): (u16, Value), want_status: u16, reason: &str| {
+        assert_eq!(
+            (status, v["reason"].as_str().unwrap()),
+            (want_status, reason),
+            "{v}"
+        );
+        v
+    };
+    expect(case(&w.lab, &|_| {}), 201, "consented");
+    expect(case(&w.stranger, &|_| {}), 403, "recipient_not_allowed");
+    expect(
+        case(&w.lab, &|p| p["purpose"]["code"] = json!("marketing")),
+        403,
+        "purpose_not_consented",
+    );
+    expect(
+        case(&w.lab, &|p| p["dataset_id"] = json!(other_dataset)),
+        403,
+        "dataset_not_covered",
+    );
+    expect(
+        case(&w.lab, &|p| {
+            p["consent_ids"] = json!([uuid::Uuid::new_v4()])
+        }),
+        403,
+        "unknown_consent",
+    );
+    expect(
+        case(&w.lab, &|p| p["consent_ids"] = json!([refused_id])),
+        403,
+        "consent_refused",
+    );
+    expect(
+        case(&w.lab, &|p| p["consent_ids"] = json!([id, refused_id])),
+        403,
+        "consent_refused",
+    );
+    // "Any dataset of this controller": its other dataset is covered, a foreign one is not.
+    expect(
+        case(&w.lab, &|p| {
+            p["consent_ids"] = json!([any_id]);
+            p["dataset_id"] = json!(other_dataset);
+        }),
+        201,
+        "consented",
+    );
+    expect(
+        case(&w.lab, &|p| {
+            p["consent_ids"] = json!([any_id]);
+            p["dataset_id"] = json!(foreign_dataset);
+        }),
+        403,
+        "dataset_not_covered",
+    );
+    // Other legal bases are recorded with their reference.
+    let v = expect(
+        case(&w.stranger, &|p| {
+            p["legal_basis"] = json!("permit");
+            p.as_object_mut().unwrap().remove("consent_ids");
+            p["authorization_ref"] = json!("CESREES-2026-114");
+        }),
+        201,
+        "authorization_recorded",
+    );
+    verified(&receipt_of(&v), &w.vkey);
+    // Break-glass: permitted and flagged.
+    let v = expect(
+        case(&w.stranger, &|p| {
+            p["emergency"] = json!({"justification": "patient unconscious in the emergency room"});
+        }),
+        201,
+        "emergency_override",
+    );
+    assert_eq!(v["emergency"], true);
+    assert_eq!(v["decision"], "permit");
+
+    // Expiry.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    expect(
+        case(&w.lab, &|p| p["consent_ids"] = json!([short_id])),
+        403,
+        "consent_expired",
+    );
+    let v = get(
+        &w.server,
+        &format!("/v1/consents/{short_id}"),
+        s["citizen_secret"].as_str().unwrap(),
+    )
+    .json();
+    assert_eq!(v["status"], "expired");
+
+    // A refused consent cannot be withdrawn.
+    post(
+        &w.server,
+        &format!("/v1/consents/{refused_id}/withdraw"),
+        b"",
+        r["citizen_secret"].as_str(),
+    )
+    .assert_error(409, "consent_refused", "withdrawing a refusal");
+}
+
+#[test]
+fn bad_consent_and_access_statements_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let good = consent_payload(&w);
+    let consent_cases: Vec<(Box<dyn Fn(&mut Value)>, u16, &str)> = vec![
+        (
+            Box::new(|p| p["subject_ref"] = json!("jean.dupont@example.fr")),
+            422,
+            "identifier_not_pseudonymous",
+        ),
+        (
+            Box::new(|p| p["subject_ref"] = json!("1 85 05 78 006 084 36")),
+            422,
+            "identifier_not_pseudonymous",
+        ),
+        (
+            Box::new(|p| p["subject_ref"] = json!("Jean Dupont de Toulouse")),
+            422,
+            "identifier_not_pseudonymous",
+        ),
+        (
+            Box::new(|p| p["validity"] = json!({})),
+            422,
+            "endless_consent",
+        ),
+        (
+            Box::new(|p| p["validity"] = json!({"duration": "P500Y"})),
+            422,
+            "endless_consent",
+        ),
+        (
+            Box::new(|p| p["purposes"] = json!([])),
+            422,
+            "invalid_field",
+        ),
+        (
+            Box::new(|p| p["expressed_by"] = json!({"role": "neighbour"})),
+            422,
+            "invalid_field",
+        ),
+        (
+            Box::new(|p| p["decision"] = json!("maybe")),
+            422,
+            "invalid_field",
+        ),
+        (
+            Box::new(|p| p["unexpected"] = json!(1)),
+            422,
+            "invalid_field",
+        ),
+        (
+            Box::new(|p| p["recipients"] = json!([uuid::Uuid::new_v4()])),
+            422,
+            "unknown_recipient",
+        ),
+        (
+            Box::new(|p| p["datasets"] = json!([uuid::Uuid::new_v4()])),
+            422,
+            "unknown_dataset",
+        ),
+        (
+            Box::new(|p| p["issued_at"] = json!("2020-01-01T00:00:00Z")),
+            422,
+            "stale_statement",
+        ),
+    ];
+    let size = w.server.size();
+    for (k, (change, status, code)) in consent_cases.iter().enumerate() {
+        let mut p = good.clone();
+        p["nonce"] = json!(nonce());
+        change(&mut p);
+        post(
+            &w.server,
+            "/v1/consents",
+            &w.chu.sign(CONSENT_TYPE, &p),
+            None,
+        )
+        .assert_error(*status, code, &format!("consent case {k}"));
+    }
+    // The recipient must be an accessor, not just any participant.
+    let mut p = good.clone();
+    p["recipients"] = json!([w.auditor.id]);
+    post(
+        &w.server,
+        "/v1/consents",
+        &w.chu.sign(CONSENT_TYPE, &p),
+        None,
+    )
+    .assert_error(422, "unknown_recipient", "an auditor as recipient");
+    // Wrong role, wrong signature, wrong payload type, unknown signer.
+    post(
+        &w.server,
+        "/v1/consents",
+        &w.lab.sign(CONSENT_TYPE, &good),
+        None,
+    )
+    .assert_error(403, "forbidden_role", "an accessor recording a consent");
+    let mut env: Value = serde_json::from_slice(&w.chu.sign(CONSENT_TYPE, &good)).unwrap();
+    env["signatures"][0]["sig"] = json!(BASE64_STANDARD.encode([7u8; 64]));
+    post(&w.server, "/v1/consents", env.to_string().as_bytes(), None).assert_error(
+        401,
+        "bad_signature",
+        "forged consent",
+    );
+    post(
+        &w.server,
+        "/v1/consents",
+        &w.chu.sign(DEPOSIT_TYPE, &good),
+        None,
+    )
+    .assert_error(400, "malformed_envelope", "deposit type");
+    post(&w.server, "/v1/consents", b"{not json", None).assert_error(
+        400,
+        "malformed_envelope",
+        "not JSON",
+    );
+    post(&w.server, "/v1/consents", &vec![b' '; 70_000], None).assert_error(
+        413,
+        "payload_too_large",
+        "oversized",
+    );
+    assert_eq!(w.server.size(), size, "no rejected consent reached the log");
+
+    // Replays.
+    let body = w.chu.sign(CONSENT_TYPE, &good);
+    assert_eq!(post(&w.server, "/v1/consents", &body, None).status, 201);
+    post(&w.server, "/v1/consents", &body, None).assert_error(409, "replayed", "replayed consent");
+    let id = uuid::Uuid::new_v4().to_string();
+    let good_access = access_payload(&w, &[&id]);
+    let body = w.lab.sign(ACCESS_TYPE, &good_access);
+    assert_eq!(post(&w.server, "/v1/accesses", &body, None).status, 403);
+    let size = w.server.size();
+    post(&w.server, "/v1/accesses", &body, None).assert_error(409, "replayed", "replayed access");
+
+    let access_cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        (
+            Box::new(|p| {
+                p.as_object_mut().unwrap().remove("consent_ids");
+            }),
+            "invalid_field",
+        ),
+        (Box::new(|p| p["consent_ids"] = json!([])), "invalid_field"),
+        (
+            Box::new(|p| p["legal_basis"] = json!("contract")),
+            "invalid_field",
+        ),
+        (Box::new(|p| p["action"] = json!("sell")), "invalid_field"),
+        (
+            Box::new(|p| p["dataset_id"] = json!("not-a-uuid")),
+            "invalid_field",
+        ),
+        (
+            Box::new(|p| p["issued_at"] = json!("2020-01-01T00:00:00Z")),
+            "stale_statement",
+        ),
+    ];
+    for (k, (change, code)) in access_cases.iter().enumerate() {
+        let mut p = good_access.clone();
+        p["nonce"] = json!(nonce());
+        change(&mut p);
+        post(
+            &w.server,
+            "/v1/accesses",
+            &w.lab.sign(ACCESS_TYPE, &p),
+            None,
+        )
+        .assert_error(422, code, &format!("access case {k}"));
+    }
+    let mut p = good_access.clone();
+    p["nonce"] = json!(nonce());
+    post(
+        &w.server,
+        "/v1/accesses",
+        &w.chu.sign(ACCESS_TYPE, &p),
+        None,
+    )
+    .assert_error(403, "forbidden_role", "a controller accessing");
+    assert_eq!(w.server.size(), size, "no rejected access reached the log");
+
+    // Unknown methods and malformed ids.
+    let a = w
+        .server
+        .request("DELETE", &format!("/v1/consents/{id}"), &[], b"");
+    a.assert_error(405, "method_not_allowed", "DELETE a consent");
+    get(&w.server, "/v1/consents/not-a-uuid", "x").assert_error(
+        400,
+        "invalid_consent_id",
+        "malformed id",
+    );
+    get(&w.server, "/v1/consents", &w.chu.token).assert_error(
+        400,
+        "invalid_query",
+        "list without controller",
+    );
+}
