@@ -19,6 +19,9 @@ use datapole::statement::deposit::DEPOSIT_TYPE;
 use datapole::verify::receipt::{check_citizen_record, verify_receipt};
 use serde_json::{json, Value};
 
+/// A change to a payload.
+type Change = Box<dyn Fn(&mut Value)>;
+
 struct World {
     server: Server,
     vkey: String,
@@ -748,7 +751,7 @@ fn bad_consent_and_access_statements_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let w = world(dir.path());
     let good = consent_payload(&w);
-    let consent_cases: Vec<(Box<dyn Fn(&mut Value)>, u16, &str)> = vec![
+    let consent_cases: Vec<(Change, u16, &str)> = vec![
         (
             Box::new(|p| p["subject_ref"] = json!("jean.dupont@example.fr")),
             422,
@@ -878,7 +881,7 @@ fn bad_consent_and_access_statements_are_refused_and_change_nothing() {
     let size = w.server.size();
     post(&w.server, "/v1/accesses", &body, None).assert_error(409, "replayed", "replayed access");
 
-    let access_cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let access_cases: Vec<(Change, &str)> = vec![
         (
             Box::new(|p| {
                 p.as_object_mut().unwrap().remove("consent_ids");
