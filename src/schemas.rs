@@ -5,9 +5,12 @@
 use schemars::schema_for;
 use serde_json::Value;
 
-use crate::api::{deposits, error::ErrorBody, log, participants};
+use crate::api::{accesses, consents, deposits, error::ErrorBody, log, participants};
+use crate::consent::{AccessRecord, EventDocument, RecordLeaf};
 use crate::participant::{ParticipantLeaf, RegistrationRequest};
 use crate::receipt::Receipt;
+use crate::statement::access::AccessPayload;
+use crate::statement::consent::{ConsentActionPayload, ConsentPayload};
 use crate::statement::deposit::{DepositLeaf, DepositPayload};
 use crate::statement::dsse::Envelope;
 
@@ -62,6 +65,48 @@ pub fn all() -> Vec<(&'static str, Value)> {
         (
             "dataset.schema.json",
             json(schema_for!(deposits::DatasetView)),
+        ),
+        (
+            "consent-payload.schema.json",
+            json(schema_for!(ConsentPayload)),
+        ),
+        (
+            "consent-action-payload.schema.json",
+            json(schema_for!(ConsentActionPayload)),
+        ),
+        (
+            "access-payload.schema.json",
+            json(schema_for!(AccessPayload)),
+        ),
+        ("record-leaf.schema.json", json(schema_for!(RecordLeaf))),
+        (
+            "consent-event-document.schema.json",
+            json(schema_for!(EventDocument)),
+        ),
+        ("access-record.schema.json", json(schema_for!(AccessRecord))),
+        (
+            "citizen-receipt.schema.json",
+            json(schema_for!(consents::CitizenReceipt)),
+        ),
+        (
+            "consent.schema.json",
+            json(schema_for!(consents::ConsentView)),
+        ),
+        (
+            "consent-event-recorded.schema.json",
+            json(schema_for!(consents::ConsentEventRecorded)),
+        ),
+        (
+            "consent-list.schema.json",
+            json(schema_for!(consents::ConsentList)),
+        ),
+        (
+            "access-decided.schema.json",
+            json(schema_for!(accesses::AccessDecided)),
+        ),
+        (
+            "access-list.schema.json",
+            json(schema_for!(accesses::AccessList)),
         ),
     ]
 }
