@@ -942,3 +942,44 @@ fn bad_consent_and_access_statements_are_refused_and_change_nothing() {
         "list without controller",
     );
 }
+
+/// `examples/consent_flow.rs` runs its whole story against a real server (cargo builds the
+/// examples before it runs the tests).
+#[test]
+fn the_consent_flow_example_runs() {
+    let exe = std::path::Path::new(common::binary())
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("consent_flow{}", std::env::consts::EXE_SUFFIX));
+    if !exe.exists() {
+        // `cargo test` builds the examples; `cargo test --test consents` does not.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = std::process::Command::new(cargo)
+            .args(["build", "--example", "consent_flow"])
+            .status()
+            .unwrap();
+        assert!(built.success());
+    }
+    assert!(exe.exists(), "{} was not built", exe.display());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let out = std::process::Command::new(&exe)
+        .args(["--url", &server.base, "--admin-token-file"])
+        .arg(server.data_dir.join("admin-token"))
+        .arg("--out")
+        .arg(dir.path().join("citizen.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"deny\" (\"consent_withdrawn\")"),
+        "{stdout}"
+    );
+    assert!(dir.path().join("citizen.json").exists());
+}
