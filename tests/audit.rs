@@ -304,12 +304,19 @@ fn bad_entries_are_reported_with_their_index_and_why() {
         participant_leaf(id, &["depositor"], &test_key(1)),
         deposit.to_string().into_bytes(),
         b"not json".to_vec(),
+        // A consent recorded by a participant that is no controller.
+        serde_json::json!({"v":1,"type":"consent","id":uuid::Uuid::new_v4(),"issuer":id,
+            "time":"2026-11-28T00:00:00.000Z","commitment":"ab".repeat(32)})
+        .to_string()
+        .into_bytes(),
     ];
     let (server, vkey) = engine_log(dir.path(), entries);
     let out = audit(&server, &vkey, &dir.path().join("audit"));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("PROBLEMS: 2"), "{t}");
+    assert!(t.contains("PROBLEMS: 3"), "{t}");
+    assert!(t.contains("3 participant"), "{t}");
+    assert!(t.contains("lacks the Controller role"), "{t}");
     assert!(
         t.contains("1 statement: the signature does not verify"),
         "{t}"

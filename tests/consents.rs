@@ -303,6 +303,30 @@ fn the_citizen_flow_works_with_only_the_receipt() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("✓ record"), "{stdout}");
+
+    // The monitor audits the whole log clean: every consent event and access decision was
+    // issued by a participant with the right role.
+    let out = std::process::Command::new(common::binary())
+        .args([
+            "audit",
+            "--log-url",
+            &w.server.base,
+            "--vkey",
+            &w.vkey,
+            "--state-dir",
+        ])
+        .arg(dir.path().join("audit"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for kind in ["consent: 1", "withdrawal: 1", "access: 2"] {
+        assert!(text.contains(kind), "{kind} in {text}");
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use base64::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::consent::{RecordKind, RecordLeaf};
 use crate::participant::{parse_public_key, ParticipantLeaf, Role};
 use crate::statement::deposit::{DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE};
 use crate::verify::Frontier;
@@ -134,6 +135,33 @@ impl AuditState {
                     }
                     _ => Err("visibility, statement and commitment do not agree".into()),
                 }
+            }
+            Some("consent" | "withdrawal" | "erasure" | "access") => {
+                let leaf = RecordLeaf::from_bytes(entry).ok_or("malformed record entry")?;
+                let c = &leaf.commitment;
+                if c.len() != 64
+                    || !c
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err("commitment is not a lower-case hex SHA-256".into());
+                }
+                leaf.at().ok_or("time is not an RFC 3339 time")?;
+                let role = if leaf.kind == RecordKind::Access {
+                    Role::Accessor
+                } else {
+                    Role::Controller
+                };
+                let issuer = leaf.issuer.to_string();
+                let key = self
+                    .keys
+                    .get(&issuer)
+                    .and_then(|h| h.iter().rev().find(|k| k.index < index))
+                    .ok_or_else(|| format!("issuer {issuer} was not registered before"))?;
+                if !key.roles.contains(&role) {
+                    return Err(format!("participant {issuer} lacks the {role:?} role"));
+                }
+                Ok(leaf.kind.as_str())
             }
             Some(other) => Err(format!("unknown entry type {other:?}")),
             None => Err("no entry type".into()),
