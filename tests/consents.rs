@@ -1007,3 +1007,60 @@ fn the_consent_flow_example_runs() {
     );
     assert!(dir.path().join("citizen.json").exists());
 }
+
+/// Accesses racing a withdrawal: no permit is ever sequenced after the withdrawal, and every
+/// access after it is denied (the sequencer re-checks a permit's consents when it sequences
+/// it; a permit that lost the race is decided again).
+#[test]
+fn no_permit_is_sequenced_after_a_withdrawal() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let c = record_consent(&w, &consent_payload(&w));
+    let id = c["consent_id"].as_str().unwrap().to_owned();
+    let secret = c["citizen_secret"].as_str().unwrap().to_owned();
+    let bodies: Vec<Vec<Vec<u8>>> = (0..4)
+        .map(|_| {
+            (0..15)
+                .map(|_| w.lab.sign(ACCESS_TYPE, &access_payload(&w, &[&id])))
+                .collect()
+        })
+        .collect();
+    let withdrawal_index = std::thread::scope(|s| {
+        for batch in &bodies {
+            let w = &w;
+            s.spawn(move || {
+                for body in batch {
+                    let a = post(&w.server, "/v1/accesses", body, None);
+                    assert!(matches!(a.status, 201 | 403), "{}", a.text());
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let wd = post(
+            &w.server,
+            &format!("/v1/consents/{id}/withdraw"),
+            b"",
+            Some(&secret),
+        );
+        assert_eq!(wd.status, 201, "{}", wd.text());
+        wd.json()["index"].as_u64().unwrap()
+    });
+    let list = get(&w.server, &format!("/v1/consents/{id}/accesses"), &secret).json();
+    let accesses = list["accesses"].as_array().unwrap();
+    assert_eq!(accesses.len(), 60);
+    let permits = accesses.iter().filter(|a| a["decision"] == "permit").count();
+    eprintln!("{permits} permits, {} denials", accesses.len() - permits);
+    for a in accesses {
+        let index = a["index"].as_u64().unwrap();
+        if index > withdrawal_index {
+            assert_eq!(a["decision"], "deny", "{a}");
+            assert_eq!(a["reason"], "consent_withdrawn");
+        }
+        if a["decision"] == "permit" {
+            assert!(
+                index < withdrawal_index,
+                "a permit after the withdrawal: {a}"
+            );
+        }
+    }
+}
