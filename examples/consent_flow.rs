@@ -225,6 +225,7 @@ fn main() -> anyhow::Result<()> {
         &receipt,
         Some(&id),
         &citizen["record"],
+        citizen["expires_at"].as_str(),
     ));
     print_checks(&report);
     ensure!(report.ok(), "the citizen's receipt does not verify");

@@ -316,7 +316,7 @@ fn bad_entries_are_reported_with_their_index_and_why() {
     let t = text(&out);
     assert!(t.contains("PROBLEMS: 3"), "{t}");
     assert!(t.contains("3 participant"), "{t}");
-    assert!(t.contains("lacks the Controller role"), "{t}");
+    assert!(t.contains("lacks the controller role"), "{t}");
     assert!(
         t.contains("1 statement: the signature does not verify"),
         "{t}"

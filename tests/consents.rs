@@ -179,10 +179,20 @@ fn the_citizen_flow_works_with_only_the_receipt() {
     ] {
         assert!(checks.contains(&name), "{checks:?}");
     }
-    assert!(check_citizen_record(&receipt, Some(&id), &payload).ok);
+    assert!(check_citizen_record(&receipt, Some(&id), &payload, c["expires_at"].as_str()).ok);
     let mut forged = payload.clone();
     forged["purposes"][0]["code"] = json!("marketing");
-    assert!(!check_citizen_record(&receipt, Some(&id), &forged).ok);
+    assert!(!check_citizen_record(&receipt, Some(&id), &forged, None).ok);
+    assert!(
+        !check_citizen_record(
+            &receipt,
+            Some(&id),
+            &payload,
+            Some("2099-01-01T00:00:00.000Z")
+        )
+        .ok
+    );
+    assert!(!check_citizen_record(&receipt, Some("another"), &payload, None).ok);
 
     // Status with the secret alone.
     let v = get(&w.server, &format!("/v1/consents/{id}"), &secret);
@@ -249,6 +259,27 @@ fn the_citizen_flow_works_with_only_the_receipt() {
     assert_eq!(accesses[0]["decision"], "permit");
     assert_eq!(accesses[1]["decision"], "deny");
     assert_eq!(accesses[1]["reason"], "consent_withdrawn");
+    // Paging, in log order.
+    let first = accesses[0]["index"].as_u64().unwrap();
+    let page = get(
+        &w.server,
+        &format!("/v1/consents/{id}/accesses?after={first}"),
+        &secret,
+    )
+    .json();
+    assert_eq!(page["accesses"].as_array().unwrap().len(), 1);
+    assert_eq!(page["accesses"][0]["index"], accesses[1]["index"]);
+    get(
+        &w.server,
+        &format!("/v1/consents/{id}/accesses?after=x"),
+        &secret,
+    )
+    .assert_error(400, "invalid_query", "malformed after");
+    get(&w.server, &format!("/v1/consents/{id}?verbose=1"), &secret).assert_error(
+        400,
+        "invalid_query",
+        "unknown parameter",
+    );
     for a in accesses {
         assert_eq!(a["accessor"], w.lab.id.as_str());
         assert_eq!(a["accessor_name"], "Org 3");
@@ -508,7 +539,15 @@ fn erasure_deletes_the_record_but_the_citizen_copy_still_verifies() {
     assert!(!text.contains(SUBJECT) && !text.contains(PURPOSE_TEXT));
     // ... only the citizen's copy does, and it still verifies.
     verified(&receipt_of(&c), &w.vkey);
-    assert!(check_citizen_record(&receipt_of(&c), Some(id), &payload).ok);
+    assert!(
+        check_citizen_record(
+            &receipt_of(&c),
+            Some(id),
+            &payload,
+            c["expires_at"].as_str()
+        )
+        .ok
+    );
 
     // An erased consent permits nothing and cannot be withdrawn or erased again.
     let a = access(&w, &w.lab, &access_payload(&w, &[id]));
@@ -521,14 +560,14 @@ fn erasure_deletes_the_record_but_the_citizen_copy_still_verifies() {
         b"",
         Some(secret),
     )
-    .assert_error(409, "consent_erased", "withdrawing an erased consent");
+    .assert_error(409, "already_erased", "withdrawing an erased consent");
     post(
         &w.server,
         &format!("/v1/consents/{id}/erase"),
         b"",
         Some(secret),
     )
-    .assert_error(409, "consent_erased", "erasing twice");
+    .assert_error(409, "already_erased", "erasing twice");
     assert_eq!(w.server.size(), size);
 
     // The data survives a restart: the erasure was committed with its event.
@@ -767,7 +806,7 @@ fn decisions_follow_every_rule_over_http() {
         b"",
         r["citizen_secret"].as_str(),
     )
-    .assert_error(409, "consent_refused", "withdrawing a refusal");
+    .assert_error(409, "consent_not_given", "withdrawing a refusal");
 }
 
 #[test]
@@ -1048,7 +1087,10 @@ fn no_permit_is_sequenced_after_a_withdrawal() {
     let list = get(&w.server, &format!("/v1/consents/{id}/accesses"), &secret).json();
     let accesses = list["accesses"].as_array().unwrap();
     assert_eq!(accesses.len(), 60);
-    let permits = accesses.iter().filter(|a| a["decision"] == "permit").count();
+    let permits = accesses
+        .iter()
+        .filter(|a| a["decision"] == "permit")
+        .count();
     eprintln!("{permits} permits, {} denials", accesses.len() - permits);
     for a in accesses {
         let index = a["index"].as_u64().unwrap();

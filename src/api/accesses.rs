@@ -104,9 +104,10 @@ pub struct AccessView {
 pub struct AccessList {
     /// The consent.
     pub consent_id: Uuid,
-    /// Every access decision that referenced it, oldest first (at most 1,000).
+    /// Every access decision that referenced it, oldest first (at most 1,000, after the
+    /// `after` entry if given).
     pub accesses: Vec<AccessView>,
-    /// True when there are more than listed.
+    /// True when there are more: ask again with `after` = the last index listed.
     pub truncated: bool,
 }
 
@@ -131,20 +132,24 @@ fn read_access(state: &AppState, index: u64) -> Result<(RecordLeaf, AccessRecord
     Ok((leaf, record))
 }
 
-/// Every access decision that referenced consent `id`.
-pub fn of_consent(state: &AppState, id: Uuid) -> Result<AccessList, ApiError> {
+/// The access decisions that referenced consent `id`, oldest first, from entry `after` on
+/// (exclusive), at most [`MAX_LISTED`].
+pub fn of_consent(state: &AppState, id: Uuid, after: Option<u64>) -> Result<AccessList, ApiError> {
     let checkpoint = state.log.latest();
-    let found = state
+    // Keys are consent id ‖ leaf index (big-endian): the scan is in log order.
+    let found: Vec<u64> = state
         .log
         .store()
-        .scan(Index::ConsentAccess, id.as_bytes(), MAX_LISTED + 1)?;
+        .scan(Index::ConsentAccess, id.as_bytes(), usize::MAX)?
+        .into_iter()
+        .map(|(_, index)| index)
+        .filter(|&index| index < checkpoint.size && after.is_none_or(|a| index > a))
+        .take(MAX_LISTED + 1)
+        .collect();
     let truncated = found.len() > MAX_LISTED;
     let mut names: HashMap<Uuid, String> = HashMap::new();
     let mut accesses = Vec::new();
-    for &(_, index) in found.iter().take(MAX_LISTED) {
-        if index >= checkpoint.size {
-            continue;
-        }
+    for &index in found.iter().take(MAX_LISTED) {
         let (leaf, record) = read_access(state, index)?;
         let payload: AccessPayload = record
             .statement

@@ -5,12 +5,13 @@
 //! a consent reads it with its participant token and withdraws or erases it with a signed
 //! statement; auditors read every consent.
 //!
-//! A wrong secret and an unknown id get the same 401: nothing tells whether a consent exists.
+//! A wrong secret, an unknown id and a participant who may not read the consent all get the
+//! same 401: the answer does not tell a consent id's holder anything the public log does not.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::prelude::*;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -171,17 +172,6 @@ fn read_sidecar(state: &AppState, index: u64) -> Result<Option<PrivateSidecar>, 
     }
 }
 
-/// When a consent of `payload` recorded at `at` expires.
-pub fn expires_at(payload: &ConsentPayload, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    match (&payload.validity.until, &payload.validity.duration) {
-        (Some(u), _) => DateTime::parse_from_rfc3339(u)
-            .ok()
-            .map(|t| t.with_timezone(&Utc)),
-        (None, Some(d)) => crate::field::IsoDuration::parse(d)?.after(at),
-        (None, None) => None,
-    }
-}
-
 /// Loads consent `id` as the log's latest checkpoint shows it; `None` if there is none.
 pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, ApiError> {
     let store = state.log.store();
@@ -240,7 +230,8 @@ pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, ApiError> {
     let lifecycle = match &record {
         Some((_, p)) => Lifecycle {
             decision: p.decision,
-            expires_at: expires_at(p, recorded_at)
+            expires_at: p
+                .expires_at(recorded_at)
                 .ok_or_else(|| corrupt(format!("consent entry {index} has no validity")))?,
             withdrawn_at,
             erased_at,
@@ -362,7 +353,11 @@ pub async fn record(
         }
     }
     for (k, dataset) in payload.datasets.iter().enumerate() {
-        if super::deposits::versions(&state, *dataset)?.is_empty() {
+        let size = state.log.latest().size;
+        let published = super::deposits::versions(&state, *dataset)?
+            .iter()
+            .any(|&(_, index)| index < size);
+        if !published {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown_dataset",
@@ -452,7 +447,7 @@ fn view(state: &AppState, loaded: Loaded) -> Result<ConsentView, ApiError> {
             .record
             .as_ref()
             .zip(recorded_at)
-            .and_then(|((_, p), at)| expires_at(p, at))
+            .and_then(|((_, p), at)| p.expires_at(at))
             .map(time),
         record: loaded.record.map(|(_, p)| p),
         events,
@@ -464,7 +459,9 @@ pub async fn get(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<String>,
+    query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
+    Params::new(query.into_inner(), &[])?;
     let id = parse_consent_id(&id)?;
     let (_, loaded) = authorize(&state, &req, id, true)?;
     Ok(HttpResponse::Ok().json(view(&state, loaded)?))
@@ -537,7 +534,7 @@ async fn end(
         Err(ApiError::new(StatusCode::CONFLICT, code, message))
     };
     match (kind, status) {
-        (_, Status::Erased) => return refuse("consent_erased", format!("consent {id} was erased")),
+        (_, Status::Erased) => return refuse("already_erased", format!("consent {id} was erased")),
         (RecordKind::Withdrawal, Status::Withdrawn) => {
             return refuse(
                 "already_withdrawn",
@@ -546,7 +543,7 @@ async fn end(
         }
         (RecordKind::Withdrawal, Status::Refused) => {
             return refuse(
-                "consent_refused",
+                "consent_not_given",
                 format!("consent {id} was refused: there is nothing to withdraw"),
             )
         }
@@ -580,9 +577,9 @@ async fn end(
         }
     };
     let leaf = RecordLeaf::new(kind, event_id, loaded.leaf.issuer, now, &salt, &committed);
-    let (end_key, other) = match kind {
-        RecordKind::Withdrawal => (Index::ConsentWithdrawn, Index::ConsentErased),
-        _ => (Index::ConsentErased, Index::ConsentErased),
+    let end_key = match kind {
+        RecordKind::Withdrawal => Index::ConsentWithdrawn,
+        _ => Index::ConsentErased,
     };
     let mut unique = vec![
         IndexKey::new(end_key, id.as_bytes().to_vec()),
@@ -592,8 +589,9 @@ async fn end(
     let request = AppendRequest {
         entry: leaf.to_bytes(),
         unique,
+        // A withdrawal racing an erasure loses: an erased consent is not withdrawn.
         absent: if kind == RecordKind::Withdrawal {
-            vec![IndexKey::new(other, id.as_bytes().to_vec())]
+            vec![IndexKey::new(Index::ConsentErased, id.as_bytes().to_vec())]
         } else {
             Vec::new()
         },
@@ -615,7 +613,7 @@ async fn end(
             )
         }
         Err(AppendError::Conflict(Index::ConsentErased)) => {
-            return refuse("consent_erased", format!("consent {id} was erased"))
+            return refuse("already_erased", format!("consent {id} was erased"))
         }
         Err(e) => return Err(e.into()),
     };
@@ -694,10 +692,7 @@ pub async fn list(
         .get("controller")
         .ok_or_else(|| ApiError::bad_request("invalid_query", "missing parameter controller"))
         .and_then(|c| super::parse_uuid("invalid_query", c))?;
-    let after = q
-        .get("after")
-        .map(|a| super::log::parse_u64("after", a))
-        .transpose()?;
+    let after = q.u64("after")?;
     let reader = super::statements::authenticate(&state, &req)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -745,14 +740,16 @@ pub async fn list(
     }))
 }
 
-/// `GET /v1/consents/{id}/accesses`.
+/// `GET /v1/consents/{id}/accesses[?after=<index>]`.
 pub async fn accesses(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<String>,
+    query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
+    let after = Params::new(query.into_inner(), &["after"])?.u64("after")?;
     let id = parse_consent_id(&id)?;
     let (_, loaded) = authorize(&state, &req, id, true)?;
-    let list = super::accesses::of_consent(&state, loaded.leaf.id)?;
+    let list = super::accesses::of_consent(&state, loaded.leaf.id, after)?;
     Ok(HttpResponse::Ok().json(list))
 }

@@ -166,7 +166,8 @@ impl Params {
         self.0.get(name).map(String::as_str)
     }
 
-    fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
+    /// A non-negative integer parameter, if given: 400 `invalid_query` if malformed.
+    pub fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
         self.0
             .get(name)
             .map(|v| {

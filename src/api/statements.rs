@@ -80,7 +80,10 @@ pub async fn read_statement(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden_role",
-            format!("participant {id} lacks the {role:?} role this statement needs"),
+            format!(
+                "participant {id} lacks the {} role this statement needs",
+                role.as_str()
+            ),
         ));
     }
     Ok(Signed {

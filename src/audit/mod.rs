@@ -159,7 +159,10 @@ impl AuditState {
                     .and_then(|h| h.iter().rev().find(|k| k.index < index))
                     .ok_or_else(|| format!("issuer {issuer} was not registered before"))?;
                 if !key.roles.contains(&role) {
-                    return Err(format!("participant {issuer} lacks the {role:?} role"));
+                    return Err(format!(
+                        "participant {issuer} lacks the {} role",
+                        role.as_str()
+                    ));
                 }
                 Ok(leaf.kind.as_str())
             }

@@ -180,6 +180,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
                 &receipt,
                 wrapper.and_then(|w| w["consent_id"].as_str()),
                 record,
+                wrapper.and_then(|w| w["expires_at"].as_str()),
             ));
         }
         (report, receipt.checkpoint.clone(), Some(receipt))

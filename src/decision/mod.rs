@@ -1,9 +1,9 @@
 //! The access decision: one pure function, [`decide`], over the records the log holds.
 //!
-//! For an access on the consent basis, every referenced consent must exist, be in force (not
-//! refused, withdrawn, erased or expired at decision time), cover the dataset, include the
-//! purpose and list the accessor among its recipients; the first failure denies, with a
-//! precise reason. Other legal bases are recorded as given, with their reference (the log
+//! For an access on the consent basis, every referenced consent must exist, list the accessor
+//! among its recipients, be in force (not refused, withdrawn, erased or expired at decision
+//! time), cover the dataset and include the purpose; the first failure denies, with a precise
+//! reason. Other legal bases are recorded as given, with their reference (the log
 //! does not verify permits or contracts). A break-glass access is permitted and flagged, with
 //! the reason it would otherwise have been denied.
 
@@ -129,21 +129,29 @@ pub struct Decision {
 }
 
 /// Checks one consent for `access`; the reason it fails, if it does.
+///
+/// An accessor the consent does not name learns nothing more than that: the recipient check
+/// comes before the status, dataset and purpose checks, so deny reasons cannot be used to
+/// probe a consent's terms. (An erased consent's terms are gone, recipients included.)
 fn check_consent(
     access: &AccessFacts,
     consent: &ConsentFacts,
     now: DateTime<Utc>,
 ) -> Option<Reason> {
-    match consent.lifecycle.status_at(now) {
-        Status::Erased => return Some(Reason::ConsentErased),
+    let status = consent.lifecycle.status_at(now);
+    let terms = match &consent.terms {
+        Some(t) if status != Status::Erased => t,
+        _ => return Some(Reason::ConsentErased),
+    };
+    if !terms.recipients.contains(&access.accessor) {
+        return Some(Reason::RecipientNotAllowed);
+    }
+    match status {
         Status::Withdrawn => return Some(Reason::ConsentWithdrawn),
         Status::Refused => return Some(Reason::ConsentRefused),
         Status::Expired => return Some(Reason::ConsentExpired),
-        Status::Given => {}
+        Status::Given | Status::Erased => {}
     }
-    let Some(terms) = &consent.terms else {
-        return Some(Reason::ConsentErased);
-    };
     let covered = if terms.datasets.is_empty() {
         access.dataset_owner == Some(terms.issuer)
     } else {
@@ -154,9 +162,6 @@ fn check_consent(
     }
     if !terms.purposes.iter().any(|p| p == access.purpose) {
         return Some(Reason::PurposeNotConsented);
-    }
-    if !terms.recipients.contains(&access.accessor) {
-        return Some(Reason::RecipientNotAllowed);
     }
     None
 }
@@ -358,6 +363,26 @@ mod tests {
                 },
                 Verdict::Deny,
                 Reason::ConsentWithdrawn,
+            ),
+            (
+                "a stranger learns nothing of a withdrawn consent's terms",
+                |c, a| {
+                    c.lifecycle.withdrawn_at = Some(t("2026-11-30T00:00:00Z"));
+                    a.accessor = id(5);
+                    a.purpose = "marketing";
+                    a.dataset_id = id(4);
+                },
+                Verdict::Deny,
+                Reason::RecipientNotAllowed,
+            ),
+            (
+                "a stranger learns nothing of the dataset or purpose",
+                |_, a| {
+                    a.accessor = id(5);
+                    a.dataset_id = id(4);
+                },
+                Verdict::Deny,
+                Reason::RecipientNotAllowed,
             ),
             (
                 "emergency overrides",

@@ -32,6 +32,18 @@ pub enum Role {
     Auditor,
 }
 
+impl Role {
+    /// The role's name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Depositor => "depositor",
+            Role::Controller => "controller",
+            Role::Accessor => "accessor",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
 /// The body of `POST /v1/participants`, as sent.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -138,6 +138,20 @@ pub struct ConsentPayload {
     pub nonce: String,
 }
 
+impl ConsentPayload {
+    /// When a consent of this payload recorded at `recorded_at` expires; `None` if its
+    /// validity is malformed (which [`Consent::check`] refuses).
+    pub fn expires_at(&self, recorded_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match (&self.validity.until, &self.validity.duration) {
+            (Some(u), _) => DateTime::parse_from_rfc3339(u)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+            (None, Some(d)) => IsoDuration::parse(d)?.after(recorded_at),
+            (None, None) => None,
+        }
+    }
+}
+
 /// Why a consent statement is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConsentError {

@@ -384,6 +384,13 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
             );
         }
         (kind @ (RecordKind::Withdrawal | RecordKind::Erasure), None) => {
+            if r.signer.is_some() {
+                report.push(
+                    "record matches entry",
+                    Err("a citizen's event names a signer, but the citizen signs nothing".into()),
+                );
+                return;
+            }
             let doc = serde_json::from_slice::<EventDocument>(&bytes)
                 .map_err(|e| format!("the document is not a consent event: {e}"))
                 .and_then(|d| {
@@ -401,7 +408,13 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
         }
         (RecordKind::Access, None) => {
             let record = match serde_json::from_slice::<AccessRecord>(&bytes) {
-                Ok(rec) if rec.id == id && rec.accessor == leaf.issuer => rec,
+                Ok(rec)
+                    if rec.id == id
+                        && rec.accessor == leaf.issuer
+                        && rec.decided_at == leaf.time =>
+                {
+                    rec
+                }
                 Ok(_) => {
                     report.push(
                         "record matches entry",
@@ -456,6 +469,7 @@ pub fn check_citizen_record(
     r: &Receipt,
     consent_id: Option<&str>,
     record: &serde_json::Value,
+    expires_at: Option<&str>,
 ) -> Check {
     let result = (|| {
         let leaf = r
@@ -478,6 +492,20 @@ pub fn check_citizen_record(
             serde_json::from_slice(&payload).map_err(|e| format!("statement payload: {e}"))?;
         if &signed != record {
             return Err("the record shown is not the one the controller signed".to_owned());
+        }
+        if let Some(shown) = expires_at {
+            let payload: ConsentPayload = serde_json::from_value(signed)
+                .map_err(|e| format!("the statement is not a consent: {e}"))?;
+            let computed = leaf
+                .at()
+                .and_then(|at| payload.expires_at(at))
+                .map(crate::consent::time)
+                .ok_or("the consent's validity has no computable end")?;
+            if computed != shown {
+                return Err(format!(
+                    "expires_at {shown} is not the signed validity's end ({computed})"
+                ));
+            }
         }
         Ok(format!(
             "the record shown is the signed statement of consent {}",
