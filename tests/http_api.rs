@@ -305,3 +305,93 @@ fn a_restart_keeps_entries_and_checkpoints_consistent() {
     let proof = server.get("/v1/proofs/consistency?from=20&to=30").json();
     verify::verify_consistency(20, 30, &old.root, &new.root, &hashes(&proof["hashes"])).unwrap();
 }
+
+/// The value of a Prometheus sample line `name{labels} value` in a scrape.
+fn sample(scrape: &str, line_start: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn metrics_show_the_sequencer_at_work_and_probes_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let admin = server.admin_token();
+    for i in 0..5 {
+        assert_eq!(
+            server
+                .register(&admin, "P", &["auditor"], &test_key(i))
+                .status,
+            201
+        );
+    }
+    server
+        .get("/v1/entries/999")
+        .assert_error(404, "entry_not_found", "beyond the log");
+    server
+        .get("/no/such/path")
+        .assert_error(404, "not_found", "unknown path");
+
+    let m = server.get("/metrics");
+    assert_eq!(m.status, 200);
+    assert!(
+        m.content_type.starts_with("text/plain; version=0.0.4"),
+        "{}",
+        m.content_type
+    );
+    let text = m.text();
+    let requests = |route: &str, method: &str, status: &str| {
+        sample(
+            &text,
+            &format!(
+                "datapole_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}"
+            ),
+        )
+    };
+    assert_eq!(
+        requests("/v1/participants", "POST", "201"),
+        Some(5.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests("/v1/entries/{index}", "GET", "404"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(requests("unmatched", "GET", "404"), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "datapole_log_size "), Some(5.0), "{text}");
+    assert_eq!(sample(&text, "datapole_sequencer_queue_depth "), Some(0.0));
+    assert_eq!(sample(&text, "datapole_sequencer_degraded "), Some(0.0));
+    // Five registrations, one at a time: five batches of one entry.
+    assert_eq!(
+        sample(&text, "datapole_sequencer_batch_entries_count "),
+        Some(5.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "datapole_sequencer_batch_entries_sum "),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(&text, "datapole_sequencer_commit_seconds_count "),
+        Some(5.0)
+    );
+    assert!(sample(&text, "datapole_sequencer_commit_seconds_sum ").unwrap() > 0.0);
+    assert!(text.contains(
+        "datapole_http_request_duration_seconds_bucket{route=\"/v1/participants\",le=\"0.001\"}"
+    ));
+
+    let h = server.get("/healthz");
+    assert_eq!((h.status, h.json()["status"].as_str()), (200, Some("ok")));
+    let r = server.get("/readyz");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["size"], 5);
+    server.request("POST", "/metrics", &[], b"").assert_error(
+        405,
+        "method_not_allowed",
+        "POST /metrics",
+    );
+}

@@ -108,6 +108,14 @@ fn a_full_disk_gives_503_keeps_reads_and_recovers() {
         200
     );
     assert_eq!(server.get("/v1/proofs/inclusion?index=0").status, 200);
+    // The probes tell an orchestrator: alive, not ready for writes; the metrics show why.
+    assert_eq!(server.get("/healthz").status, 200);
+    server
+        .get("/readyz")
+        .assert_error(503, "not_ready", "readiness while writes are refused");
+    let metrics = server.get("/metrics").text();
+    assert!(metrics.contains("datapole_sequencer_degraded 1"), "{metrics}");
+    assert!(!metrics.contains("datapole_sequencer_batch_failures_total 0"), "{metrics}");
 
     // Space is back: the next write succeeds by itself.
     std::fs::remove_file(&filler).unwrap();
@@ -115,6 +123,7 @@ fn a_full_disk_gives_503_keeps_reads_and_recovers() {
     let a = server.register(&admin, "After", &["auditor"], &test_key(key));
     assert_eq!(a.status, 201, "{}", a.text());
     acked.push(a.json()["participant_id"].as_str().unwrap().to_owned());
+    assert_eq!(server.get("/readyz").status, 200, "ready again");
     let old = verify::verify_checkpoint(&frozen, &vkey).unwrap();
     let new = verify::verify_checkpoint(&server.checkpoint(), &vkey).unwrap();
     assert!(new.size > old.size);

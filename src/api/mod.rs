@@ -8,6 +8,7 @@ pub mod deposits;
 pub mod error;
 pub mod limits;
 pub mod log;
+pub mod metrics;
 pub mod participants;
 pub mod receipts;
 pub mod statements;
@@ -37,14 +38,22 @@ pub struct AppState {
     pub log: Sequencer,
     /// SHA-256 of the operator's admin token.
     admin_token_hash: [u8; 32],
+    /// What `/metrics` exports.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
     /// State for a log administered with `admin_token`.
     pub fn new(log: Sequencer, admin_token: &str) -> Self {
+        Self::with_metrics(log, admin_token, Arc::new(metrics::Metrics::new()))
+    }
+
+    /// State whose requests are counted in `metrics` (which the sequencer may also report to).
+    pub fn with_metrics(log: Sequencer, admin_token: &str, metrics: Arc<metrics::Metrics>) -> Self {
         Self {
             log,
             admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
+            metrics,
         }
     }
 
@@ -192,6 +201,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .service(resource("/checkpoint", READ).route(get().to(log::checkpoint)))
+        .service(resource("/metrics", READ).route(get().to(metrics::metrics)))
+        .service(resource("/healthz", READ).route(get().to(metrics::healthz)))
+        .service(resource("/readyz", READ).route(get().to(metrics::readyz)))
         .service(resource("/tile/{tail:.*}", READ).route(get().to(log::tile)))
         .service(resource("/v1/log", READ).route(get().to(log::info)))
         .service(resource("/v1/entries/{index}", READ).route(get().to(log::entry)))
@@ -258,8 +270,10 @@ pub fn server(
     options: ServerOptions,
 ) -> std::io::Result<Server> {
     let limiter = options.rate_limit.clone();
+    let metrics = state.metrics.clone();
     let mut server = HttpServer::new(move || {
         let limiter = limiter.clone();
+        let metrics = metrics.clone();
         App::new()
             .app_data(state.clone())
             .wrap(ErrorHandlers::new().default_handler(error::json_error_body))
@@ -267,6 +281,11 @@ pub fn server(
                 let started = Instant::now();
                 let method = req.method().clone();
                 let path = req.path().to_owned();
+                // The route's pattern, not the path: a bounded set of metric labels.
+                let route = req
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned());
+                let metrics = metrics.clone();
                 let limited = limiter.as_ref().and_then(|l| {
                     // Every X-Forwarded-For line, in order: a proxy may add its own line
                     // rather than extend the client's.
@@ -304,11 +323,13 @@ pub fn server(
                         Ok(r) => r.status().as_u16(),
                         Err(e) => e.as_response_error().status_code().as_u16(),
                     };
+                    let elapsed = started.elapsed();
+                    metrics.request(&route, method.as_str(), status, elapsed);
                     tracing::info!(
                         %method,
                         path,
                         status,
-                        micros = started.elapsed().as_micros() as u64,
+                        micros = elapsed.as_micros() as u64,
                         "request"
                     );
                     res

@@ -244,7 +244,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_wait: Duration::from_millis(args.batch_max_wait_ms),
         queue: args.queue,
     };
-    let (log, sequencer) = Sequencer::start(Arc::new(store), signer, config)?;
+    let metrics = Arc::new(api::metrics::Metrics::new());
+    let (log, sequencer) =
+        Sequencer::start_observed(Arc::new(store), signer, config, metrics.clone())?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(Arc::new(load_tls(cert, key)?)),
         _ => None,
@@ -283,7 +285,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     println!("log {} vkey {}", log.signer().origin(), log.signer().vkey());
     println!("datapole listening on {scheme}://{addr}");
-    let state = actix_web::web::Data::new(AppState::new(log, &admin_token));
+    let state = actix_web::web::Data::new(AppState::with_metrics(log, &admin_token, metrics));
     actix_web::rt::System::new().block_on(async move {
         let server = api::server(listener, state, options)?;
         server.await

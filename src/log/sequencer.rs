@@ -9,6 +9,7 @@
 //! and the next batch takes them all at once, so batches, and throughput, grow with load.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
@@ -43,6 +44,27 @@ impl Default for SequencerConfig {
             queue: 65_536,
         }
     }
+}
+
+/// Told about each batch the sequencer commits, for metrics. Called on the sequencer thread:
+/// implementations must be quick and must not block.
+pub trait BatchObserver: Send + Sync + 'static {
+    /// A batch was committed: its entries, the new tree size, the time spent integrating and
+    /// signing, and the time the store took to commit it durably (apply and flush).
+    fn committed(&self, entries: usize, size: u64, integrate: Duration, commit: Duration);
+    /// A batch could not be committed.
+    fn failed(&self, entries: usize);
+    /// Requests refused at admission (a unique key taken or a precondition failed).
+    fn refused(&self, requests: usize);
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+
+impl BatchObserver for NoObserver {
+    fn committed(&self, _: usize, _: u64, _: Duration, _: Duration) {}
+    fn failed(&self, _: usize) {}
+    fn refused(&self, _: usize) {}
 }
 
 /// One entry to append.
@@ -153,6 +175,12 @@ pub struct Sequencer {
     latest: Arc<RwLock<Arc<SignedCheckpoint>>>,
     store: Arc<dyn Store>,
     signer: Arc<LogSigner>,
+    /// Requests queued and not yet taken by the sequencer.
+    queued: Arc<AtomicUsize>,
+    /// False once the sequencer thread has stopped.
+    running: Arc<AtomicBool>,
+    /// True while a failed commit awaits the store's recovery.
+    degraded: Arc<AtomicBool>,
 }
 
 impl Sequencer {
@@ -162,6 +190,16 @@ impl Sequencer {
         store: Arc<dyn Store>,
         signer: LogSigner,
         config: SequencerConfig,
+    ) -> Result<(Self, JoinHandle<()>), StartError> {
+        Self::start_observed(store, signer, config, Arc::new(NoObserver))
+    }
+
+    /// [`Sequencer::start`], telling `observer` about every batch.
+    pub fn start_observed(
+        store: Arc<dyn Store>,
+        signer: LogSigner,
+        config: SequencerConfig,
+        observer: Arc<dyn BatchObserver>,
     ) -> Result<(Self, JoinHandle<()>), StartError> {
         let checkpoint = match store.checkpoint()? {
             Some(cp) => {
@@ -200,6 +238,9 @@ impl Sequencer {
         let (tx, rx) = mpsc::sync_channel(config.queue);
         let latest = Arc::new(RwLock::new(Arc::new(checkpoint.clone())));
         let signer = Arc::new(signer);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let running = Arc::new(AtomicBool::new(true));
+        let degraded = Arc::new(AtomicBool::new(false));
         let worker = Worker {
             store: store.clone(),
             signer: signer.clone(),
@@ -207,6 +248,10 @@ impl Sequencer {
             size: checkpoint.size,
             config,
             degraded: false,
+            observer,
+            queued: queued.clone(),
+            running: running.clone(),
+            degraded_flag: degraded.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
@@ -221,6 +266,9 @@ impl Sequencer {
                 latest,
                 store,
                 signer,
+                queued,
+                running,
+                degraded,
             },
             thread,
         ))
@@ -232,10 +280,16 @@ impl Sequencer {
             return Err(AppendError::TooLarge(request.entry.len()));
         }
         let (reply, answer) = oneshot::channel();
+        self.queued.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(Job { request, reply }) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(AppendError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => return Err(AppendError::Stopped),
+            Err(e) => {
+                self.queued.fetch_sub(1, Ordering::Relaxed);
+                return Err(match e {
+                    TrySendError::Full(_) => AppendError::Overloaded,
+                    TrySendError::Disconnected(_) => AppendError::Stopped,
+                });
+            }
         }
         answer.await.unwrap_or(Err(AppendError::Stopped))
     }
@@ -247,6 +301,21 @@ impl Sequencer {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Requests waiting for the sequencer.
+    pub fn queue_depth(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Whether the sequencer thread is running.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Whether the log refuses writes until the store recovers from a failed commit.
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
     }
 
     /// The store, for reads.
@@ -268,6 +337,10 @@ struct Worker {
     config: SequencerConfig,
     /// A commit failed and the store has not recovered yet: no write is taken.
     degraded: bool,
+    observer: Arc<dyn BatchObserver>,
+    queued: Arc<AtomicUsize>,
+    running: Arc<AtomicBool>,
+    degraded_flag: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -293,8 +366,11 @@ impl Worker {
                     }
                 }
             }
+            self.queued.fetch_sub(jobs.len(), Ordering::Relaxed);
             self.process(jobs);
+            self.degraded_flag.store(self.degraded, Ordering::Relaxed);
         }
+        self.running.store(false, Ordering::Relaxed);
         tracing::info!(size = self.size, "sequencer stopped");
     }
 
@@ -348,7 +424,11 @@ impl Worker {
                 return;
             }
         }
+        let asked = jobs.len();
         let jobs = self.admit(jobs);
+        if jobs.len() < asked {
+            self.observer.refused(asked - jobs.len());
+        }
         if jobs.is_empty() {
             return;
         }
@@ -388,7 +468,9 @@ impl Worker {
             (sidecars, erased_sidecars),
         );
         match committed {
-            Ok(checkpoint) => {
+            Ok((checkpoint, integrate, commit)) => {
+                self.observer
+                    .committed(count, checkpoint.size, integrate, commit);
                 self.size = checkpoint.size;
                 let checkpoint = Arc::new(checkpoint);
                 *self.latest.write().unwrap_or_else(|p| p.into_inner()) = checkpoint.clone();
@@ -406,6 +488,7 @@ impl Worker {
                 }
             }
             Err(e) => {
+                self.observer.failed(count);
                 tracing::error!(error = %e, entries = count, "batch not committed");
                 for reply in replies {
                     let _ = reply.send(Err(e.clone()));
@@ -426,7 +509,8 @@ impl Worker {
         leaf_hashes: Vec<Hash>,
         index_keys: Vec<(IndexKey, u64)>,
         (sidecars, erased_sidecars): (Vec<(u64, Vec<u8>)>, Vec<u64>),
-    ) -> Result<SignedCheckpoint, AppendError> {
+    ) -> Result<(SignedCheckpoint, Duration, Duration), AppendError> {
+        let started = Instant::now();
         let reader = StoreReader::new(&*self.store);
         let integration = tree::integrate(first_index, &leaf_hashes, &reader)?;
         let checkpoint = self.signer.sign(integration.new_size, integration.root)?;
@@ -440,8 +524,9 @@ impl Worker {
             erased_sidecars,
             checkpoint,
         };
+        let integrated = Instant::now();
         self.store.commit(&batch)?;
-        Ok(batch.checkpoint)
+        Ok((batch.checkpoint, integrated - started, integrated.elapsed()))
     }
 
     /// After a failed commit: has the store recover (it checks that it can write again and

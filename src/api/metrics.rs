@@ -1,0 +1,225 @@
+//! Observability: `GET /metrics` (Prometheus text format), `GET /healthz` (the process
+//! answers) and `GET /readyz` (the store reads, the sequencer runs and takes writes).
+//!
+//! Requests are counted by route pattern (not by raw path, so that the label set stays
+//! bounded), method and status, with a latency histogram per route; the sequencer reports
+//! each batch through [`BatchObserver`]: its size, integration-and-signing time, commit
+//! (apply and flush) time, and refusals; the queue depth and log size are read when scraped.
+
+use std::time::Duration;
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::log::sequencer::BatchObserver;
+
+/// Latency buckets, in seconds: 100 µs to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+/// Batch-size buckets, in entries.
+const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
+];
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    batch_entries: Histogram,
+    batch_integrate: Histogram,
+    batch_commit: Histogram,
+    batch_failures: IntCounter,
+    refused: IntCounter,
+    queue_depth: IntGauge,
+    log_size: IntGauge,
+    degraded: IntGauge,
+}
+
+fn histogram(name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    // Names and buckets are constants: construction cannot fail.
+    Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+        .unwrap_or_else(|e| unreachable!("histogram {name}: {e}"))
+}
+
+impl Metrics {
+    /// A fresh set of metrics, registered.
+    pub fn new() -> Self {
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "datapole_http_requests_total",
+                "HTTP requests answered, by route pattern, method and status",
+            ),
+            &["route", "method", "status"],
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "datapole_http_request_duration_seconds",
+                "Time from request to response, by route pattern",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let m = Self {
+            registry: Registry::new(),
+            requests,
+            latency,
+            batch_entries: histogram(
+                "datapole_sequencer_batch_entries",
+                "Entries per committed batch",
+                BATCH_BUCKETS,
+            ),
+            batch_integrate: histogram(
+                "datapole_sequencer_integrate_seconds",
+                "Time to integrate a batch into the tree and sign its checkpoint",
+                LATENCY_BUCKETS,
+            ),
+            batch_commit: histogram(
+                "datapole_sequencer_commit_seconds",
+                "Time for the store to commit a batch durably (apply and flush)",
+                LATENCY_BUCKETS,
+            ),
+            batch_failures: IntCounter::new(
+                "datapole_sequencer_batch_failures_total",
+                "Batches the store could not commit",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+            refused: IntCounter::new(
+                "datapole_sequencer_refused_total",
+                "Appends refused at sequencing (a unique key taken, a precondition failed)",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+            queue_depth: IntGauge::new(
+                "datapole_sequencer_queue_depth",
+                "Appends waiting for the sequencer",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+            log_size: IntGauge::new(
+                "datapole_log_size",
+                "Entries in the latest published checkpoint",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+            degraded: IntGauge::new(
+                "datapole_sequencer_degraded",
+                "1 while writes are refused until the store recovers from a failed commit",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        };
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(m.requests.clone()),
+            Box::new(m.latency.clone()),
+            Box::new(m.batch_entries.clone()),
+            Box::new(m.batch_integrate.clone()),
+            Box::new(m.batch_commit.clone()),
+            Box::new(m.batch_failures.clone()),
+            Box::new(m.refused.clone()),
+            Box::new(m.queue_depth.clone()),
+            Box::new(m.log_size.clone()),
+            Box::new(m.degraded.clone()),
+        ];
+        for c in collectors {
+            // Distinct names, registered once: cannot fail.
+            let _ = m.registry.register(c);
+        }
+        m
+    }
+
+    /// Counts one answered request.
+    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .inc();
+        self.latency
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BatchObserver for Metrics {
+    fn committed(&self, entries: usize, size: u64, integrate: Duration, commit: Duration) {
+        self.batch_entries.observe(entries as f64);
+        self.batch_integrate.observe(integrate.as_secs_f64());
+        self.batch_commit.observe(commit.as_secs_f64());
+        self.log_size.set(i64::try_from(size).unwrap_or(i64::MAX));
+    }
+
+    fn failed(&self, _entries: usize) {
+        self.batch_failures.inc();
+    }
+
+    fn refused(&self, requests: usize) {
+        self.refused.inc_by(requests as u64);
+    }
+}
+
+/// `GET /metrics`.
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let m = &state.metrics;
+    m.queue_depth
+        .set(i64::try_from(state.log.queue_depth()).unwrap_or(i64::MAX));
+    m.log_size
+        .set(i64::try_from(state.log.latest().size).unwrap_or(i64::MAX));
+    m.degraded.set(i64::from(state.log.is_degraded()));
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&m.registry.gather(), &mut out)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("encoding metrics: {e}"),
+            )
+        })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(out))
+}
+
+/// `GET /healthz`: the process is up and answering.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the store reads, and the sequencer runs and takes writes; otherwise 503
+/// `not_ready` saying why.
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let not_ready = |why: String| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", why).retry_after(1)
+    };
+    if !state.log.is_running() {
+        return Err(not_ready("the sequencer has stopped".into()));
+    }
+    if state.log.is_degraded() {
+        return Err(not_ready(
+            "a commit failed and the store has not recovered yet: writes are refused".into(),
+        ));
+    }
+    state
+        .log
+        .store()
+        .checkpoint()
+        .map_err(|e| not_ready(format!("the store cannot be read: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({"status": "ready", "size": state.log.latest().size})))
+}
