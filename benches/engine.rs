@@ -1,0 +1,121 @@
+//! The engine's hot paths, one at a time: integrating a batch into the tree (the sequencer's
+//! step between admission and commit), inclusion and consistency proofs, checkpoint signing,
+//! and the per-request signature work (DSSE verification, single and batched Ed25519).
+//!
+//! ```text
+//! cargo bench --bench engine
+//! ```
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use datapole::log::tree::{self, StoreReader};
+use datapole::log::{Batch, Hash, LogSigner, MemoryStore, Store};
+use datapole::statement::dsse::Envelope;
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+
+/// A tree of `size` leaves in memory, built through the engine's own integration.
+fn tree(size: u64) -> (MemoryStore, LogSigner) {
+    let (skey, _) = LogSigner::generate("bench.example/log").expect("key");
+    let signer = LogSigner::from_skey(&skey, None).expect("signer");
+    let store = MemoryStore::new();
+    let mut n = 0;
+    while n < size {
+        let k = 4096.min(size - n);
+        let entries: Vec<Vec<u8>> = (n..n + k).map(|i| i.to_le_bytes().to_vec()).collect();
+        let hashes: Vec<Hash> = entries.iter().map(|e| tlog_tiles::record_hash(e)).collect();
+        let int = tree::integrate(n, &hashes, &StoreReader::new(&store)).expect("integrate");
+        let checkpoint = signer.sign(int.new_size, int.root).expect("sign");
+        store
+            .commit(&Batch {
+                first_index: n,
+                entries,
+                first_hash_index: int.first_hash_index,
+                hashes: int.hashes,
+                index_keys: vec![],
+                sidecars: vec![],
+                erased_sidecars: vec![],
+                checkpoint,
+            })
+            .expect("commit");
+        n += k;
+    }
+    (store, signer)
+}
+
+fn integrate(c: &mut Criterion) {
+    let (store, signer) = tree(1 << 20);
+    let size = 1u64 << 20;
+    let mut g = c.benchmark_group("integrate");
+    for batch in [1usize, 64, 1024, 4096] {
+        let leaves: Vec<Hash> = (0..batch as u64)
+            .map(|i| tlog_tiles::record_hash(&(size + i).to_le_bytes()))
+            .collect();
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_with_input(BenchmarkId::new("batch_on_1M", batch), &leaves, |b, leaves| {
+            b.iter(|| tree::integrate(size, black_box(leaves), &StoreReader::new(&store)))
+        });
+    }
+    g.finish();
+    c.bench_function("checkpoint/sign", |b| {
+        b.iter(|| signer.sign(black_box(size), Hash([7; 32])))
+    });
+}
+
+fn proofs(c: &mut Criterion) {
+    let size = 1u64 << 20;
+    let (store, _) = tree(size);
+    let reader = StoreReader::new(&store);
+    let mut i = 0u64;
+    c.bench_function("proof/inclusion_1M", |b| {
+        b.iter(|| {
+            i = (i + 7919) % size;
+            tree::inclusion_proof(black_box(i), size, &reader)
+        })
+    });
+    let mut from = 1u64;
+    c.bench_function("proof/consistency_1M", |b| {
+        b.iter(|| {
+            from = (from + 104_729) % (size - 1) + 1;
+            tree::consistency_proof(black_box(from), size, &reader)
+        })
+    });
+}
+
+fn signatures(c: &mut Criterion) {
+    let key = SigningKey::from_bytes(&[9; 32]);
+    let payload = br#"{"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0,"media_type":"text/csv","title":"t","visibility":"public","issued_at":"2026-11-28T10:00:00Z","nonce":"abcdefghijklmnop"}"#;
+    let env = Envelope::sign(
+        "application/vnd.datapole.deposit.v1+json",
+        payload,
+        "0190b3a4-7c2e-7d1a-9e3b-2f5c8a1d4e6f",
+        &key,
+    );
+    let vk = key.verifying_key();
+    c.bench_function("dsse/verify", |b| b.iter(|| black_box(&env).verify(&vk)));
+    let msg = datapole::statement::dsse::pae(&env.payload_type, payload);
+    let sig = key.sign(&msg);
+    c.bench_function("ed25519/verify_strict", |b| {
+        b.iter(|| vk.verify_strict(black_box(&msg), &sig))
+    });
+    let mut g = c.benchmark_group("ed25519");
+    for n in [16usize, 64, 256] {
+        let keys: Vec<SigningKey> = (0..n).map(|i| SigningKey::from_bytes(&[i as u8; 32])).collect();
+        let msgs: Vec<Vec<u8>> = (0..n).map(|i| [&msg[..], &[i as u8]].concat()).collect();
+        let sigs: Vec<_> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
+        let vks: Vec<VerifyingKey> = keys.iter().map(|k| k.verifying_key()).collect();
+        let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("verify_batch", n), &n, |b, _| {
+            b.iter(|| ed25519_dalek::verify_batch(black_box(&refs), &sigs, &vks))
+        });
+    }
+    g.finish();
+    c.bench_function("leaf/record_hash_300B", |b| {
+        let leaf = [0x42u8; 300];
+        b.iter(|| tlog_tiles::record_hash(black_box(&leaf)))
+    });
+}
+
+criterion_group!(benches, integrate, proofs, signatures);
+criterion_main!(benches);
