@@ -52,9 +52,13 @@ fn integrate(c: &mut Criterion) {
             .map(|i| tlog_tiles::record_hash(&(size + i).to_le_bytes()))
             .collect();
         g.throughput(Throughput::Elements(batch as u64));
-        g.bench_with_input(BenchmarkId::new("batch_on_1M", batch), &leaves, |b, leaves| {
-            b.iter(|| tree::integrate(size, black_box(leaves), &StoreReader::new(&store)))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("batch_on_1M", batch),
+            &leaves,
+            |b, leaves| {
+                b.iter(|| tree::integrate(size, black_box(leaves), &StoreReader::new(&store)))
+            },
+        );
     }
     g.finish();
     c.bench_function("checkpoint/sign", |b| {
@@ -100,7 +104,9 @@ fn signatures(c: &mut Criterion) {
     });
     let mut g = c.benchmark_group("ed25519");
     for n in [16usize, 64, 256] {
-        let keys: Vec<SigningKey> = (0..n).map(|i| SigningKey::from_bytes(&[i as u8; 32])).collect();
+        let keys: Vec<SigningKey> = (0..n)
+            .map(|i| SigningKey::from_bytes(&[i as u8; 32]))
+            .collect();
         let msgs: Vec<Vec<u8>> = (0..n).map(|i| [&msg[..], &[i as u8]].concat()).collect();
         let sigs: Vec<_> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
         let vks: Vec<VerifyingKey> = keys.iter().map(|k| k.verifying_key()).collect();

@@ -114,8 +114,14 @@ fn a_full_disk_gives_503_keeps_reads_and_recovers() {
         .get("/readyz")
         .assert_error(503, "not_ready", "readiness while writes are refused");
     let metrics = server.get("/metrics").text();
-    assert!(metrics.contains("datapole_sequencer_degraded 1"), "{metrics}");
-    assert!(!metrics.contains("datapole_sequencer_batch_failures_total 0"), "{metrics}");
+    assert!(
+        metrics.contains("datapole_sequencer_degraded 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("datapole_sequencer_batch_failures_total 0"),
+        "{metrics}"
+    );
 
     // Space is back: the next write succeeds by itself.
     std::fs::remove_file(&filler).unwrap();
