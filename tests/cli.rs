@@ -192,3 +192,30 @@ fn serve_refuses_a_data_dir_signed_by_another_key_or_origin() {
     let server = Server::start(&data);
     assert_eq!(server.size(), 1);
 }
+
+/// `datapole prefill` grows a log through the engine: the served log has every entry under a
+/// signed checkpoint, and the monitor audits it clean.
+#[test]
+fn prefill_grows_a_log_that_serves_and_audits_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(binary())
+        .args(["prefill", "--count", "5000", "--batch", "512", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("the log grew from 0 to 5001 entries"), "{stdout}");
+    let server = Server::start(&data);
+    assert_eq!(server.size(), 5001);
+    let vkey = server.vkey();
+    let audit = Command::new(binary())
+        .args(["audit", "--log-url", &server.base, "--vkey", &vkey, "--state-dir"])
+        .arg(dir.path().join("audit"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&audit.stdout);
+    assert!(audit.status.success(), "{text}{}", String::from_utf8_lossy(&audit.stderr));
+    assert!(text.contains("access: 5000"), "{text}");
+}

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod keygen;
+pub mod prefill;
 pub mod serve;
 pub mod verify;
 
@@ -33,6 +34,9 @@ pub enum Command {
     /// Monitor a log: verify its checkpoints, prove them consistent from its tiles, recompute
     /// its root from its entries and check every entry.
     Audit(audit::AuditArgs),
+    /// Grow a log through the real engine path (batches, signed checkpoints, flushed
+    /// commits), for benchmarks and large-log tests. The log must not be served meanwhile.
+    Prefill(prefill::PrefillArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -43,6 +47,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Keygen(args) => keygen::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Prefill(args) => prefill::run(args),
     }
 }
 

@@ -126,18 +126,32 @@ fn read_trimmed(path: &Path) -> anyhow::Result<String> {
 
 /// The log key: `--key-file`, else `<data-dir>/log.key`, generated if missing.
 fn load_key(args: &ServeArgs) -> anyhow::Result<LogSigner> {
-    let skey = match &args.key_file {
+    open_log_key(
+        &args.data_dir,
+        args.key_file.as_deref(),
+        args.origin.as_deref(),
+    )
+}
+
+/// The log's signing key: `key_file`, else `<data_dir>/log.key`, generated (named `origin`,
+/// or [`DEFAULT_NAME`]) if missing.
+pub(crate) fn open_log_key(
+    data_dir: &Path,
+    key_file: Option<&Path>,
+    origin: Option<&str>,
+) -> anyhow::Result<LogSigner> {
+    let skey = match key_file {
         Some(path) => {
             check_private(path)?;
             read_trimmed(path)?
         }
         None => {
-            let path = args.data_dir.join("log.key");
+            let path = data_dir.join("log.key");
             if path.exists() {
                 check_private(&path)?;
                 read_trimmed(&path)?
             } else {
-                let name = args.origin.as_deref().unwrap_or(DEFAULT_NAME);
+                let name = origin.unwrap_or(DEFAULT_NAME);
                 let (skey, vkey) = LogSigner::generate(name).with_context(|| {
                     format!("the origin {name:?} cannot name a key; use `datapole keygen` and --key-file")
                 })?;
@@ -148,7 +162,7 @@ fn load_key(args: &ServeArgs) -> anyhow::Result<LogSigner> {
             }
         }
     };
-    Ok(LogSigner::from_skey(&skey, args.origin.as_deref())?)
+    Ok(LogSigner::from_skey(&skey, origin)?)
 }
 
 /// The admin token: `DATAPOLE_ADMIN_TOKEN`, else `--admin-token-file`, else
@@ -216,20 +230,26 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Runs the service until SIGINT or SIGTERM.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_tracing();
-    if !args.data_dir.exists() {
-        std::fs::create_dir_all(&args.data_dir)
-            .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
-        // A new data directory will hold the log key and the admin token: owner only.
+/// Creates the data directory if missing, readable by its owner only (it will hold the log
+/// key and the admin token).
+pub(crate) fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    if !data_dir.exists() {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("securing {}", args.data_dir.display()))?;
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("securing {}", data_dir.display()))?;
         }
     }
+    Ok(())
+}
+
+/// Runs the service until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    ensure_data_dir(&args.data_dir)?;
     let signer = load_key(&args)?;
     let admin_token = load_admin_token(&args)?;
     let store_path = args.data_dir.join("store");
