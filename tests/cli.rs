@@ -204,18 +204,36 @@ fn prefill_grows_a_log_that_serves_and_audits_clean() {
         .arg(&data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("the log grew from 0 to 5001 entries"), "{stdout}");
+    assert!(
+        stdout.contains("the log grew from 0 to 5001 entries"),
+        "{stdout}"
+    );
     let server = Server::start(&data);
     assert_eq!(server.size(), 5001);
     let vkey = server.vkey();
     let audit = Command::new(binary())
-        .args(["audit", "--log-url", &server.base, "--vkey", &vkey, "--state-dir"])
+        .args([
+            "audit",
+            "--log-url",
+            &server.base,
+            "--vkey",
+            &vkey,
+            "--state-dir",
+        ])
         .arg(dir.path().join("audit"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&audit.stdout);
-    assert!(audit.status.success(), "{text}{}", String::from_utf8_lossy(&audit.stderr));
+    assert!(
+        audit.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
     assert!(text.contains("access: 5000"), "{text}");
 }
