@@ -164,7 +164,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     } else {
         // A receipt, or an answer that carries one (a deposit's, a citizen's consent receipt,
         // a withdrawal's or an access decision's).
-        let value: Value = serde_json::from_str(&text).context("not JSON")?;
+        let value: Value = serde_json::from_str(&text)
+            .context("not a datapole.receipt.v1 receipt (nor JSON at all)")?;
         let (receipt_value, wrapper) = match value.get("receipt") {
             Some(r) if value.get("format").is_none() => (r.clone(), Some(&value)),
             _ => (value.clone(), None),
