@@ -64,6 +64,9 @@ struct Args {
     /// Skip verifying the receipts afterwards.
     #[arg(long)]
     no_verify: bool,
+    /// The log's signed-note verifier key, pinned (default: read from the server under test).
+    #[arg(long)]
+    vkey: Option<String>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -184,7 +187,13 @@ fn main() -> anyhow::Result<()> {
         .get(&format!("{}/v1/log", args.url))
         .call()?
         .into_json()?;
-    let vkey = info["vkey"].as_str().unwrap_or_default().to_owned();
+    let vkey = match &args.vkey {
+        Some(v) => v.clone(),
+        None => info["vkey"]
+            .as_str()
+            .context("the server named no vkey; pass --vkey")?
+            .to_owned(),
+    };
 
     println!("measuring single-core Ed25519 verification ...");
     let ed_rate = ed25519_rate();

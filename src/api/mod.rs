@@ -324,7 +324,12 @@ pub fn server(
                         Err(e) => e.as_response_error().status_code().as_u16(),
                     };
                     let elapsed = started.elapsed();
-                    metrics.request(&route, method.as_str(), status, elapsed);
+                    // Clients may send any method token: unknown ones share one label.
+                    let method_label = match method.as_str() {
+                        m @ ("GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS") => m,
+                        _ => "other",
+                    };
+                    metrics.request(&route, method_label, status, elapsed);
                     tracing::info!(
                         %method,
                         path,

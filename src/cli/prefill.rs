@@ -90,34 +90,39 @@ pub fn run(args: PrefillArgs) -> anyhow::Result<()> {
             BASE64_STANDARD.encode(key.as_bytes())
         );
 
-        // Keep a few batches queued so the sequencer is never idle.
+        // Keep a queue's worth of appends in flight: the sequencer is never idle, and the
+        // next batch forms while the current one is flushed.
         let window = config.queue.max(1) as u64;
-        let mut done = 0u64;
+        let append = |_: u64| {
+            let mut r = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut r);
+            let id = Uuid::new_v4();
+            let leaf = RecordLeaf::new(
+                RecordKind::Access,
+                id,
+                accessor,
+                chrono::Utc::now(),
+                &r,
+                b"prefill",
+            );
+            log.append(AppendRequest {
+                entry: leaf.to_bytes(),
+                unique: vec![IndexKey::new(Index::RecordId, id.as_bytes().to_vec())],
+                ..AppendRequest::default()
+            })
+        };
+        let mut in_flight = futures_util::stream::FuturesUnordered::new();
+        let (mut sent, mut done) = (0u64, 0u64);
         let mut last_report = Instant::now();
         while done < args.count {
-            let n = window.min(args.count - done);
-            let appends = (0..n).map(|_| {
-                let mut r = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut r);
-                let id = Uuid::new_v4();
-                let leaf = RecordLeaf::new(
-                    RecordKind::Access,
-                    id,
-                    accessor,
-                    chrono::Utc::now(),
-                    &r,
-                    b"prefill",
-                );
-                log.append(AppendRequest {
-                    entry: leaf.to_bytes(),
-                    unique: vec![IndexKey::new(Index::RecordId, id.as_bytes().to_vec())],
-                    ..AppendRequest::default()
-                })
-            });
-            for r in futures_util::future::join_all(appends).await {
-                r.context("appending")?;
+            while sent < args.count && sent - done < window {
+                in_flight.push(append(sent));
+                sent += 1;
             }
-            done += n;
+            if let Some(r) = futures_util::StreamExt::next(&mut in_flight).await {
+                r.context("appending")?;
+                done += 1;
+            }
             if last_report.elapsed().as_secs() >= 5 || done == args.count {
                 last_report = Instant::now();
                 let secs = started.elapsed().as_secs_f64();

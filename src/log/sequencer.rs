@@ -162,6 +162,18 @@ pub enum StartError {
     RootMismatch(u64),
 }
 
+/// How often a degraded sequencer retries recovering the store when no write arrives.
+const RECOVERY_RETRY: Duration = Duration::from_secs(1);
+
+/// Clears the running flag when the sequencer thread ends, by return or by panic.
+struct RunningGuard(Arc<AtomicBool>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
 struct Job {
     request: AppendRequest,
     reply: oneshot::Sender<Result<Appended, AppendError>>,
@@ -345,7 +357,29 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, rx: Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
+        // `running` turns false however the thread ends, a panic included.
+        let _running = RunningGuard(self.running.clone());
+        loop {
+            let first = if self.degraded {
+                // While degraded, retry recovery every second even with no write coming, so
+                // that readiness comes back by itself once the store can write again.
+                match rx.recv_timeout(RECOVERY_RETRY) {
+                    Ok(job) => job,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if let Err(e) = self.recover() {
+                            tracing::debug!(error = %e, "the store has not recovered yet");
+                        }
+                        self.degraded_flag.store(self.degraded, Ordering::Relaxed);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            };
             let mut jobs = vec![first];
             let deadline = Instant::now() + self.config.max_wait;
             while jobs.len() < self.config.max_batch {
@@ -370,7 +404,6 @@ impl Worker {
             self.process(jobs);
             self.degraded_flag.store(self.degraded, Ordering::Relaxed);
         }
-        self.running.store(false, Ordering::Relaxed);
         tracing::info!(size = self.size, "sequencer stopped");
     }
 
