@@ -61,6 +61,11 @@ struct Args {
     /// Deposit visibility: `public` (the statement is in the leaf) or `private`.
     #[arg(long, default_value = "public")]
     visibility: String,
+    /// Drive reads instead of deposits: `inclusion` (inclusion proofs of random entries of
+    /// the current tree) or `tiles` (random full level-0 hash tiles). Nothing is registered
+    /// or signed; answers are counted, not verified.
+    #[arg(long, value_parser = ["inclusion", "tiles"])]
+    read: Option<String>,
     /// Skip verifying the receipts afterwards.
     #[arg(long)]
     no_verify: bool,
@@ -174,6 +179,167 @@ fn ed25519_rate() -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Drives GET requests (pre-built) from C connections at the offered rate or unlimited.
+/// Returns (latencies of 200 answers, errors by code, elapsed).
+fn drive(
+    args: &Args,
+    addr: &str,
+    requests: &[Vec<u8>],
+    ok_status: u16,
+    keep_bodies: bool,
+) -> (Vec<Duration>, BTreeMap<String, u64>, Vec<Vec<u8>>, Duration) {
+    let next = AtomicUsize::new(0);
+    let latencies = Mutex::new(Vec::with_capacity(requests.len()));
+    let errors: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+    let bodies_out: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    let deadline = Duration::from_secs_f64(args.duration);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..args.concurrency.max(1) {
+            s.spawn(|| {
+                let mut conn = Conn::new(addr);
+                let mut mine = Vec::new();
+                let mut bodies = Vec::new();
+                let mut errs: BTreeMap<String, u64> = BTreeMap::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= requests.len() {
+                        break;
+                    }
+                    // Open loop: request i is due at i / rate; latency counts from then.
+                    let due = if args.rate > 0.0 {
+                        Duration::from_secs_f64(i as f64 / args.rate)
+                    } else {
+                        started.elapsed()
+                    };
+                    if due >= deadline {
+                        break;
+                    }
+                    let now = started.elapsed();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                    match conn.call(&requests[i]) {
+                        Ok((status, body)) if status == ok_status => {
+                            mine.push(started.elapsed().saturating_sub(due));
+                            if keep_bodies {
+                                bodies.push(body);
+                            }
+                        }
+                        Ok((status, body)) => {
+                            let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+                            let code = v["error"]["code"].as_str().unwrap_or("?").to_owned();
+                            *errs.entry(format!("{status} {code}")).or_default() += 1;
+                        }
+                        Err(e) => {
+                            *errs.entry(format!("transport: {}", e.kind())).or_default() += 1;
+                        }
+                    }
+                }
+                latencies
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(mine);
+                bodies_out
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(bodies);
+                let mut all = errors.lock().unwrap_or_else(|p| p.into_inner());
+                for (k, n) in errs {
+                    *all.entry(k).or_default() += n;
+                }
+            });
+        }
+    });
+    let elapsed = started.elapsed();
+    let mut lat = latencies.into_inner().unwrap_or_default();
+    lat.sort_unstable();
+    (
+        lat,
+        errors.into_inner().unwrap_or_default(),
+        bodies_out.into_inner().unwrap_or_default(),
+        elapsed,
+    )
+}
+
+fn report_latency(lat: &[Duration]) {
+    println!(
+        "latency:       p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(percentile(lat, 50.0)),
+        ms(percentile(lat, 90.0)),
+        ms(percentile(lat, 99.0)),
+        ms(lat.last().copied().unwrap_or_default())
+    );
+}
+
+/// The read benchmark: inclusion proofs or hash tiles of the log as it is.
+fn reads(args: &Args, addr: &str, mode: &str, size: u64, ed_rate: f64) -> anyhow::Result<()> {
+    anyhow::ensure!(size >= 256, "the log has {size} entries: prefill it first");
+    let count = args.count.unwrap_or_else(|| {
+        let per_second = if args.rate > 0.0 {
+            args.rate
+        } else {
+            100_000.0
+        };
+        (per_second * args.duration).ceil() as u64
+    });
+    let mut rng = [0u8; 8];
+    let requests: Vec<Vec<u8>> = (0..count)
+        .map(|_| {
+            rand::rngs::OsRng.fill_bytes(&mut rng);
+            let r = u64::from_le_bytes(rng);
+            let path = match mode {
+                "inclusion" => format!("/v1/proofs/inclusion?index={}", r % size),
+                _ => format!(
+                    "/{}",
+                    datapole::log::tiles::TilePath::full(
+                        datapole::log::tiles::TileKind::Hash(0),
+                        r % (size / 256)
+                    )
+                    .path()
+                ),
+            };
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes()
+        })
+        .collect();
+    let (lat, errors, _, elapsed) = drive(args, addr, &requests, 200, false);
+    let throughput = lat.len() as f64 / elapsed.as_secs_f64();
+    println!(
+        "reads:         {} {mode} answered 200 of a {size}-entry log in {:.2} s ({} connections)",
+        lat.len(),
+        elapsed.as_secs_f64(),
+        args.concurrency
+    );
+    println!(
+        "throughput:    {throughput:.0} reads/s = {:.3} × one core's Ed25519 verification rate",
+        throughput / ed_rate
+    );
+    report_latency(&lat);
+    for (code, n) in &errors {
+        println!("errors:        {n} × {code}");
+    }
+    if let Some(path) = &args.json {
+        let out = json!({
+            "mode": mode,
+            "log_size": size,
+            "offered_rate": args.rate,
+            "concurrency": args.concurrency,
+            "duration_s": elapsed.as_secs_f64(),
+            "answered": lat.len(),
+            "throughput": throughput,
+            "ed25519_single_core": ed_rate,
+            "ratio_to_ed25519": throughput / ed_rate,
+            "p50_ms": ms(percentile(&lat, 50.0)),
+            "p90_ms": ms(percentile(&lat, 90.0)),
+            "p99_ms": ms(percentile(&lat, 99.0)),
+            "max_ms": ms(lat.last().copied().unwrap_or_default()),
+            "errors": errors,
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&out)?)?;
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let addr = args
@@ -198,6 +364,16 @@ fn main() -> anyhow::Result<()> {
     println!("measuring single-core Ed25519 verification ...");
     let ed_rate = ed25519_rate();
     println!("ed25519:       {ed_rate:.0} verifications/s on one core");
+
+    if let Some(mode) = &args.read {
+        return reads(
+            &args,
+            &addr,
+            mode,
+            info["size"].as_u64().unwrap_or(0),
+            ed_rate,
+        );
+    }
 
     // Depositors.
     let mut run = [0u8; 8];
@@ -286,72 +462,8 @@ fn main() -> anyhow::Result<()> {
     );
 
     // The run.
-    let next = AtomicUsize::new(0);
-    let latencies = Mutex::new(Vec::with_capacity(requests.len()));
-    let errors: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
-    let receipts: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::with_capacity(requests.len()));
-    let deadline = Duration::from_secs_f64(args.duration);
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..args.concurrency.max(1) {
-            s.spawn(|| {
-                let mut conn = Conn::new(&addr);
-                let mut mine = Vec::new();
-                let mut bodies = Vec::new();
-                let mut errs: BTreeMap<String, u64> = BTreeMap::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= requests.len() {
-                        break;
-                    }
-                    // Open loop: request i is due at i / rate; latency counts from then.
-                    let due = if args.rate > 0.0 {
-                        Duration::from_secs_f64(i as f64 / args.rate)
-                    } else {
-                        started.elapsed()
-                    };
-                    if due >= deadline {
-                        break;
-                    }
-                    let now = started.elapsed();
-                    if due > now {
-                        std::thread::sleep(due - now);
-                    }
-                    match conn.call(&requests[i]) {
-                        Ok((201, body)) => {
-                            mine.push(started.elapsed().saturating_sub(due));
-                            bodies.push(body);
-                        }
-                        Ok((status, body)) => {
-                            let v: Value = serde_json::from_slice(&body).unwrap_or_default();
-                            let code = v["error"]["code"].as_str().unwrap_or("?").to_owned();
-                            *errs.entry(format!("{status} {code}")).or_default() += 1;
-                        }
-                        Err(e) => {
-                            *errs.entry(format!("transport: {}", e.kind())).or_default() += 1;
-                        }
-                    }
-                }
-                latencies
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(mine);
-                receipts
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(bodies);
-                let mut all = errors.lock().unwrap_or_else(|p| p.into_inner());
-                for (k, n) in errs {
-                    *all.entry(k).or_default() += n;
-                }
-            });
-        }
-    });
-    let elapsed = started.elapsed();
-    let mut lat = latencies.into_inner().unwrap_or_default();
-    lat.sort_unstable();
+    let (lat, errors, receipts, elapsed) = drive(&args, &addr, &requests, 201, true);
     let ok = lat.len();
-    let errors = errors.into_inner().unwrap_or_default();
     let failed: u64 = errors.values().sum();
     let throughput = ok as f64 / elapsed.as_secs_f64();
     println!(
@@ -368,19 +480,12 @@ fn main() -> anyhow::Result<()> {
         "throughput:    {throughput:.0} deposits/s = {:.3} × one core's Ed25519 verification rate",
         throughput / ed_rate
     );
-    println!(
-        "latency:       p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(percentile(&lat, 50.0)),
-        ms(percentile(&lat, 90.0)),
-        ms(percentile(&lat, 99.0)),
-        ms(lat.last().copied().unwrap_or_default())
-    );
+    report_latency(&lat);
     for (code, n) in &errors {
         println!("errors:        {n} × {code}");
     }
 
     // Every receipt, offline, with the pinned key, on every core.
-    let receipts = receipts.into_inner().unwrap_or_default();
     let mut checkpoints = std::collections::HashSet::new();
     let mut verified = 0usize;
     let mut invalid = 0usize;
