@@ -40,6 +40,9 @@ pub struct AppState {
     admin_token_hash: [u8; 32],
     /// What `/metrics` exports.
     pub metrics: Arc<metrics::Metrics>,
+    /// Published registrations, parsed once (a registration never changes): every signed
+    /// statement and receipt needs its signer's record and key.
+    pub(crate) participants: participants::Cache,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
             log,
             admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
             metrics,
+            participants: participants::Cache::default(),
         }
     }
 

@@ -6,6 +6,9 @@ use base64::prelude::*;
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+use ed25519_dalek::VerifyingKey;
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -91,8 +94,61 @@ pub async fn register(
     }))
 }
 
+/// Published registrations by participant id, with their parsed keys; bounded.
+#[derive(Default)]
+pub struct Cache(std::sync::RwLock<std::collections::HashMap<Uuid, Arc<Cached>>>);
+
+/// A published registration.
+pub struct Cached {
+    /// Its entry's index.
+    pub index: u64,
+    /// The record.
+    pub leaf: ParticipantLeaf,
+    /// Its key, parsed (`None` if the record's key does not parse, which registration refuses).
+    pub key: Option<VerifyingKey>,
+}
+
+/// The most registrations kept parsed; past it the cache starts over.
+const CACHE_MAX: usize = 100_000;
+
+/// Participant `id`'s published registration, parsed.
+pub fn cached_participant(state: &AppState, id: Uuid) -> Result<Option<Arc<Cached>>, ApiError> {
+    if let Some(c) = state
+        .participants
+        .0
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+    {
+        return Ok(Some(c.clone()));
+    }
+    let Some((index, leaf)) = read_participant(state, id)? else {
+        return Ok(None);
+    };
+    let key = crate::participant::parse_public_key(&leaf.public_key).ok();
+    let cached = Arc::new(Cached { index, leaf, key });
+    let mut map = state
+        .participants
+        .0
+        .write()
+        .unwrap_or_else(|p| p.into_inner());
+    if map.len() >= CACHE_MAX {
+        map.clear();
+    }
+    map.insert(id, cached.clone());
+    Ok(Some(cached))
+}
+
 /// The registration of participant `id`: its leaf index and record.
 pub fn lookup_participant(
+    state: &AppState,
+    id: Uuid,
+) -> Result<Option<(u64, ParticipantLeaf)>, ApiError> {
+    Ok(cached_participant(state, id)?.map(|c| (c.index, c.leaf.clone())))
+}
+
+/// Reads participant `id`'s registration from the store, if published.
+fn read_participant(
     state: &AppState,
     id: Uuid,
 ) -> Result<Option<(u64, ParticipantLeaf)>, ApiError> {

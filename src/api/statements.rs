@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest};
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::participants::{lookup_participant, token_key};
+use super::participants::{cached_participant, token_key};
 use super::{bearer, read_json_body, AppState, MAX_BODY_BYTES};
 use crate::log::store::{Index, IndexKey};
 use crate::log::AppendError;
@@ -66,8 +66,9 @@ pub async fn read_statement(
             format!("keyid {keyid:?} must be the participant id exactly as registered ({id})"),
         ));
     }
-    let (_, signer) = lookup_participant(state, id)?.ok_or_else(unknown)?;
-    let key = crate::participant::parse_public_key(&signer.public_key).map_err(|_| unknown())?;
+    let cached = cached_participant(state, id)?.ok_or_else(unknown)?;
+    let key = cached.key.ok_or_else(unknown)?;
+    let signer = cached.leaf.clone();
     let payload = envelope.verify(&key).map_err(|e| match e {
         DsseError::BadSignature(_) => ApiError::new(
             StatusCode::UNAUTHORIZED,

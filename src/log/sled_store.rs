@@ -67,6 +67,43 @@ pub struct SledStore {
     db: RwLock<Option<sled::Db>>,
     /// A write failed: the open database holds sled's sticky error and must be reopened.
     failed: AtomicBool,
+    /// The most recent stored hashes, durable ones only.
+    tail: RwLock<HashTail>,
+}
+
+/// How many of the most recent stored hashes are kept in memory (32 MiB): the next
+/// integration and the proofs of recent entries read mostly these, and hash tiles near the
+/// right edge are made of them.
+const TAIL_HASHES: usize = 1 << 20;
+
+/// A contiguous run of the latest stored hashes: `hashes[k]` is stored hash `first + k`.
+#[derive(Default)]
+struct HashTail {
+    first: u64,
+    hashes: std::collections::VecDeque<Hash>,
+}
+
+impl HashTail {
+    fn get(&self, i: u64) -> Option<Hash> {
+        let k = usize::try_from(i.checked_sub(self.first)?).ok()?;
+        self.hashes.get(k).copied()
+    }
+
+    /// Adds a committed batch's hashes, which start at `first`.
+    fn extend(&mut self, first: u64, hashes: &[Hash]) {
+        if first != self.first + self.hashes.len() as u64 {
+            self.hashes.clear();
+            self.first = first;
+        }
+        self.hashes.extend(hashes.iter().copied());
+        let excess = self.hashes.len().saturating_sub(TAIL_HASHES);
+        self.hashes.drain(..excess);
+        self.first += excess as u64;
+    }
+
+    fn clear(&mut self) {
+        self.hashes.clear();
+    }
 }
 
 /// Bytes written and synced to check that the store's directory takes writes.
@@ -111,6 +148,7 @@ impl SledStore {
             path: path.to_owned(),
             db: RwLock::new(Some(open_db(path)?)),
             failed: AtomicBool::new(false),
+            tail: RwLock::new(HashTail::default()),
         };
         if let Err(e) = store.ensure_ballast() {
             tracing::warn!(error = %e, "no ballast: after the disk fills up, reads stop until space is back");
@@ -224,9 +262,13 @@ impl Store for SledStore {
 
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         let db = self.db()?;
+        let tail = self.tail.read().unwrap_or_else(|p| p.into_inner());
         indexes
             .iter()
             .map(|&i| {
+                if let Some(h) = tail.get(i) {
+                    return Ok(h);
+                }
                 let v = db
                     .get(hash_key(i))
                     .map_err(backend("reading hashes"))?
@@ -317,13 +359,20 @@ impl Store for SledStore {
             .apply_batch(b)
             .map_err(backend("writing a batch"))
             .and_then(|()| db.flush().map(drop).map_err(backend("flushing a batch")));
-        if result.is_err() {
-            self.failed.store(true, Ordering::SeqCst);
+        let mut tail = self.tail.write().unwrap_or_else(|p| p.into_inner());
+        match &result {
+            // Only durable hashes are kept: a batch that failed may be replaced by others.
+            Ok(()) => tail.extend(batch.first_hash_index, &batch.hashes),
+            Err(_) => {
+                tail.clear();
+                self.failed.store(true, Ordering::SeqCst);
+            }
         }
         result
     }
 
     fn recover(&self) -> Result<(), StoreError> {
+        self.tail.write().unwrap_or_else(|p| p.into_inner()).clear();
         if self.failed.load(Ordering::SeqCst) {
             // Make room to reopen, in case the disk is full.
             let _ = std::fs::remove_file(self.ballast());
@@ -332,5 +381,80 @@ impl Store for SledStore {
         }
         self.ensure_ballast()?;
         self.probe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(i: u64) -> Hash {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&i.to_le_bytes());
+        Hash(b)
+    }
+
+    #[test]
+    fn the_hash_tail_keeps_the_latest_contiguous_hashes() {
+        let mut t = HashTail::default();
+        t.extend(0, &[h(0), h(1)]);
+        t.extend(2, &[h(2)]);
+        assert_eq!(
+            (t.get(0), t.get(2), t.get(3)),
+            (Some(h(0)), Some(h(2)), None)
+        );
+        // A gap (a restart, a batch not seen): start over from the new batch.
+        t.extend(10, &[h(10)]);
+        assert_eq!((t.get(2), t.get(10)), (None, Some(h(10))));
+        // Bounded: the oldest go first.
+        let many: Vec<Hash> = (11..11 + TAIL_HASHES as u64).map(h).collect();
+        t.extend(11, &many);
+        assert_eq!(t.hashes.len(), TAIL_HASHES);
+        assert_eq!(t.get(10), None);
+        assert_eq!(t.get(11), Some(h(11)));
+        assert_eq!(
+            t.get(10 + TAIL_HASHES as u64),
+            Some(h(10 + TAIL_HASHES as u64))
+        );
+        t.clear();
+        assert_eq!(t.get(11), None);
+    }
+
+    #[test]
+    fn hashes_read_from_the_tail_match_the_store() {
+        use super::super::{AppendRequest, LogSigner, Sequencer, SequencerConfig};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let store = std::sync::Arc::new(SledStore::open(&path).unwrap());
+        let (skey, _) = LogSigner::generate("tail.test/log").unwrap();
+        let signer = LogSigner::from_skey(&skey, None).unwrap();
+        let (log, thread) =
+            Sequencer::start(store.clone(), signer, SequencerConfig::default()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for i in 0..300u32 {
+                let request = AppendRequest {
+                    entry: i.to_le_bytes().to_vec(),
+                    ..AppendRequest::default()
+                };
+                log.append(request).await.unwrap();
+            }
+        });
+        let n = tlog_tiles::stored_hash_count(300);
+        let all: Vec<u64> = (0..n).collect();
+        let cached = store.read_hashes(&all).unwrap();
+        assert!(
+            store.tail.read().unwrap().get(n - 1).is_some(),
+            "served from the tail"
+        );
+        drop(log);
+        thread.join().unwrap();
+        drop(store);
+        // Reopened, the tail is empty: every hash comes from sled, and they are the same.
+        let reopened = SledStore::open(&path).unwrap();
+        assert!(reopened.tail.read().unwrap().get(0).is_none());
+        assert_eq!(reopened.read_hashes(&all).unwrap(), cached);
     }
 }
