@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Appends that may wait for the sequencer before new ones get 503 `overloaded`.
     #[arg(long, default_value_t = SequencerConfig::default().queue)]
     pub queue: usize,
+    /// sled's page cache in MiB: with the 32 MiB of recent hashes, what bounds the server's
+    /// memory whatever the log's size.
+    #[arg(long, default_value_t = crate::log::sled_store::DEFAULT_CACHE_BYTES >> 20)]
+    pub store_cache_mb: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
@@ -253,12 +257,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let signer = load_key(&args)?;
     let admin_token = load_admin_token(&args)?;
     let store_path = args.data_dir.join("store");
-    let store = SledStore::open(&store_path).with_context(|| {
-        format!(
-            "opening the store in {} (is another datapole using it?)",
-            store_path.display()
-        )
-    })?;
+    let store = SledStore::open_with_cache(&store_path, args.store_cache_mb.max(1) << 20)
+        .with_context(|| {
+            format!(
+                "opening the store in {} (is another datapole using it?)",
+                store_path.display()
+            )
+        })?;
     let config = SequencerConfig {
         max_batch: args.batch_max_entries,
         max_wait: Duration::from_millis(args.batch_max_wait_ms),

@@ -69,6 +69,8 @@ pub struct SledStore {
     failed: AtomicBool,
     /// The most recent stored hashes, durable ones only.
     tail: RwLock<HashTail>,
+    /// sled's page-cache size.
+    cache_bytes: u64,
 }
 
 /// How many of the most recent stored hashes are kept in memory (32 MiB): the next
@@ -133,9 +135,14 @@ fn sync_dir_files(dir: &Path) -> Result<(), StoreError> {
         .map_err(fail)
 }
 
-fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+/// sled's page cache: what bounds the server's memory, whatever the log's size (sled's own
+/// default is 1 GiB).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
+fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     sled::Config::new()
         .path(path)
+        .cache_capacity(cache_bytes)
         .mode(sled::Mode::HighThroughput)
         .open()
         .map_err(backend("opening the store"))
@@ -144,11 +151,17 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
 impl SledStore {
     /// Opens (or creates) the store in the directory `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`SledStore::open`] with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let store = Self {
             path: path.to_owned(),
-            db: RwLock::new(Some(open_db(path)?)),
+            db: RwLock::new(Some(open_db(path, cache_bytes)?)),
             failed: AtomicBool::new(false),
             tail: RwLock::new(HashTail::default()),
+            cache_bytes,
         };
         if let Err(e) = store.ensure_ballast() {
             tracing::warn!(error = %e, "no ballast: after the disk fills up, reads stop until space is back");
@@ -198,7 +211,7 @@ impl SledStore {
         let mut last = None;
         // sled's background flusher may hold the lock file for a moment after the close.
         for _ in 0..50 {
-            match open_db(&self.path) {
+            match open_db(&self.path, self.cache_bytes) {
                 Ok(db) => {
                     // What sled recovered was read back from its files, maybe from the page
                     // cache only: sync them so that a checkpoint published from it is durable.
