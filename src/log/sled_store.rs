@@ -276,6 +276,41 @@ impl Store for SledStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         let db = self.db()?;
         let tail = self.tail.read().unwrap_or_else(|p| p.into_inner());
+        // A dense request (a hash tile: 256 hashes within ~511 stored indexes) is read with
+        // one range scan, far cheaper in sled than one lookup per hash.
+        let span = match (indexes.iter().min(), indexes.iter().max()) {
+            (Some(&lo), Some(&hi)) if indexes.len() >= 16 && hi - lo < 4 * indexes.len() as u64 => {
+                Some((lo, hi))
+            }
+            _ => None,
+        };
+        if let Some((lo, hi)) = span.filter(|&(_, hi)| tail.get(hi).is_none()) {
+            let mut found: Vec<Option<Hash>> =
+                vec![None; usize::try_from(hi - lo + 1).unwrap_or(0)];
+            for item in db.range(hash_key(lo)..=hash_key(hi)) {
+                let (k, v) = item.map_err(backend("reading hashes"))?;
+                let i = k
+                    .get(1..9)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| StoreError::Corrupt("malformed hash key".into()))?;
+                let h: [u8; 32] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
+                if let Some(slot) = found.get_mut((i - lo) as usize) {
+                    *slot = Some(Hash(h));
+                }
+            }
+            return indexes
+                .iter()
+                .map(|&i| {
+                    tail.get(i)
+                        .or(found[(i - lo) as usize])
+                        .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))
+                })
+                .collect();
+        }
         indexes
             .iter()
             .map(|&i| {
