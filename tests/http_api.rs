@@ -380,6 +380,14 @@ fn metrics_show_the_sequencer_at_work_and_probes_answer() {
         Some(5.0)
     );
     assert!(sample(&text, "datapole_sequencer_commit_seconds_sum ").unwrap() > 0.0);
+    assert_eq!(
+        sample(&text, "datapole_sequencer_flush_seconds_count "),
+        Some(5.0)
+    );
+    let flush = sample(&text, "datapole_sequencer_flush_seconds_sum ").unwrap();
+    assert!(
+        flush > 0.0 && flush <= sample(&text, "datapole_sequencer_commit_seconds_sum ").unwrap()
+    );
     assert!(text.contains(
         "datapole_http_request_duration_seconds_bucket{route=\"/v1/participants\",le=\"0.001\"}"
     ));

@@ -38,6 +38,7 @@ pub struct Metrics {
     batch_entries: Histogram,
     batch_integrate: Histogram,
     batch_commit: Histogram,
+    batch_flush: Histogram,
     batch_failures: IntCounter,
     refused: IntCounter,
     queue_depth: IntGauge,
@@ -90,6 +91,11 @@ impl Metrics {
                 "Time for the store to commit a batch durably (apply and flush)",
                 LATENCY_BUCKETS,
             ),
+            batch_flush: histogram(
+                "datapole_sequencer_flush_seconds",
+                "Time the store spent making a batch durable (sled flush), part of the commit",
+                LATENCY_BUCKETS,
+            ),
             batch_failures: IntCounter::new(
                 "datapole_sequencer_batch_failures_total",
                 "Batches the store could not commit",
@@ -122,6 +128,7 @@ impl Metrics {
             Box::new(m.batch_entries.clone()),
             Box::new(m.batch_integrate.clone()),
             Box::new(m.batch_commit.clone()),
+            Box::new(m.batch_flush.clone()),
             Box::new(m.batch_failures.clone()),
             Box::new(m.refused.clone()),
             Box::new(m.queue_depth.clone()),
@@ -153,10 +160,20 @@ impl Default for Metrics {
 }
 
 impl BatchObserver for Metrics {
-    fn committed(&self, entries: usize, size: u64, integrate: Duration, commit: Duration) {
+    fn committed(
+        &self,
+        entries: usize,
+        size: u64,
+        integrate: Duration,
+        commit: Duration,
+        flush: Option<Duration>,
+    ) {
         self.batch_entries.observe(entries as f64);
         self.batch_integrate.observe(integrate.as_secs_f64());
         self.batch_commit.observe(commit.as_secs_f64());
+        if let Some(f) = flush {
+            self.batch_flush.observe(f.as_secs_f64());
+        }
         self.log_size.set(i64::try_from(size).unwrap_or(i64::MAX));
     }
 

@@ -50,8 +50,16 @@ impl Default for SequencerConfig {
 /// implementations must be quick and must not block.
 pub trait BatchObserver: Send + Sync + 'static {
     /// A batch was committed: its entries, the new tree size, the time spent integrating and
-    /// signing, and the time the store took to commit it durably (apply and flush).
-    fn committed(&self, entries: usize, size: u64, integrate: Duration, commit: Duration);
+    /// signing, the time the store took to commit it durably (apply and flush), and of that
+    /// the flush, if the store measures it.
+    fn committed(
+        &self,
+        entries: usize,
+        size: u64,
+        integrate: Duration,
+        commit: Duration,
+        flush: Option<Duration>,
+    );
     /// A batch could not be committed.
     fn failed(&self, entries: usize);
     /// Requests refused at admission (a unique key taken or a precondition failed).
@@ -62,7 +70,7 @@ pub trait BatchObserver: Send + Sync + 'static {
 pub struct NoObserver;
 
 impl BatchObserver for NoObserver {
-    fn committed(&self, _: usize, _: u64, _: Duration, _: Duration) {}
+    fn committed(&self, _: usize, _: u64, _: Duration, _: Duration, _: Option<Duration>) {}
     fn failed(&self, _: usize) {}
     fn refused(&self, _: usize) {}
 }
@@ -502,8 +510,13 @@ impl Worker {
         );
         match committed {
             Ok((checkpoint, integrate, commit)) => {
-                self.observer
-                    .committed(count, checkpoint.size, integrate, commit);
+                self.observer.committed(
+                    count,
+                    checkpoint.size,
+                    integrate,
+                    commit,
+                    self.store.last_flush(),
+                );
                 self.size = checkpoint.size;
                 let checkpoint = Arc::new(checkpoint);
                 *self.latest.write().unwrap_or_else(|p| p.into_inner()) = checkpoint.clone();

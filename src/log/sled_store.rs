@@ -71,6 +71,8 @@ pub struct SledStore {
     tail: RwLock<HashTail>,
     /// sled's page-cache size.
     cache_bytes: u64,
+    /// How long the last successful commit's flush took, in nanoseconds.
+    last_flush_nanos: std::sync::atomic::AtomicU64,
 }
 
 /// How many of the most recent stored hashes are kept in memory (32 MiB): the next
@@ -162,6 +164,7 @@ impl SledStore {
             failed: AtomicBool::new(false),
             tail: RwLock::new(HashTail::default()),
             cache_bytes,
+            last_flush_nanos: std::sync::atomic::AtomicU64::new(0),
         };
         if let Err(e) = store.ensure_ballast() {
             tracing::warn!(error = %e, "no ballast: after the disk fills up, reads stop until space is back");
@@ -406,7 +409,13 @@ impl Store for SledStore {
         let result = db
             .apply_batch(b)
             .map_err(backend("writing a batch"))
-            .and_then(|()| db.flush().map(drop).map_err(backend("flushing a batch")));
+            .and_then(|()| {
+                let flushing = std::time::Instant::now();
+                db.flush().map_err(backend("flushing a batch"))?;
+                let nanos = u64::try_from(flushing.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.last_flush_nanos.store(nanos, Ordering::Relaxed);
+                Ok(())
+            });
         let mut tail = self.tail.write().unwrap_or_else(|p| p.into_inner());
         match &result {
             // Only durable hashes are kept: a batch that failed may be replaced by others.
@@ -417,6 +426,12 @@ impl Store for SledStore {
             }
         }
         result
+    }
+
+    fn last_flush(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_nanos(
+            self.last_flush_nanos.load(Ordering::Relaxed),
+        ))
     }
 
     fn recover(&self) -> Result<(), StoreError> {

@@ -164,6 +164,11 @@ pub trait Store: Send + Sync + 'static {
     fn recover(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// How long the last successful [`Store::commit`] spent making the batch durable (the
+    /// flush), if the store measures it.
+    fn last_flush(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A store in memory, for unit tests and benchmarks of the core.
