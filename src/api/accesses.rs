@@ -15,6 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::consents::{load, MAX_LISTED};
+use super::corrupt;
 use super::deposits::{read_deposit, versions};
 use super::error::ApiError;
 use super::participants::lookup_participant;
@@ -109,10 +110,6 @@ pub struct AccessList {
     pub accesses: Vec<AccessView>,
     /// True when there are more: ask again with `after` = the last index listed.
     pub truncated: bool,
-}
-
-fn corrupt(m: String) -> ApiError {
-    crate::log::StoreError::Corrupt(m).into()
 }
 
 /// The access record committed by entry `index`.

@@ -17,11 +17,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::corrupt;
 use super::deposits::pending;
 use super::error::ApiError;
 use super::log::Params;
 use super::participants::{lookup_participant, token_key};
-use super::receipts::build_receipt;
+use super::receipts::{build_receipt, read_sidecar};
 use super::statements::{check_fresh, parse_payload, read_statement};
 use super::{bearer, AppState};
 use crate::consent::{time, EventDocument, Initiator, Lifecycle, RecordKind, RecordLeaf, Status};
@@ -154,22 +155,9 @@ impl Loaded {
     }
 }
 
-fn corrupt(m: String) -> ApiError {
-    crate::log::StoreError::Corrupt(m).into()
-}
-
 fn read_record_leaf(state: &AppState, index: u64) -> Result<RecordLeaf, ApiError> {
     RecordLeaf::from_bytes(&state.entry(index)?)
         .ok_or_else(|| corrupt(format!("entry {index} is not a consent or access record")))
-}
-
-fn read_sidecar(state: &AppState, index: u64) -> Result<Option<PrivateSidecar>, ApiError> {
-    match state.log.store().sidecar(index)? {
-        None => Ok(None),
-        Some(b) => PrivateSidecar::from_bytes(&b)
-            .map(Some)
-            .ok_or_else(|| corrupt(format!("entry {index} has an unreadable sidecar"))),
-    }
 }
 
 /// Loads consent `id` as the log's latest checkpoint shows it; `None` if there is none.

@@ -86,6 +86,11 @@ impl AppState {
     }
 }
 
+/// A record the store's own invariants say must be there is missing or malformed: 500.
+pub(crate) fn corrupt(message: String) -> ApiError {
+    crate::log::StoreError::Corrupt(message).into()
+}
+
 /// The bearer token of a request.
 pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let unauthorized = |m: &str| {

@@ -27,13 +27,16 @@ fn signer(state: &AppState, id: uuid::Uuid) -> Result<Option<ReceiptSigner>, Api
     }))
 }
 
-fn read_sidecar(state: &AppState, index: u64) -> Result<Option<PrivateSidecar>, ApiError> {
+/// The off-log data kept beside entry `index`, if any.
+pub(crate) fn read_sidecar(
+    state: &AppState,
+    index: u64,
+) -> Result<Option<PrivateSidecar>, ApiError> {
     match state.log.store().sidecar(index)? {
         None => Ok(None),
-        Some(bytes) => PrivateSidecar::from_bytes(&bytes).map(Some).ok_or_else(|| {
-            crate::log::StoreError::Corrupt(format!("entry {index} has an unreadable sidecar"))
-                .into()
-        }),
+        Some(bytes) => PrivateSidecar::from_bytes(&bytes)
+            .map(Some)
+            .ok_or_else(|| super::corrupt(format!("entry {index} has an unreadable sidecar"))),
     }
 }
 

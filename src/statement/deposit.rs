@@ -238,20 +238,8 @@ mod tests {
         ] {
             assert!(retention(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "P",
-            "PT",
-            "10Y",
-            "P1H",
-            "PY",
-            "P1Y1Y",
-            "PM1Y",
-            "P1DT",
-            "2036-13-01",
-            "P1.5Y",
-            "P1234567890Y",
-        ] {
+        // Durations are checked by field::IsoDuration (its own tests); dates here.
+        for bad in ["", "2036-13-01", "2036-02-30", "36-12-31", "P1.5Y"] {
             assert!(retention(bad).is_err(), "{bad}");
         }
     }
