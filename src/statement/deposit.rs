@@ -239,7 +239,7 @@ mod tests {
             assert!(retention(ok).is_ok(), "{ok}");
         }
         // Durations are checked by field::IsoDuration (its own tests); dates here.
-        for bad in ["", "2036-13-01", "2036-02-30", "36-12-31", "P1.5Y"] {
+        for bad in ["", "2036-13-01", "2036-02-30", "31/12/2036", "P1.5Y"] {
             assert!(retention(bad).is_err(), "{bad}");
         }
     }
