@@ -129,7 +129,7 @@ impl From<StoreError> for ApiError {
                 "storage_unavailable",
                 "the store cannot be read right now",
             ),
-            StoreError::Corrupt(_) => Self::new(
+            StoreError::Corrupt(_) | StoreError::Format(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "the store is inconsistent; the operator has been told",

@@ -1,9 +1,19 @@
 //! The embedded store: sled 0.34, one tree with prefixed keys, so that a whole batch is one
 //! atomic `apply_batch`, made durable by `flush()` before `commit` returns.
 //!
-//! Keys: `c` the latest checkpoint; `e` + u64 BE entry index; `h` + u64 BE stored-hash index;
-//! `i` + index tag + key for the secondary indexes (value: u64 BE leaf index); `p` + u64 BE for
-//! the off-log sidecar of an entry.
+//! sled's cost is per key (page-table entries, node rewrites, log replay at start-up), so the
+//! append-only data is packed:
+//!
+//! - `H` + u64 BE chunk number: a *hash chunk*, the stored hashes `256·n .. 256·n + 256`
+//!   concatenated (32 bytes each). The chunk at the right edge is partial and rewritten by the
+//!   next batch; full chunks never change.
+//! - `E` + u64 BE first entry index: an *entry chunk*, up to [`ENTRY_CHUNK`] consecutive
+//!   entries of one batch, each as a u32 BE length and its bytes. The chunks tile the log
+//!   without gaps; an entry is found in the last chunk starting at or before its index.
+//!
+//! The other keys: `v` the format ([`FORMAT`]); `c` the latest checkpoint; `i` + index tag +
+//! key for the secondary indexes (value: u64 BE leaf index); `p` + u64 BE for the off-log
+//! sidecar of an entry.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,13 +26,56 @@ use super::checkpoint::SignedCheckpoint;
 use super::store::{Batch, Index, IndexKey, Store, StoreError};
 
 const CHECKPOINT: &[u8] = b"c";
+const FORMAT_KEY: &[u8] = b"v";
+/// The layout this code writes and reads. Stores from before packing (one key per entry and
+/// per hash) carry no format key and are refused with a clear error.
+pub const FORMAT: &[u8] = b"datapole-store/2";
 
-fn entry_key(i: u64) -> [u8; 9] {
-    prefixed(b'e', i)
+/// Stored hashes per hash chunk.
+const HASH_CHUNK: u64 = 256;
+/// At most this many entries per entry chunk, which bounds what reading one entry costs.
+pub const ENTRY_CHUNK: usize = 64;
+
+fn entry_chunk_key(first: u64) -> [u8; 9] {
+    prefixed(b'E', first)
 }
 
-fn hash_key(i: u64) -> [u8; 9] {
-    prefixed(b'h', i)
+fn hash_chunk_key(chunk: u64) -> [u8; 9] {
+    prefixed(b'H', chunk)
+}
+
+fn key_number(k: &[u8]) -> Option<u64> {
+    k.get(1..9)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+}
+
+/// One entry chunk's value: each entry as a u32 BE length and its bytes.
+fn encode_entries(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(entries.iter().map(|e| e.len() + 4).sum());
+    for e in entries {
+        // Entries are bounded far below 4 GiB by the API's limits.
+        v.extend_from_slice(&(e.len() as u32).to_be_bytes());
+        v.extend_from_slice(e);
+    }
+    v
+}
+
+/// The entries of an entry chunk starting at `first`.
+fn decode_entries(first: u64, mut v: &[u8]) -> Result<Vec<&[u8]>, StoreError> {
+    let bad = || StoreError::Corrupt(format!("malformed entry chunk at {first}"));
+    let mut out = Vec::new();
+    while !v.is_empty() {
+        let len: [u8; 4] = v.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+        let len = u32::from_be_bytes(len) as usize;
+        let entry = v.get(4..4 + len).ok_or_else(bad)?;
+        out.push(entry);
+        v = &v[4 + len..];
+    }
+    if out.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
 }
 
 fn prefixed(p: u8, i: u64) -> [u8; 9] {
@@ -142,12 +195,34 @@ fn sync_dir_files(dir: &Path) -> Result<(), StoreError> {
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
-    sled::Config::new()
+    let db = sled::Config::new()
         .path(path)
         .cache_capacity(cache_bytes)
         .mode(sled::Mode::HighThroughput)
         .open()
-        .map_err(backend("opening the store"))
+        .map_err(backend("opening the store"))?;
+    match db.get(FORMAT_KEY).map_err(backend("opening the store"))? {
+        Some(v) if v.as_ref() == FORMAT => Ok(db),
+        Some(v) => Err(StoreError::Format(format!(
+            "{} holds format {:?}, this datapole reads {:?}",
+            path.display(),
+            String::from_utf8_lossy(&v),
+            String::from_utf8_lossy(FORMAT)
+        ))),
+        None if db.is_empty() => {
+            db.insert(FORMAT_KEY, FORMAT)
+                .map_err(backend("initialising the store"))?;
+            db.flush().map_err(backend("initialising the store"))?;
+            Ok(db)
+        }
+        None => Err(StoreError::Format(format!(
+            "{} was written by an earlier datapole (one key per entry and per hash, before \
+             {:?}); this version does not read it: serve it with the version that wrote it, or \
+             start a new data directory",
+            path.display(),
+            String::from_utf8_lossy(FORMAT)
+        ))),
+    }
 }
 
 impl SledStore {
@@ -248,6 +323,51 @@ impl SledStore {
     }
 }
 
+impl SledStore {
+    /// The hash chunks a batch writes: its hashes, which start at stored index `first`,
+    /// completed on the left with those already in the chunk at the right edge.
+    fn hash_chunks(&self, first: u64, hashes: &[Hash]) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        if hashes.is_empty() {
+            return Ok(out);
+        }
+        let mut c = first / HASH_CHUNK;
+        let held = (first % HASH_CHUNK) as usize;
+        let mut bytes = Vec::with_capacity(HASH_CHUNK as usize * 32);
+        if held > 0 {
+            let tail = self.tail.read().unwrap_or_else(|p| p.into_inner());
+            let from_tail: Option<Vec<Hash>> =
+                (c * HASH_CHUNK..first).map(|i| tail.get(i)).collect();
+            drop(tail);
+            match from_tail {
+                Some(hs) => hs.iter().for_each(|h| bytes.extend_from_slice(&h.0)),
+                None => {
+                    let v = self
+                        .db()?
+                        .get(hash_chunk_key(c))
+                        .map_err(backend("reading hashes"))?
+                        .ok_or_else(|| StoreError::Corrupt(format!("missing hash chunk {c}")))?;
+                    let prefix = v.get(..held * 32).ok_or_else(|| {
+                        StoreError::Corrupt(format!("hash chunk {c} is shorter than {held} hashes"))
+                    })?;
+                    bytes.extend_from_slice(prefix);
+                }
+            }
+        }
+        for h in hashes {
+            bytes.extend_from_slice(&h.0);
+            if bytes.len() == HASH_CHUNK as usize * 32 {
+                out.push((c, std::mem::take(&mut bytes)));
+                c += 1;
+            }
+        }
+        if !bytes.is_empty() {
+            out.push((c, bytes));
+        }
+        Ok(out)
+    }
+}
+
 /// A read guard on the open database.
 struct DbGuard<'a>(RwLockReadGuard<'a, Option<sled::Db>>);
 
@@ -279,77 +399,68 @@ impl Store for SledStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         let db = self.db()?;
         let tail = self.tail.read().unwrap_or_else(|p| p.into_inner());
-        // A dense request (a hash tile: 256 hashes within ~511 stored indexes) is read with
-        // one range scan, far cheaper in sled than one lookup per hash.
-        let span = match (indexes.iter().min(), indexes.iter().max()) {
-            (Some(&lo), Some(&hi)) if indexes.len() >= 16 && hi - lo < 4 * indexes.len() as u64 => {
-                Some((lo, hi))
+        // A tile's 256 hashes lie in two or three chunks, a proof's in up to ~24: each chunk
+        // is read once.
+        let mut chunks: Vec<(u64, sled::IVec)> = Vec::new();
+        let mut out = Vec::with_capacity(indexes.len());
+        for &i in indexes {
+            if let Some(h) = tail.get(i) {
+                out.push(h);
+                continue;
             }
-            _ => None,
-        };
-        if let Some((lo, hi)) = span.filter(|&(_, hi)| tail.get(hi).is_none()) {
-            let mut found: Vec<Option<Hash>> =
-                vec![None; usize::try_from(hi - lo + 1).unwrap_or(0)];
-            for item in db.range(hash_key(lo)..=hash_key(hi)) {
-                let (k, v) = item.map_err(backend("reading hashes"))?;
-                let i = k
-                    .get(1..9)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| StoreError::Corrupt("malformed hash key".into()))?;
-                let h: [u8; 32] = v
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
-                if let Some(slot) = found.get_mut((i - lo) as usize) {
-                    *slot = Some(Hash(h));
+            let c = i / HASH_CHUNK;
+            let chunk = match chunks.iter().find(|(n, _)| *n == c) {
+                Some((_, v)) => v,
+                None => {
+                    let v = db
+                        .get(hash_chunk_key(c))
+                        .map_err(backend("reading hashes"))?
+                        .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))?;
+                    chunks.push((c, v));
+                    &chunks[chunks.len() - 1].1
                 }
-            }
-            return indexes
-                .iter()
-                .map(|&i| {
-                    tail.get(i)
-                        .or(found[(i - lo) as usize])
-                        .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))
-                })
-                .collect();
+            };
+            let at = (i % HASH_CHUNK) as usize * 32;
+            let h: [u8; 32] = chunk
+                .get(at..at + 32)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))?;
+            out.push(Hash(h));
         }
-        indexes
-            .iter()
-            .map(|&i| {
-                if let Some(h) = tail.get(i) {
-                    return Ok(h);
-                }
-                let v = db
-                    .get(hash_key(i))
-                    .map_err(backend("reading hashes"))?
-                    .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))?;
-                let h: [u8; 32] = v
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
-                Ok(Hash(h))
-            })
-            .collect()
+        Ok(out)
     }
 
     fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         if start >= end {
             return Ok(Vec::new());
         }
+        let db = self.db()?;
+        let missing = || StoreError::Corrupt(format!("missing entries in {start}..{end}"));
+        // The chunk holding `start` is the last one starting at or before it.
+        let (k, _) = db
+            .range(entry_chunk_key(0)..=entry_chunk_key(start))
+            .next_back()
+            .transpose()
+            .map_err(backend("reading entries"))?
+            .ok_or_else(missing)?;
+        let mut next = key_number(&k).ok_or_else(missing)?;
         let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
-        for (expected, item) in (start..end).zip(self.db()?.range(entry_key(start)..entry_key(end)))
-        {
+        for item in db.range(entry_chunk_key(next)..entry_chunk_key(end)) {
             let (k, v) = item.map_err(backend("reading entries"))?;
-            if k.as_ref() != entry_key(expected) {
-                return Err(StoreError::Corrupt(format!("missing entry {expected}")));
+            let first = key_number(&k).ok_or_else(missing)?;
+            if first != next {
+                return Err(missing());
             }
-            out.push(v.to_vec());
+            let chunk = decode_entries(first, &v)?;
+            next = first + chunk.len() as u64;
+            for (i, e) in (first..).zip(chunk) {
+                if (start..end).contains(&i) {
+                    out.push(e.to_vec());
+                }
+            }
         }
         if out.len() as u64 != end - start {
-            return Err(StoreError::Corrupt(format!(
-                "missing entries in {start}..{end}"
-            )));
+            return Err(missing());
         }
         Ok(out)
     }
@@ -389,11 +500,12 @@ impl Store for SledStore {
 
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
-        for (k, e) in batch.entries.iter().enumerate() {
-            b.insert(&entry_key(batch.first_index + k as u64), e.as_slice());
+        for (k, chunk) in batch.entries.chunks(ENTRY_CHUNK).enumerate() {
+            let first = batch.first_index + (k * ENTRY_CHUNK) as u64;
+            b.insert(&entry_chunk_key(first), encode_entries(chunk));
         }
-        for (k, h) in batch.hashes.iter().enumerate() {
-            b.insert(&hash_key(batch.first_hash_index + k as u64), &h.0);
+        for (c, bytes) in self.hash_chunks(batch.first_hash_index, &batch.hashes)? {
+            b.insert(&hash_chunk_key(c), bytes);
         }
         for (key, leaf) in &batch.index_keys {
             b.insert(index_key(key.index, &key.key), &leaf.to_be_bytes());
@@ -455,6 +567,146 @@ mod tests {
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&i.to_le_bytes());
         Hash(b)
+    }
+
+    /// Commits batches of awkward sizes (across hash-chunk and entry-chunk boundaries) to a
+    /// sled store and to the memory store, and checks every read agrees, before and after
+    /// reopening (when every hash comes from the chunks, not the tail).
+    #[test]
+    fn packed_chunks_read_back_like_the_memory_store() {
+        use super::super::store::MemoryStore;
+        use super::super::LogSigner;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let memory = MemoryStore::new();
+        let (skey, _) = LogSigner::generate("chunks.test/log").unwrap();
+        let signer = LogSigner::from_skey(&skey, None).unwrap();
+        let sizes = [1usize, 2, 63, 64, 65, 1, 130, 255, 256, 257, 3, 700, 1];
+        let mut n = 0u64;
+        let commit_all = |store: &SledStore, n: &mut u64| {
+            for (b, &size) in sizes.iter().enumerate() {
+                let first_index = *n;
+                let entries: Vec<Vec<u8>> = (0..size)
+                    .map(|k| vec![b as u8; (first_index as usize + k) % 97])
+                    .collect();
+                *n += size as u64;
+                let first_hash_index = tlog_tiles::stored_hash_count(first_index);
+                let hashes: Vec<Hash> = (first_hash_index..tlog_tiles::stored_hash_count(*n))
+                    .map(h)
+                    .collect();
+                let batch = Batch {
+                    first_index,
+                    entries,
+                    first_hash_index,
+                    hashes,
+                    index_keys: Vec::new(),
+                    sidecars: Vec::new(),
+                    erased_sidecars: Vec::new(),
+                    checkpoint: signer.sign(*n, h(*n)).unwrap(),
+                };
+                store.commit(&batch).unwrap();
+                memory.commit(&batch).unwrap();
+            }
+        };
+        let store = SledStore::open(&path).unwrap();
+        commit_all(&store, &mut n);
+        let hashes = tlog_tiles::stored_hash_count(n);
+        let check = |store: &SledStore| {
+            let all: Vec<u64> = (0..hashes).collect();
+            assert_eq!(
+                store.read_hashes(&all).unwrap(),
+                memory.read_hashes(&all).unwrap()
+            );
+            let scattered = [hashes - 1, 0, 255, 256, 257, 511, 512, 3, hashes - 300];
+            assert_eq!(
+                store.read_hashes(&scattered).unwrap(),
+                memory.read_hashes(&scattered).unwrap()
+            );
+            for (a, b) in [
+                (0, n),
+                (0, 1),
+                (62, 66),
+                (63, 64),
+                (64, 65),
+                (100, 900),
+                (n - 1, n),
+            ] {
+                assert_eq!(
+                    store.entries(a, b).unwrap(),
+                    memory.entries(a, b).unwrap(),
+                    "{a}..{b}"
+                );
+            }
+            assert!(store.entries(n - 1, n + 1).is_err(), "past the end");
+            assert!(store.read_hashes(&[hashes]).is_err(), "past the end");
+            assert_eq!(
+                store.checkpoint().unwrap().unwrap().encode(),
+                memory.checkpoint().unwrap().unwrap().encode()
+            );
+        };
+        check(&store);
+        drop(store);
+        let reopened = SledStore::open(&path).unwrap();
+        assert!(reopened.tail.read().unwrap().get(0).is_none());
+        check(&reopened);
+        // With an empty tail, the next batch completes the partial chunk from sled.
+        let more = tlog_tiles::stored_hash_count(n + 1);
+        assert_ne!(
+            hashes % HASH_CHUNK,
+            0,
+            "the test needs a partial chunk at the edge"
+        );
+        let batch = Batch {
+            first_index: n,
+            entries: vec![b"last".to_vec()],
+            first_hash_index: hashes,
+            hashes: (hashes..more).map(h).collect(),
+            index_keys: Vec::new(),
+            sidecars: Vec::new(),
+            erased_sidecars: Vec::new(),
+            checkpoint: signer.sign(n + 1, h(n + 1)).unwrap(),
+        };
+        reopened.commit(&batch).unwrap();
+        memory.commit(&batch).unwrap();
+        let all: Vec<u64> = (0..more).collect();
+        assert_eq!(
+            reopened.read_hashes(&all).unwrap(),
+            memory.read_hashes(&all).unwrap()
+        );
+        assert_eq!(
+            reopened.entries(0, n + 1).unwrap(),
+            memory.entries(0, n + 1).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_store_in_another_layout_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        // The layout before packing: one key per entry, no format key.
+        let old = dir.path().join("old");
+        {
+            let db = sled::open(&old).unwrap();
+            db.insert(b"c", b"checkpoint".as_slice()).unwrap();
+            db.insert(prefixed(b'e', 0), b"entry".as_slice()).unwrap();
+            db.flush().unwrap();
+        }
+        let e = SledStore::open(&old).err().expect("refused");
+        assert!(matches!(e, StoreError::Format(_)), "{e}");
+        assert!(e.to_string().contains("earlier datapole"), "{e}");
+        // A format from elsewhere.
+        let other = dir.path().join("other");
+        {
+            let db = sled::open(&other).unwrap();
+            db.insert(FORMAT_KEY, b"datapole-store/9".as_slice())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let e = SledStore::open(&other).err().expect("refused");
+        assert!(e.to_string().contains("datapole-store/9"), "{e}");
+        // A new store is stamped, and opens again.
+        let new = dir.path().join("new");
+        drop(SledStore::open(&new).unwrap());
+        assert!(SledStore::open(&new).is_ok());
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum StoreError {
     /// A record the store's own invariants say must exist is missing or malformed.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The store was written in a layout this version does not read.
+    #[error("unsupported store format: {0}")]
+    Format(String),
 }
 
 /// The secondary indexes the log keeps beside its entries. Each maps a key to a leaf index.
