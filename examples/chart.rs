@@ -1,5 +1,6 @@
 //! Draws latency percentiles against offered load from `loadgen --json` results, as an SVG
-//! (plain SVG text: no plotting dependency), for docs/BENCHMARKS.md.
+//! (plain SVG text: no plotting dependency), for docs/BENCHMARKS.md. Runs at the same offered
+//! rate are drawn as their median, with a whisker from the minimum to the maximum.
 //!
 //! ```text
 //! cargo run --release --example chart -- docs/latency.svg results/*.json
@@ -9,6 +10,9 @@ use std::fmt::Write as _;
 
 use anyhow::Context;
 use serde_json::Value;
+
+/// One run: offered rate (or achieved, when unlimited), achieved rate, p50, p90, p99.
+type Point = (f64, f64, f64, f64, f64);
 
 const W: f64 = 720.0;
 const H: f64 = 420.0;
@@ -22,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     let out = args
         .next()
         .context("usage: chart OUT.svg RESULT.json ...")?;
-    let mut points: Vec<(f64, f64, f64, f64, f64)> = Vec::new();
+    let mut points: Vec<Point> = Vec::new();
     for path in args {
         let v: Value = serde_json::from_slice(&std::fs::read(&path)?)
             .with_context(|| format!("reading {path}"))?;
@@ -43,6 +47,15 @@ fn main() -> anyhow::Result<()> {
     }
     anyhow::ensure!(!points.is_empty(), "no results given");
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Several runs at one offered rate: the line goes through their medians, a whisker spans
+    // their minimum to maximum.
+    let mut groups: Vec<Vec<Point>> = Vec::new();
+    for p in &points {
+        match groups.last_mut() {
+            Some(g) if g[0].0 == p.0 => g.push(*p),
+            _ => groups.push(vec![*p]),
+        }
+    }
     let x_max = points.iter().map(|p| p.0).fold(0.0, f64::max) * 1.1;
     let y_max = points.iter().map(|p| p.4).fold(1.0, f64::max);
     // Log scale on latency: 0.1 ms to the next power of ten above the worst p99.
@@ -107,26 +120,34 @@ fn main() -> anyhow::Result<()> {
         ("p90", "#7570b3", 3),
         ("p99", "#d95f02", 4),
     ] {
-        let value = |p: &(f64, f64, f64, f64, f64)| match pick {
+        let value = |p: &Point| match pick {
             2 => p.2,
             3 => p.3,
             _ => p.4,
         };
-        let path: Vec<String> = points
+        let spread = |g: &[Point]| {
+            let mut v: Vec<f64> = g.iter().map(value).collect();
+            v.sort_by(f64::total_cmp);
+            (v[0], v[v.len() / 2], v[v.len() - 1])
+        };
+        let path: Vec<String> = groups
             .iter()
-            .map(|p| format!("{:.1},{:.1}", px(p.0), py(value(p))))
+            .map(|g| format!("{:.1},{:.1}", px(g[0].0), py(spread(g).1)))
             .collect();
         writeln!(
             svg,
             r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
             path.join(" ")
         )?;
-        for p in &points {
+        for g in &groups {
+            let (lo, mid, hi) = spread(g);
+            let x = px(g[0].0);
             writeln!(
                 svg,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#,
-                px(p.0),
-                py(value(p))
+                r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1"/><circle cx="{x:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#,
+                py(lo),
+                py(hi),
+                py(mid)
             )?;
         }
         let y = TOP + 16.0 * f64::from(pick as u8 - 1);
@@ -141,6 +162,10 @@ fn main() -> anyhow::Result<()> {
     }
     writeln!(svg, "</svg>")?;
     std::fs::write(&out, svg).with_context(|| format!("writing {out}"))?;
-    println!("wrote {out} from {} results", points.len());
+    println!(
+        "wrote {out} from {} results at {} offered rates",
+        points.len(),
+        groups.len()
+    );
     Ok(())
 }
