@@ -7,6 +7,11 @@
 //! - `H` + u64 BE chunk number: a *hash chunk*, the stored hashes `256·n .. 256·n + 256`
 //!   concatenated (32 bytes each). The chunk at the right edge is partial and rewritten by the
 //!   next batch; full chunks never change.
+//! - `U` + level (1 byte) + u64 BE tile number: a copy of the stored hashes of that level,
+//!   for levels [`UPPER_LEVEL`] and above, 256 consecutive ones per key (a c2sp.org/tlog-tiles
+//!   hash tile when the level is a multiple of 8). There are few of them (one per 128 leaves),
+//!   so they stay in sled's cache: an inclusion proof reads its upper siblings from here
+//!   instead of from ~16 scattered hash chunks.
 //! - `E` + u64 BE first entry index: an *entry chunk*, up to [`ENTRY_CHUNK`] consecutive
 //!   entries of one batch, each as a u32 BE length and its bytes. The chunks tile the log
 //!   without gaps; an entry is found in the last chunk starting at or before its index.
@@ -42,6 +47,33 @@ fn entry_chunk_key(first: u64) -> [u8; 9] {
 
 fn hash_chunk_key(chunk: u64) -> [u8; 9] {
     prefixed(b'H', chunk)
+}
+
+/// Stored hashes of this level (each the root of 256 leaves) and above are also kept by level.
+pub const UPPER_LEVEL: u8 = 8;
+
+fn upper_key(level: u8, tile: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = b'U';
+    k[1] = level;
+    k[2..].copy_from_slice(&tile.to_be_bytes());
+    k
+}
+
+/// Where a stored hash lives: its key and its byte offset in the value.
+fn hash_location(i: u64) -> (Vec<u8>, usize) {
+    let (level, n) = tlog_tiles::split_stored_hash_index(i);
+    if level >= UPPER_LEVEL {
+        (
+            upper_key(level, n / HASH_CHUNK).to_vec(),
+            (n % HASH_CHUNK) as usize * 32,
+        )
+    } else {
+        (
+            hash_chunk_key(i / HASH_CHUNK).to_vec(),
+            (i % HASH_CHUNK) as usize * 32,
+        )
+    }
 }
 
 fn key_number(k: &[u8]) -> Option<u64> {
@@ -368,6 +400,55 @@ impl SledStore {
     }
 }
 
+impl SledStore {
+    /// The upper chunks a batch writes: its hashes of levels [`UPPER_LEVEL`] and above, each
+    /// level's completed on the left with those already in its chunk at the right edge.
+    fn upper_chunks(
+        &self,
+        first: u64,
+        hashes: &[Hash],
+    ) -> Result<Vec<([u8; 10], Vec<u8>)>, StoreError> {
+        let mut out: Vec<([u8; 10], Vec<u8>)> = Vec::new();
+        for (i, h) in (first..).zip(hashes) {
+            let (level, n) = tlog_tiles::split_stored_hash_index(i);
+            if level < UPPER_LEVEL {
+                continue;
+            }
+            let key = upper_key(level, n / HASH_CHUNK);
+            let slot = (n % HASH_CHUNK) as usize;
+            let at = match out.iter().position(|(k, _)| *k == key) {
+                Some(p) => p,
+                None => {
+                    let mut bytes = Vec::with_capacity(HASH_CHUNK as usize * 32);
+                    if slot > 0 {
+                        let v = self
+                            .db()?
+                            .get(key)
+                            .map_err(backend("reading hashes"))?
+                            .ok_or_else(|| {
+                                StoreError::Corrupt(format!("missing upper chunk for hash {i}"))
+                            })?;
+                        let prefix = v.get(..slot * 32).ok_or_else(|| {
+                            StoreError::Corrupt(format!("upper chunk short of hash {i}"))
+                        })?;
+                        bytes.extend_from_slice(prefix);
+                    }
+                    out.push((key, bytes));
+                    out.len() - 1
+                }
+            };
+            let bytes = &mut out[at].1;
+            if bytes.len() != slot * 32 {
+                return Err(StoreError::Corrupt(format!(
+                    "upper hashes out of order at stored hash {i}"
+                )));
+            }
+            bytes.extend_from_slice(&h.0);
+        }
+        Ok(out)
+    }
+}
+
 /// A read guard on the open database.
 struct DbGuard<'a>(RwLockReadGuard<'a, Option<sled::Db>>);
 
@@ -399,28 +480,28 @@ impl Store for SledStore {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         let db = self.db()?;
         let tail = self.tail.read().unwrap_or_else(|p| p.into_inner());
-        // A tile's 256 hashes lie in two or three chunks, a proof's in up to ~24: each chunk
-        // is read once.
-        let mut chunks: Vec<(u64, sled::IVec)> = Vec::new();
+        // A level-0 tile's 256 hashes lie in two or three hash chunks, a higher tile's in one
+        // upper chunk; a proof reads its lower siblings from two or three hash chunks and the
+        // others from upper chunks. Each chunk is read once.
+        let mut chunks: Vec<(Vec<u8>, sled::IVec)> = Vec::new();
         let mut out = Vec::with_capacity(indexes.len());
         for &i in indexes {
             if let Some(h) = tail.get(i) {
                 out.push(h);
                 continue;
             }
-            let c = i / HASH_CHUNK;
-            let chunk = match chunks.iter().find(|(n, _)| *n == c) {
-                Some((_, v)) => v,
+            let (key, at) = hash_location(i);
+            let chunk = match chunks.iter().position(|(k, _)| *k == key) {
+                Some(p) => &chunks[p].1,
                 None => {
                     let v = db
-                        .get(hash_chunk_key(c))
+                        .get(&key)
                         .map_err(backend("reading hashes"))?
                         .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))?;
-                    chunks.push((c, v));
+                    chunks.push((key, v));
                     &chunks[chunks.len() - 1].1
                 }
             };
-            let at = (i % HASH_CHUNK) as usize * 32;
             let h: [u8; 32] = chunk
                 .get(at..at + 32)
                 .and_then(|b| b.try_into().ok())
@@ -506,6 +587,9 @@ impl Store for SledStore {
         }
         for (c, bytes) in self.hash_chunks(batch.first_hash_index, &batch.hashes)? {
             b.insert(&hash_chunk_key(c), bytes);
+        }
+        for (key, bytes) in self.upper_chunks(batch.first_hash_index, &batch.hashes)? {
+            b.insert(&key, bytes);
         }
         for (key, leaf) in &batch.index_keys {
             b.insert(index_key(key.index, &key.key), &leaf.to_be_bytes());
