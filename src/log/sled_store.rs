@@ -52,6 +52,9 @@ fn hash_chunk_key(chunk: u64) -> [u8; 9] {
 /// Stored hashes of this level (each the root of 256 leaves) and above are also kept by level.
 pub const UPPER_LEVEL: u8 = 8;
 
+/// An upper chunk to write: its key and its bytes.
+type UpperChunk = ([u8; 10], Vec<u8>);
+
 fn upper_key(level: u8, tile: u64) -> [u8; 10] {
     let mut k = [0u8; 10];
     k[0] = b'U';
@@ -403,12 +406,8 @@ impl SledStore {
 impl SledStore {
     /// The upper chunks a batch writes: its hashes of levels [`UPPER_LEVEL`] and above, each
     /// level's completed on the left with those already in its chunk at the right edge.
-    fn upper_chunks(
-        &self,
-        first: u64,
-        hashes: &[Hash],
-    ) -> Result<Vec<([u8; 10], Vec<u8>)>, StoreError> {
-        let mut out: Vec<([u8; 10], Vec<u8>)> = Vec::new();
+    fn upper_chunks(&self, first: u64, hashes: &[Hash]) -> Result<Vec<UpperChunk>, StoreError> {
+        let mut out: Vec<UpperChunk> = Vec::new();
         for (i, h) in (first..).zip(hashes) {
             let (level, n) = tlog_tiles::split_stored_hash_index(i);
             if level < UPPER_LEVEL {
