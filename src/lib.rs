@@ -3,7 +3,8 @@
 //! An append-only Merkle log (RFC 9162, c2sp.org/tlog-tiles) of signed statements: participant
 //! registrations, dataset deposits, consents and accesses. Data flows one way: a request enters
 //! [`api`], becomes a typed [`participant`] record, is appended by [`log`], and leaves as a
-//! receipt that [`verify`] can check without trusting the operator.
+//! receipt that [`verify`] can check without trusting the operator; independent [`witness`]es
+//! cosign its checkpoints so that it cannot show two histories.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -20,3 +21,4 @@ pub mod receipt;
 pub mod schemas;
 pub mod statement;
 pub mod verify;
+pub mod witness;

@@ -124,16 +124,9 @@ pub fn parse_uuid(code: &'static str, s: &str) -> Result<uuid::Uuid, ApiError> {
 /// Reads a JSON request body of at most `limit` bytes.
 pub async fn read_json_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("request body is larger than {limit} bytes"),
-        )
-    };
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
         let mime = ct.split(';').next().unwrap_or("").trim();
@@ -145,6 +138,22 @@ pub async fn read_json_body(
             ));
         }
     }
+    read_body(req, payload, limit).await
+}
+
+/// Reads a request body of at most `limit` bytes (413 `payload_too_large` beyond).
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body is larger than {limit} bytes"),
+        )
+    };
     if let Some(len) = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -185,7 +194,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 }
 
 /// A resource whose only methods are `allow`; any other method gets 405 with `Allow`.
-fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {
         let mut res = ApiError::new(
             actix_web::http::StatusCode::METHOD_NOT_ALLOWED,

@@ -20,6 +20,10 @@ pub struct KeygenArgs {
     /// Replace the file if it exists.
     #[arg(long)]
     pub force: bool,
+    /// A witness key: print its c2sp.org/tlog-cosignature (`cosignature/v1`, type 0x04)
+    /// verifier key, the one logs and verifiers configure, instead of the note key.
+    #[arg(long)]
+    pub witness: bool,
 }
 
 /// Writes the private key and prints the verifier key on stdout.
@@ -27,6 +31,14 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<()> {
     let (skey, vkey) = LogSigner::generate(&args.name)?;
     super::write_secret(&args.out, &format!("{skey}\n"), args.force)
         .with_context(|| format!("writing {} (use --force to replace it)", args.out.display()))?;
-    println!("{vkey}");
+    if args.witness {
+        let (name, key) = crate::log::checkpoint::signing_key(&skey)?;
+        println!(
+            "{}",
+            crate::witness::cosignature::vkey(&name, &key.verifying_key())
+        );
+    } else {
+        println!("{vkey}");
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod keygen;
 pub mod prefill;
 pub mod serve;
 pub mod verify;
+pub mod witness;
 
 use std::io::Write;
 use std::path::Path;
@@ -37,6 +38,9 @@ pub enum Command {
     /// Grow a log through the real engine path (batches, signed checkpoints, flushed
     /// commits), for benchmarks and large-log tests. The log must not be served meanwhile.
     Prefill(prefill::PrefillArgs),
+    /// Run a c2sp.org/tlog-witness witness: cosign the checkpoints of the logs it follows
+    /// once they are proved consistent with the last one it cosigned.
+    Witness(witness::WitnessArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -48,6 +52,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Prefill(args) => prefill::run(args),
+        Command::Witness(args) => witness::run(args),
     }
 }
 

@@ -56,6 +56,29 @@ pub enum CheckpointError {
     Sign(String),
 }
 
+/// The name and Ed25519 key of a signed-note private key (`PRIVATE+KEY+name+id+base64`, as
+/// `datapole keygen` writes them). A witness uses the same key file for its `cosignature/v1`
+/// key.
+pub fn signing_key(skey: &str) -> Result<(String, SigningKey), CheckpointError> {
+    let skey = skey.trim();
+    // StandardSigner checks the format, the type byte and the key ID.
+    let signer = StandardSigner::new(skey).map_err(|e| CheckpointError::BadKey(e.to_string()))?;
+    // PRIVATE+KEY+<name>+<id>+<base64>: names have no '+', base64 may.
+    let encoded = skey
+        .splitn(5, '+')
+        .nth(4)
+        .ok_or_else(|| CheckpointError::BadKey("no key".into()))?;
+    let raw = BASE64_STANDARD
+        .decode(encoded)
+        .map_err(|e| CheckpointError::BadKey(e.to_string()))?;
+    let seed: [u8; 32] = raw
+        .get(1..)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| CheckpointError::BadKey("not an Ed25519 seed".into()))?;
+    let name = signed_note::Signer::name(&signer).to_owned();
+    Ok((name, SigningKey::from_bytes(&seed)))
+}
+
 /// The log's signing identity: a signed-note Ed25519 key and the checkpoint origin.
 pub struct LogSigner {
     signer: StandardSigner,
@@ -71,21 +94,8 @@ impl LogSigner {
         let skey = skey.trim();
         let signer =
             StandardSigner::new(skey).map_err(|e| CheckpointError::BadKey(e.to_string()))?;
-        // StandardSigner checked the format; take the seed back out to know the public key.
-        // PRIVATE+KEY+<name>+<id>+<base64>: names have no '+', base64 may.
-        let encoded = skey
-            .splitn(5, '+')
-            .nth(4)
-            .ok_or_else(|| CheckpointError::BadKey("no key".into()))?;
-        let raw = BASE64_STANDARD
-            .decode(encoded)
-            .map_err(|e| CheckpointError::BadKey(e.to_string()))?;
-        let seed: [u8; 32] = raw
-            .get(1..)
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| CheckpointError::BadKey("not an Ed25519 seed".into()))?;
-        let public_key = SigningKey::from_bytes(&seed).verifying_key();
-        let name = signed_note::Signer::name(&signer).to_owned();
+        let (name, key) = signing_key(skey)?;
+        let public_key = key.verifying_key();
         let origin = origin.unwrap_or(&name).to_owned();
         if origin.is_empty() || origin.contains('\n') {
             return Err(CheckpointError::BadOrigin(origin));

@@ -101,13 +101,44 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::spawn(cmd, data_dir, log_path, "datapole listening on ")
+    }
+
+    /// Starts `datapole witness` with its records in `data_dir`, the key in `key_file`,
+    /// following the logs whose vkeys are given, listening on `listen` (port 0 for any).
+    pub fn start_witness(data_dir: &Path, key_file: &Path, logs: &[&str], listen: &str) -> Server {
+        let log_path = data_dir.with_extension("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("witness log file");
+        let mut cmd = Command::new(binary());
+        cmd.arg("witness")
+            .arg("--listen")
+            .arg(listen)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--key-file")
+            .arg(key_file);
+        for vkey in logs {
+            cmd.arg("--log").arg(vkey);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        Self::spawn(cmd, data_dir, &log_path, "datapole witness listening on ")
+    }
+
+    /// Spawns a configured command and waits for the line `<marker><base URL>` on its stdout.
+    fn spawn(mut cmd: Command, data_dir: &Path, log_path: &Path, marker: &'static str) -> Server {
         let mut child = cmd.spawn().expect("start datapole");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("datapole listening on ") {
+                if let Some(addr) = line.strip_prefix(marker) {
                     let _ = tx.send(addr.to_owned());
                 }
             }
@@ -117,8 +148,7 @@ impl Server {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                let log =
-                    std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
+                let log = std::fs::read_to_string(log_path).unwrap_or_default();
                 panic!("datapole did not start; its log:\n{log}");
             }
         };

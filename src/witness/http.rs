@@ -1,0 +1,148 @@
+//! The witness's HTTP service (actix-web): `POST /add-checkpoint` as c2sp.org/tlog-witness
+//! specifies it, `GET /` describing the witness, `GET /healthz`. Refusals other than the
+//! spec's `409` with a `text/x.tlog.size` body carry the usual JSON error body.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde::Serialize;
+
+use super::{AddError, Refusal, Witness};
+use crate::api::error::{json_error_body, ApiError};
+
+/// The largest `add-checkpoint` body accepted: 63 proof lines and a checkpoint with its
+/// signatures take a few kilobytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The content type of a 409's size body (c2sp.org/tlog-witness).
+pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `POST /add-checkpoint`.
+async fn add_checkpoint(
+    witness: web::Data<Witness>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = crate::api::read_body(&req, payload, MAX_BODY_BYTES).await?;
+    let w = witness.into_inner();
+    let result = web::block(move || w.add_checkpoint(&body, now()))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the witness is shutting down",
+            )
+        })?;
+    match result {
+        Ok(signature) => Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(signature.to_bytes())),
+        Err(AddError::Refused(Refusal::Conflict { latest, .. })) => Ok(HttpResponse::Conflict()
+            .insert_header((header::CONTENT_TYPE, SIZE_CONTENT_TYPE))
+            .body(format!("{latest}\n"))),
+        Err(AddError::Refused(refusal)) => Err(ApiError::new(
+            StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            refusal.code(),
+            refusal.to_string(),
+        )),
+        Err(AddError::State(e)) => {
+            tracing::error!(error = %e, "witness store failure");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the witness cannot persist its record right now; nothing was cosigned",
+            )
+            .retry_after(1))
+        }
+    }
+}
+
+/// `GET /`: who this witness is and what it has cosigned.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct WitnessInfo {
+    /// The witness's key name.
+    pub name: String,
+    /// Its cosignature/v1 verifier key.
+    pub vkey: String,
+    /// The logs it follows.
+    pub logs: Vec<WitnessedLog>,
+}
+
+/// A log a witness follows.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct WitnessedLog {
+    /// The log's origin.
+    pub origin: String,
+    /// The log's verifier keys.
+    pub keys: Vec<String>,
+    /// The size last cosigned (0 if never).
+    pub size: u64,
+    /// The root last cosigned (base64), if any.
+    pub root: Option<String>,
+}
+
+async fn info(witness: web::Data<Witness>) -> Result<HttpResponse, ApiError> {
+    let mut logs = Vec::new();
+    for (origin, keys) in witness.logs().origins() {
+        let record = witness.record(origin).map_err(|e| {
+            tracing::error!(error = %e, "witness store failure");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the witness store cannot be read right now",
+            )
+        })?;
+        logs.push(WitnessedLog {
+            origin: origin.to_owned(),
+            keys: keys.to_vec(),
+            size: record.map_or(0, |r| r.size),
+            root: record.map(|r| r.root.to_string()),
+        });
+    }
+    logs.sort_by(|a, b| a.origin.cmp(&b.origin));
+    Ok(HttpResponse::Ok().json(WitnessInfo {
+        name: witness.cosigner().name().to_owned(),
+        vkey: witness.cosigner().vkey(),
+        logs,
+    }))
+}
+
+/// Builds the witness's HTTP server on a bound listener.
+pub fn server(listener: TcpListener, witness: Arc<Witness>) -> std::io::Result<Server> {
+    let witness = web::Data::from(witness);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(witness.clone())
+            .wrap(ErrorHandlers::new().default_handler(json_error_body))
+            .service(
+                crate::api::resource("/add-checkpoint", "POST")
+                    .route(web::post().to(add_checkpoint)),
+            )
+            .service(crate::api::resource("/", "GET, HEAD").route(web::get().to(info)))
+            .service(
+                crate::api::resource("/healthz", "GET, HEAD")
+                    .route(web::get().to(|| async { HttpResponse::Ok().body("ok\n") })),
+            )
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "no such resource on this witness",
+                ))
+            }))
+    })
+    .workers(2)
+    .listen(listener)?
+    .run())
+}
