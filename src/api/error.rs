@@ -189,13 +189,16 @@ impl From<AppendError> for ApiError {
 }
 
 /// Middleware hook: gives every error response that is not already ours (unknown paths, wrong
-/// methods, extractor failures) the JSON error body.
+/// methods, extractor failures) the JSON error body. A witness's 409 keeps the
+/// `text/x.tlog.size` body c2sp.org/tlog-witness prescribes.
 pub fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let ours = res
         .response()
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v: &HeaderValue| v.as_bytes().starts_with(b"application/json"));
+        .is_some_and(|v: &HeaderValue| {
+            v.as_bytes().starts_with(b"application/json") || v.as_bytes() == b"text/x.tlog.size"
+        });
     if ours {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
