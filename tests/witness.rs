@@ -198,3 +198,295 @@ fn check_cosignature(cosigned: &str, vkey: &str) {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// `datapole keygen` for a log: (key file, vkey).
+fn log_key(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+    let path = dir.join("log.key");
+    let out = Command::new(binary())
+        .args(["keygen", "--name", name, "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    (
+        path,
+        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+    )
+}
+
+fn deposit(log: &Server, p: &common::Participant, content: &[u8]) -> common::Answer {
+    let body = p.sign(
+        datapole::statement::deposit::DEPOSIT_TYPE,
+        &common::deposit_payload(content, "public"),
+    );
+    log.request(
+        "POST",
+        "/v1/deposits",
+        &[("content-type", "application/json")],
+        &body,
+    )
+}
+
+/// The witnesses (by vkey) whose cosignature on `note` verifies, checked by hand.
+fn cosigners(note: &str, vkeys: &[String]) -> usize {
+    vkeys
+        .iter()
+        .filter(|vkey| {
+            let name = vkey.split('+').next().unwrap();
+            note.contains(&format!("\n— {name} "))
+                && std::panic::catch_unwind(|| check_cosignature(note, vkey)).is_ok()
+        })
+        .count()
+}
+
+fn verify_cli(receipt: &Value, log_vkey: &str, witnesses: &[String], quorum: usize) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("receipt.json");
+    std::fs::write(&path, receipt.to_string()).unwrap();
+    let mut cmd = Command::new(binary());
+    cmd.arg("verify").arg(&path).args(["--vkey", log_vkey]);
+    for w in witnesses {
+        cmd.args(["--witness", w]);
+    }
+    if !witnesses.is_empty() {
+        cmd.args(["--quorum", &quorum.to_string()]);
+    }
+    let out = cmd.output().unwrap();
+    out.status.success()
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The root of `log`'s tree at `size`, proven to be on its history (consistency proof to its
+/// current checkpoint, checked with the offline verifier).
+fn on_history(log: &Server, log_vkey: &str, size: u64, root_b64: &str) -> bool {
+    use base64::prelude::*;
+    let cp = datapole::verify::verify_checkpoint(&log.checkpoint(), log_vkey).unwrap();
+    let root: [u8; 32] = BASE64_STANDARD
+        .decode(root_b64)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    if size == cp.size {
+        return root == cp.root;
+    }
+    let p = log
+        .get(&format!(
+            "/v1/proofs/consistency?from={size}&to={}",
+            cp.size
+        ))
+        .json();
+    let proof = common::hashes(&p["hashes"]);
+    datapole::verify::verify_consistency(size, cp.size, &root, &cp.root, &proof).is_ok()
+}
+
+#[test]
+fn a_log_with_three_witnesses_serves_only_quorum_cosigned_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log_key_file, log_vkey) = log_key(dir.path(), "witnessed.test/log");
+    let mut keys = Vec::new();
+    let mut witnesses = Vec::new();
+    for i in 1..=3 {
+        let (key, vkey) = witness_key(dir.path(), &format!("witness.test/w{i}"));
+        let w = Server::start_witness(
+            &dir.path().join(format!("w{i}")),
+            &key,
+            &[&log_vkey],
+            "127.0.0.1:0",
+        );
+        keys.push((key, vkey));
+        witnesses.push(Some(w));
+    }
+    let vkeys: Vec<String> = keys.iter().map(|(_, v)| v.clone()).collect();
+    let urls: Vec<String> = witnesses
+        .iter()
+        .map(|w| w.as_ref().unwrap().base.clone())
+        .collect();
+    let mut args: Vec<String> = vec![
+        "--key-file".into(),
+        log_key_file.display().to_string(),
+        "--witness-quorum".into(),
+        "2".into(),
+        "--witness-wait-ms".into(),
+        "2000".into(),
+        "--witness-timeout-ms".into(),
+        "1000".into(),
+    ];
+    for (url, vkey) in urls.iter().zip(&vkeys) {
+        args.push("--witness".into());
+        args.push(format!("{url}={vkey}"));
+    }
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = Server::start_with(&dir.path().join("log"), &arg_refs, &[]);
+    let admin = log.admin_token();
+
+    // Everything witnessed: registration and deposits wait for the quorum.
+    let p = common::register(&log, &admin, 1, &["depositor"]);
+    let a = deposit(&log, &p, b"first dataset");
+    assert_eq!(a.status, 201, "{}", a.text());
+    let receipt = a.json()["receipt"].clone();
+    assert_eq!(receipt["witnessed"], true);
+    let note = receipt["checkpoint"].as_str().unwrap();
+    assert!(cosigners(note, &vkeys) >= 2, "{note}");
+    assert!(verify_cli(&receipt, &log_vkey, &vkeys, 2));
+    // The log's key alone does not make a witness quorum.
+    assert!(!verify_cli(
+        &receipt,
+        &log_vkey,
+        &[
+            keys[0].1.clone(),
+            witness_key(dir.path(), "witness.test/other").1
+        ],
+        2
+    ));
+    let served = log.checkpoint();
+    assert!(cosigners(&served, &vkeys) >= 2, "{served}");
+    let info = log.get("/v1/log").json();
+    assert_eq!(info["witnessing"]["quorum"], 2);
+    assert_eq!(info["witnessing"]["witnesses"].as_array().unwrap().len(), 3);
+
+    // One witness down: still witnessed by the other two.
+    witnesses[2].take().unwrap().kill();
+    let a = deposit(&log, &p, b"second dataset");
+    assert_eq!(a.status, 201, "{}", a.text());
+    let receipt = a.json()["receipt"].clone();
+    assert_eq!(receipt["witnessed"], true);
+    let note = receipt["checkpoint"].as_str().unwrap();
+    assert_eq!(cosigners(note, &vkeys[..2]), 2, "{note}");
+
+    // Two down: 202 with the log's own receipt, and /checkpoint keeps serving the last
+    // cosigned one.
+    let w2 = witnesses[1].take().unwrap();
+    let w2_before = info_of(&w2);
+    let w2_addr = w2.base.trim_start_matches("http://").to_owned();
+    w2.kill();
+    let a = deposit(&log, &p, b"third dataset");
+    assert_eq!(a.status, 202, "{}", a.text());
+    let v = a.json();
+    let index = v["index"].as_u64().unwrap();
+    assert_eq!(v["receipt"]["witnessed"], false);
+    // The log's own receipt is valid, but not witnessed.
+    assert!(verify_cli(&v["receipt"], &log_vkey, &[], 0));
+    assert!(!verify_cli(&v["receipt"], &log_vkey, &vkeys, 2));
+    let served = log.checkpoint();
+    let served_size: u64 = served.lines().nth(1).unwrap().parse().unwrap();
+    assert!(served_size <= index, "served {served_size}, entry {index}");
+    let r = log.get(&format!("/v1/receipts/{index}"));
+    assert_eq!(r.status, 202);
+    assert_eq!(r.json()["witnessed"], false);
+    let failing = log.get("/v1/log").json();
+    assert!(
+        failing["witnessing"]["witnesses"][1]["failures"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // The second witness comes back with its records: the entry gets witnessed.
+    let w2 = Server::start_witness(&dir.path().join("w2"), &keys[1].0, &[&log_vkey], &w2_addr);
+    assert_eq!(
+        info_of(&w2)["logs"][0]["size"],
+        w2_before["logs"][0]["size"]
+    );
+    wait_until("the entry to be witnessed", || {
+        log.get(&format!("/v1/receipts/{index}")).status == 200
+    });
+    let receipt = log.get(&format!("/v1/receipts/{index}")).json();
+    assert_eq!(receipt["witnessed"], true);
+    assert!(verify_cli(&receipt, &log_vkey, &vkeys, 2));
+    witnesses[1] = Some(w2);
+
+    // A fork: another log with the same key and another history, submitting to the same
+    // witnesses, gets no cosignature: its writes are never witnessed, it serves no checkpoint.
+    let mut fork_args: Vec<String> = vec![
+        "--key-file".into(),
+        log_key_file.display().to_string(),
+        "--witness-wait-ms".into(),
+        "300".into(),
+    ];
+    for (url, vkey) in urls.iter().zip(&vkeys).take(2) {
+        fork_args.push("--witness".into());
+        fork_args.push(format!("{url}={vkey}"));
+    }
+    let fork_refs: Vec<&str> = fork_args.iter().map(String::as_str).collect();
+    let fork = Server::start_with(&dir.path().join("fork"), &fork_refs, &[]);
+    let fork_admin = fork.admin_token();
+    let w1 = witnesses[0].as_ref().unwrap();
+    let target = info_of(w1)["logs"][0]["size"].as_u64().unwrap();
+    let mut n = 100;
+    // The fork's own checkpoints come with its (unwitnessed) answers.
+    let fork_register = |n: u64| -> String {
+        let a = fork.register(
+            &fork_admin,
+            &format!("Fork {n}"),
+            &["depositor"],
+            &common::test_key(n),
+        );
+        assert_eq!(a.status, 202, "{}", a.text());
+        a.json()["checkpoint"].as_str().unwrap().to_owned()
+    };
+    let mut fork_checkpoint = String::new();
+    while fork.size() < target {
+        fork_checkpoint = fork_register(n);
+        n += 1;
+    }
+    assert_eq!(
+        fork.size(),
+        target,
+        "the fork reached the witness's size exactly"
+    );
+    for w in witnesses.iter().flatten() {
+        let size = info_of(w)["logs"][0]["size"].as_u64().unwrap();
+        if size == fork.size() {
+            // Same size, another root.
+            let a = post(w, format!("old {size}\n\n{fork_checkpoint}").as_bytes());
+            a.assert_error(409, "root_mismatch", "a fork at the same size");
+        }
+    }
+    let fork_checkpoint = fork_register(n);
+    for w in witnesses.iter().flatten() {
+        let size = info_of(w)["logs"][0]["size"].as_u64().unwrap();
+        let to = fork.size();
+        let proof = fork
+            .get(&format!("/v1/proofs/consistency?from={size}&to={to}"))
+            .json();
+        let mut body = format!("old {size}\n");
+        for h in proof["hashes"].as_array().unwrap() {
+            body.push_str(h.as_str().unwrap());
+            body.push('\n');
+        }
+        body.push('\n');
+        body.push_str(&fork_checkpoint);
+        post(w, body.as_bytes()).assert_error(
+            422,
+            "invalid_consistency_proof",
+            "a fork's consistency proof",
+        );
+    }
+    fork.get("/checkpoint")
+        .assert_error(503, "not_witnessed", "the fork's checkpoint");
+    let fork_info = fork.get("/v1/log").json();
+    for w in fork_info["witnessing"]["witnesses"].as_array().unwrap() {
+        assert_eq!(w["cosignatures"], 0, "{w}");
+        assert!(w["failures"].as_u64().unwrap() > 0, "{w}");
+    }
+    // Every witness's record is on the true log's history.
+    for w in witnesses.iter().flatten() {
+        let i = info_of(w);
+        let size = i["logs"][0]["size"].as_u64().unwrap();
+        let root = i["logs"][0]["root"].as_str().unwrap();
+        assert!(on_history(&log, &log_vkey, size, root), "{i}");
+    }
+}
+
+fn info_of(w: &Server) -> Value {
+    info(w)
+}

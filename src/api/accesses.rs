@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::participants::lookup_participant;
 use super::receipts::build_receipt;
 use super::statements::{check_fresh, parse_payload, read_statement};
-use super::AppState;
+use super::{Against, AppState};
 use crate::consent::{time, AccessRecord, RecordKind, RecordLeaf};
 use crate::decision::{decide, AccessFacts, Reason, Verdict};
 use crate::log::sequencer::AppendError;
@@ -132,6 +132,7 @@ fn read_access(state: &AppState, index: u64) -> Result<(RecordLeaf, AccessRecord
 /// The access decisions that referenced consent `id`, oldest first, from entry `after` on
 /// (exclusive), at most [`MAX_LISTED`].
 pub fn of_consent(state: &AppState, id: Uuid, after: Option<u64>) -> Result<AccessList, ApiError> {
+    let basis = state.receipt_basis();
     let checkpoint = state.log.latest();
     // Keys are consent id ‖ leaf index (big-endian): the scan is in log order.
     let found: Vec<u64> = state
@@ -175,7 +176,7 @@ pub fn of_consent(state: &AppState, id: Uuid, after: Option<u64>) -> Result<Acce
             reason: record.reason,
             emergency: record.emergency,
             justification: payload.emergency.map(|e| e.justification),
-            receipt: build_receipt(state, index, &checkpoint, true)?,
+            receipt: build_receipt(state, index, basis.against(index), true)?,
         });
     }
     Ok(AccessList {
@@ -307,7 +308,12 @@ pub async fn submit(
             emergency = record.emergency,
             "access decided"
         );
-        let receipt = build_receipt(&state, appended.index, &appended.checkpoint, true)?;
+        let (checkpoint, witnessed) = state.after_append(&appended).await;
+        let against = Against {
+            checkpoint: &checkpoint,
+            witnessed,
+        };
+        let receipt = build_receipt(&state, appended.index, against, true)?;
         let permit = decision.verdict == Verdict::Permit;
         let answer = AccessDecided {
             decision: decision.verdict,
@@ -326,7 +332,7 @@ pub async fn submit(
             }),
         };
         return Ok(if permit {
-            HttpResponse::Created().json(answer)
+            HttpResponse::build(AppState::write_status(witnessed)).json(answer)
         } else {
             HttpResponse::build(StatusCode::FORBIDDEN).json(answer)
         });

@@ -24,7 +24,7 @@ use super::log::Params;
 use super::participants::{lookup_participant, token_key};
 use super::receipts::{build_receipt, read_sidecar};
 use super::statements::{check_fresh, parse_payload, read_statement};
-use super::{bearer, AppState};
+use super::{bearer, Against, AppState};
 use crate::consent::{time, EventDocument, Initiator, Lifecycle, RecordKind, RecordLeaf, Status};
 use crate::decision::{ConsentFacts, ConsentTerms};
 use crate::log::sequencer::AppendError;
@@ -386,29 +386,36 @@ pub async fn record(
         })
         .await?;
     tracing::info!(consent = %id, index = appended.index, "consent recorded");
-    let receipt = build_receipt(&state, appended.index, &appended.checkpoint, true)?;
+    let (checkpoint, witnessed) = state.after_append(&appended).await;
+    let against = Against {
+        checkpoint: &checkpoint,
+        witnessed,
+    };
+    let receipt = build_receipt(&state, appended.index, against, true)?;
     let status = match payload.decision {
         ConsentDecision::Given => Status::Given,
         ConsentDecision::Refused => Status::Refused,
     };
-    Ok(HttpResponse::Created().json(CitizenReceipt {
-        consent_id: id,
-        index: appended.index,
-        status,
-        expires_at: time(
-            consent
-                .validity
-                .expires_at(recorded_at)
-                .unwrap_or(recorded_at),
-        ),
-        record: payload,
-        citizen_secret,
-        receipt,
-    }))
+    Ok(
+        HttpResponse::build(AppState::write_status(witnessed)).json(CitizenReceipt {
+            consent_id: id,
+            index: appended.index,
+            status,
+            expires_at: time(
+                consent
+                    .validity
+                    .expires_at(recorded_at)
+                    .unwrap_or(recorded_at),
+            ),
+            record: payload,
+            citizen_secret,
+            receipt,
+        }),
+    )
 }
 
 fn view(state: &AppState, loaded: Loaded) -> Result<ConsentView, ApiError> {
-    let checkpoint = state.log.latest();
+    let basis = state.receipt_basis();
     let mut events = Vec::with_capacity(loaded.events.len());
     for (index, event, initiated_by) in &loaded.events {
         events.push(ConsentEvent {
@@ -417,7 +424,7 @@ fn view(state: &AppState, loaded: Loaded) -> Result<ConsentView, ApiError> {
             index: *index,
             time: event.time.clone(),
             initiated_by: *initiated_by,
-            receipt: build_receipt(state, *index, &checkpoint, true)?,
+            receipt: build_receipt(state, *index, basis.against(*index), true)?,
         });
     }
     let controller_name = lookup_participant(state, loaded.leaf.issuer)?
@@ -606,20 +613,27 @@ async fn end(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(consent = %id, event = kind.as_str(), index = appended.index, ?initiated_by, "consent event recorded");
-    let receipt = build_receipt(state, appended.index, &appended.checkpoint, true)?;
-    Ok(HttpResponse::Created().json(ConsentEventRecorded {
-        consent_id: id,
-        kind,
-        event_id,
-        index: appended.index,
-        status: if kind == RecordKind::Withdrawal {
-            Status::Withdrawn
-        } else {
-            Status::Erased
-        },
-        initiated_by,
-        receipt,
-    }))
+    let (checkpoint, witnessed) = state.after_append(&appended).await;
+    let against = Against {
+        checkpoint: &checkpoint,
+        witnessed,
+    };
+    let receipt = build_receipt(state, appended.index, against, true)?;
+    Ok(
+        HttpResponse::build(AppState::write_status(witnessed)).json(ConsentEventRecorded {
+            consent_id: id,
+            kind,
+            event_id,
+            index: appended.index,
+            status: if kind == RecordKind::Withdrawal {
+                Status::Withdrawn
+            } else {
+                Status::Erased
+            },
+            initiated_by,
+            receipt,
+        }),
+    )
 }
 
 /// `POST /v1/consents/{id}/withdraw`.

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::log::Params;
 use super::receipts::build_receipt;
 use super::statements::{check_fresh, parse_payload, read_statement};
-use super::AppState;
+use super::{Against, AppState};
 use crate::field;
 use crate::log::sequencer::AppendError;
 use crate::log::store::{Index, IndexKey};
@@ -145,7 +145,8 @@ fn existing(state: &AppState, index: u64, status: StatusCode) -> Result<HttpResp
             "entry {index} is not a deposit"
         )))
     })?;
-    let receipt = build_receipt(state, index, &state.log.latest(), false)?;
+    let basis = state.receipt_basis();
+    let receipt = build_receipt(state, index, basis.against(index), false)?;
     Ok(HttpResponse::build(status).json(DepositAccepted {
         dataset_id: leaf.dataset_id,
         version: leaf.version,
@@ -251,8 +252,14 @@ pub async fn submit(
         match state.log.append(request).await {
             Ok(appended) => {
                 tracing::info!(%dataset_id, version, index = appended.index, "deposit notarised");
-                let receipt = build_receipt(&state, appended.index, &appended.checkpoint, true)?;
-                return Ok(HttpResponse::Created().json(DepositAccepted {
+                let (checkpoint, witnessed) = state.after_append(&appended).await;
+                let against = Against {
+                    checkpoint: &checkpoint,
+                    witnessed,
+                };
+                let receipt = build_receipt(&state, appended.index, against, true)?;
+                let status = AppState::write_status(witnessed);
+                return Ok(HttpResponse::build(status).json(DepositAccepted {
                     dataset_id,
                     version,
                     index: appended.index,

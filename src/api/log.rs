@@ -23,12 +23,21 @@ fn b64(h: &Hash) -> String {
     BASE64_STANDARD.encode(h.0)
 }
 
-/// `GET /checkpoint`: the latest signed checkpoint.
-pub async fn checkpoint(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+/// `GET /checkpoint`: the latest signed checkpoint; on a log with witnesses, the latest
+/// that their quorum cosigned (503 `not_witnessed` before the first).
+pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let cp = state.served_checkpoint().ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not_witnessed",
+            "no checkpoint has been cosigned by the witnesses' quorum yet",
+        )
+        .retry_after(1)
+    })?;
+    Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain; charset=utf-8"))
         .insert_header((CACHE_CONTROL, SHORT))
-        .body(state.log.latest().note.clone())
+        .body(cp.note.clone()))
 }
 
 /// `GET /tile/{L}/{N}[.p/{W}]` and `GET /tile/entries/{N}[.p/{W}]`.
@@ -76,6 +85,79 @@ pub struct LogInfo {
     pub size: u64,
     /// The root of the latest checkpoint (standard base64).
     pub root: String,
+    /// On a log with witnesses: the quorum, the witnesses and the latest cosigned size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witnessing: Option<WitnessingInfo>,
+}
+
+/// How a log is witnessed.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct WitnessingInfo {
+    /// How many distinct witnesses must cosign a checkpoint before it is served.
+    pub quorum: usize,
+    /// The size of the latest checkpoint the quorum cosigned (`null` before the first).
+    pub cosigned_size: Option<u64>,
+    /// The witnesses.
+    pub witnesses: Vec<WitnessView>,
+}
+
+/// One witness, as the log sees it.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct WitnessView {
+    /// Its key name.
+    pub name: String,
+    /// Its base URL (c2sp.org/tlog-witness submission prefix).
+    pub url: String,
+    /// Its `cosignature/v1` verifier key.
+    pub vkey: String,
+    /// The size it last cosigned, as far as the log knows (0: not yet known).
+    pub size: u64,
+    /// Cosignatures obtained since the log started.
+    pub cosignatures: u64,
+    /// Failed submissions since the log started.
+    pub failures: u64,
+    /// Milliseconds the last successful submission took.
+    pub last_latency_ms: f64,
+    /// Mean milliseconds of the successful submissions.
+    pub mean_latency_ms: f64,
+    /// The last error, if the last submission failed.
+    pub last_error: Option<String>,
+}
+
+/// The witnessing part of `/v1/log`.
+pub fn witnessing_info(state: &AppState) -> Option<WitnessingInfo> {
+    let w = state.witnessing.as_ref()?;
+    let witnesses = w
+        .witnesses()
+        .map(|(client, stats)| {
+            use std::sync::atomic::Ordering::Relaxed;
+            let ok = stats.cosigned.load(Relaxed);
+            WitnessView {
+                name: signed_note::Verifier::name(client.verifier()).to_owned(),
+                url: client.base().to_owned(),
+                vkey: client.verifier().vkey(),
+                size: client.size(),
+                cosignatures: ok,
+                failures: stats.failures.load(Relaxed),
+                last_latency_ms: stats.last_micros.load(Relaxed) as f64 / 1000.0,
+                mean_latency_ms: if ok == 0 {
+                    0.0
+                } else {
+                    stats.total_micros.load(Relaxed) as f64 / 1000.0 / ok as f64
+                },
+                last_error: stats
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            }
+        })
+        .collect();
+    Some(WitnessingInfo {
+        quorum: w.quorum(),
+        cosigned_size: w.cosigned().map(|cp| cp.size),
+        witnesses,
+    })
 }
 
 /// `GET /v1/log`.
@@ -88,6 +170,7 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
         public_key: BASE64_STANDARD.encode(signer.public_key()),
         size: latest.size,
         root: b64(&latest.root),
+        witnessing: witnessing_info(&state),
     })
 }
 

@@ -26,7 +26,8 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::log::Sequencer;
+use crate::log::{Appended, Sequencer, SignedCheckpoint};
+use crate::witness::collector::Witnessing;
 use error::ApiError;
 
 /// The largest request body accepted by JSON endpoints.
@@ -43,6 +44,42 @@ pub struct AppState {
     /// Published registrations, parsed once (a registration never changes): every signed
     /// statement and receipt needs its signer's record and key.
     pub(crate) participants: participants::Cache,
+    /// The log's witnessing, when witnesses are configured.
+    pub witnessing: Option<Arc<Witnessing>>,
+}
+
+/// The checkpoint a receipt is built against, and whether it is witnessed (`None` on a log
+/// without witnesses).
+#[derive(Clone, Copy)]
+pub struct Against<'a> {
+    /// The checkpoint, which must include the entry.
+    pub checkpoint: &'a SignedCheckpoint,
+    /// Whether it carries the witness quorum's cosignatures.
+    pub witnessed: Option<bool>,
+}
+
+/// The checkpoints receipts are built against at one moment: the cosigned one for entries it
+/// covers, the latest (unwitnessed) for the others.
+pub struct ReceiptBasis {
+    latest: Arc<SignedCheckpoint>,
+    cosigned: Option<Arc<SignedCheckpoint>>,
+    witnessing: bool,
+}
+
+impl ReceiptBasis {
+    /// What the receipt of entry `index` is built against.
+    pub fn against(&self, index: u64) -> Against<'_> {
+        match &self.cosigned {
+            Some(cp) if self.witnessing && index < cp.size => Against {
+                checkpoint: cp,
+                witnessed: Some(true),
+            },
+            _ => Against {
+                checkpoint: &self.latest,
+                witnessed: self.witnessing.then_some(false),
+            },
+        }
+    }
 }
 
 impl AppState {
@@ -58,6 +95,54 @@ impl AppState {
             admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
             metrics,
             participants: participants::Cache::default(),
+            witnessing: None,
+        }
+    }
+
+    /// The same state, with witnessing.
+    pub fn with_witnessing(mut self, witnessing: Arc<Witnessing>) -> Self {
+        self.witnessing = Some(witnessing);
+        self
+    }
+
+    /// The checkpoint the log serves: with witnesses, the latest that met the quorum (none
+    /// before the first); without, the latest signed.
+    pub fn served_checkpoint(&self) -> Option<Arc<SignedCheckpoint>> {
+        match &self.witnessing {
+            None => Some(self.log.latest()),
+            Some(w) => w.cosigned(),
+        }
+    }
+
+    /// The checkpoints receipts are built against now.
+    pub fn receipt_basis(&self) -> ReceiptBasis {
+        ReceiptBasis {
+            latest: self.log.latest(),
+            cosigned: self.witnessing.as_ref().and_then(|w| w.cosigned()),
+            witnessing: self.witnessing.is_some(),
+        }
+    }
+
+    /// After an append: with witnesses, waits (up to the configured time) for a cosigned
+    /// checkpoint covering the entry. Returns the checkpoint to build the receipt against and
+    /// whether it is witnessed (`None` without witnesses).
+    pub async fn after_append(&self, appended: &Appended) -> (Arc<SignedCheckpoint>, Option<bool>) {
+        match &self.witnessing {
+            None => (appended.checkpoint.clone(), None),
+            Some(w) => match w.wait_for(appended.index).await {
+                Some(cp) => (cp, Some(true)),
+                None => (appended.checkpoint.clone(), Some(false)),
+            },
+        }
+    }
+
+    /// The status of a successful write: 201, or 202 when the log has witnesses and their
+    /// quorum did not cosign the entry in time.
+    pub fn write_status(witnessed: Option<bool>) -> actix_web::http::StatusCode {
+        if witnessed == Some(false) {
+            actix_web::http::StatusCode::ACCEPTED
+        } else {
+            actix_web::http::StatusCode::CREATED
         }
     }
 

@@ -86,12 +86,15 @@ pub async fn register(
         })
         .await?;
     tracing::info!(participant = %id, index = appended.index, "participant registered");
-    Ok(HttpResponse::Created().json(Registered {
-        participant_id: id,
-        index: appended.index,
-        checkpoint: appended.checkpoint.note.clone(),
-        api_token: token,
-    }))
+    let (checkpoint, witnessed) = state.after_append(&appended).await;
+    Ok(
+        HttpResponse::build(AppState::write_status(witnessed)).json(Registered {
+            participant_id: id,
+            index: appended.index,
+            checkpoint: checkpoint.note.clone(),
+            api_token: token,
+        }),
+    )
 }
 
 /// Published registrations by participant id, with their parsed keys; bounded.

@@ -10,10 +10,9 @@ use super::error::ApiError;
 use super::log::Params;
 use super::participants::lookup_participant;
 use super::statements::authenticate;
-use super::AppState;
+use super::{Against, AppState};
 use crate::consent::{RecordKind, RecordLeaf};
 use crate::log::tree::{self, StoreReader};
-use crate::log::SignedCheckpoint;
 use crate::participant::{ParticipantLeaf, Role};
 use crate::receipt::{
     Opening, PrivateSidecar, Receipt, ReceiptInclusion, ReceiptLog, ReceiptSigner, RECEIPT_FORMAT,
@@ -46,14 +45,15 @@ pub fn may_open(reader: Option<&ParticipantLeaf>, depositor: uuid::Uuid) -> bool
     reader.is_some_and(|r| r.id == depositor || r.roles.contains(&Role::Auditor))
 }
 
-/// The receipt of entry `index` against `checkpoint` (which must include it); with the private
-/// opening when `open` is true.
+/// The receipt of entry `index` against a checkpoint (which must include it); with the
+/// private opening when `open` is true.
 pub fn build_receipt(
     state: &AppState,
     index: u64,
-    checkpoint: &SignedCheckpoint,
+    against: Against<'_>,
     open: bool,
 ) -> Result<Receipt, ApiError> {
+    let checkpoint = against.checkpoint;
     let store = state.log.store();
     let leaf = state.entry(index)?;
     let hashes = tree::inclusion_proof(index, checkpoint.size, &StoreReader::new(store))?;
@@ -73,6 +73,7 @@ pub fn build_receipt(
         statement: None,
         opening: None,
         signer: None,
+        witnessed: against.witnessed,
     };
     if let Some(deposit) = DepositLeaf::from_bytes(&leaf) {
         let opened = deposit.visibility == Visibility::Public || open;
@@ -132,11 +133,15 @@ pub async fn get(
     };
     let index = super::log::parse_u64("index", &index)?;
     let reader = authenticate(&state, &req)?;
-    let checkpoint = state.log.latest();
-    if index >= checkpoint.size {
+    let basis = state.receipt_basis();
+    let against = basis.against(index);
+    if index >= against.checkpoint.size {
         return Err(ApiError::not_found(
             "entry_not_found",
-            format!("index {index} is beyond the log's size {}", checkpoint.size),
+            format!(
+                "index {index} is beyond the log's size {}",
+                against.checkpoint.size
+            ),
         ));
     }
     let leaf = state.entry(index)?;
@@ -144,12 +149,18 @@ pub async fn get(
         .map(|d| d.depositor)
         .or_else(|| RecordLeaf::from_bytes(&leaf).map(|r| r.issuer))
         .is_some_and(|owner| may_open(reader.as_ref(), owner));
-    let receipt = build_receipt(&state, index, &checkpoint, open)?;
-    Ok(if tlog_proof {
+    let receipt = build_receipt(&state, index, against, open)?;
+    // 202 while the entry awaits the witnesses' quorum: the receipt is the log's alone.
+    let mut answer = if against.witnessed == Some(false) {
+        HttpResponse::Accepted()
+    } else {
         HttpResponse::Ok()
+    };
+    Ok(if tlog_proof {
+        answer
             .insert_header((CONTENT_TYPE, "text/plain; charset=utf-8"))
             .body(receipt.to_tlog_proof())
     } else {
-        HttpResponse::Ok().json(receipt)
+        answer.json(receipt)
     })
 }

@@ -12,6 +12,7 @@ use clap::Args;
 use crate::api::limits::{RateLimit, RateLimiter};
 use crate::api::{self, AppState, ServerOptions};
 use crate::log::{LogSigner, Sequencer, SequencerConfig, SledStore};
+use crate::witness::collector::{WitnessConfig, Witnessing};
 
 /// The key name (and so the origin) of a log created with no `--origin`.
 pub const DEFAULT_NAME: &str = "datapole.localhost/log";
@@ -78,6 +79,45 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// A witness to submit every checkpoint to: `URL=VKEY`, its base URL (c2sp.org/tlog-witness
+    /// submission prefix) and its `cosignature/v1` verifier key (`datapole keygen --witness`).
+    /// Repeatable. With witnesses, `/checkpoint` serves only checkpoints cosigned by
+    /// --witness-quorum of them, and writes are answered with such a checkpoint.
+    #[arg(long = "witness", value_name = "URL=VKEY")]
+    pub witnesses: Vec<String>,
+    /// How many distinct witnesses must cosign a checkpoint.
+    #[arg(long, default_value_t = 1)]
+    pub witness_quorum: usize,
+    /// Milliseconds one request to a witness may take.
+    #[arg(long, default_value_t = 5_000)]
+    pub witness_timeout_ms: u64,
+    /// Milliseconds a write waits for the quorum before it is answered 202 with the log's
+    /// own receipt (`"witnessed": false`); `GET /v1/receipts/{index}` has the witnessed one
+    /// later.
+    #[arg(long, default_value_t = 3_000)]
+    pub witness_wait_ms: u64,
+}
+
+/// Parses the `--witness URL=VKEY` flags.
+fn witness_config(args: &ServeArgs) -> anyhow::Result<Option<WitnessConfig>> {
+    if args.witnesses.is_empty() {
+        return Ok(None);
+    }
+    let witnesses = args
+        .witnesses
+        .iter()
+        .map(|w| {
+            w.split_once('=')
+                .map(|(url, vkey)| (url.trim().to_owned(), vkey.trim().to_owned()))
+                .ok_or_else(|| anyhow::anyhow!("--witness {w:?}: expected URL=VKEY"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(WitnessConfig {
+        witnesses,
+        quorum: args.witness_quorum,
+        timeout: Duration::from_millis(args.witness_timeout_ms.max(1)),
+        wait: Duration::from_millis(args.witness_wait_ms),
+    }))
 }
 
 /// Refuses a secret file that other users can read or write.
@@ -272,6 +312,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(api::metrics::Metrics::new());
     let (log, sequencer) =
         Sequencer::start_observed(Arc::new(store), signer, config, metrics.clone())?;
+    let witnessing = match witness_config(&args)? {
+        None => None,
+        Some(config) => Some(
+            Witnessing::start(config, log.watch())
+                .map_err(|e| anyhow::anyhow!("witnesses: {e}"))?,
+        ),
+    };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(Arc::new(load_tls(cert, key)?)),
         _ => None,
@@ -310,12 +357,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     println!("log {} vkey {}", log.signer().origin(), log.signer().vkey());
     println!("datapole listening on {scheme}://{addr}");
-    let state = actix_web::web::Data::new(AppState::with_metrics(log, &admin_token, metrics));
+    let mut state = AppState::with_metrics(log, &admin_token, metrics);
+    if let Some(w) = &witnessing {
+        println!(
+            "witnessed by {} (quorum {})",
+            args.witnesses.len(),
+            w.quorum()
+        );
+        state = state.with_witnessing(w.clone());
+    }
+    let state = actix_web::web::Data::new(state);
     actix_web::rt::System::new().block_on(async move {
         let server = api::server(listener, state, options)?;
         server.await
     })?;
     // The HTTP server has stopped and dropped its handles: the sequencer drains and exits.
+    if let Some(w) = witnessing {
+        w.shutdown();
+    }
     let _ = sequencer.join();
     Ok(())
 }

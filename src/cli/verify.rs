@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::receipt::{Receipt, TlogProof};
 use crate::verify::receipt::{
-    check_citizen_record, verify_receipt, verify_tlog_proof, Check, Report,
+    check_citizen_record, check_witnesses, verify_receipt, verify_tlog_proof, Check, Report,
 };
 use crate::verify::{verify_checkpoint, verify_consistency};
 
@@ -33,6 +33,13 @@ pub struct VerifyArgs {
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
+    /// A witness's `cosignature/v1` verifier key: require its cosignature on the receipt's
+    /// checkpoint (see --quorum). Repeatable.
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+    /// How many of the --witness keys must have cosigned (default: all of them).
+    #[arg(long, requires = "witnesses")]
+    pub quorum: Option<usize>,
 }
 
 fn get_json(url: &str) -> anyhow::Result<Value> {
@@ -186,6 +193,12 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         }
         (report, receipt.checkpoint.clone(), Some(receipt))
     };
+    if !args.witnesses.is_empty() {
+        let quorum = args.quorum.unwrap_or(args.witnesses.len());
+        report
+            .checks
+            .push(check_witnesses(&checkpoint, &args.witnesses, quorum));
+    }
     if let (Some(base), Some(vkey)) = (&base, &vkey) {
         if report.ok() {
             report

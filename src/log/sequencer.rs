@@ -201,6 +201,31 @@ pub struct Sequencer {
     running: Arc<AtomicBool>,
     /// True while a failed commit awaits the store's recovery.
     degraded: Arc<AtomicBool>,
+    /// The size of each checkpoint published, for watchers.
+    published: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+/// A view of the log that follows its published checkpoints without keeping the sequencer
+/// alive (the witnessing threads hold one).
+pub struct LogWatch {
+    /// The latest published checkpoint.
+    latest: Arc<RwLock<Arc<SignedCheckpoint>>>,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The log's key.
+    pub signer: Arc<LogSigner>,
+    /// Changes with every checkpoint published; closed when the sequencer stops.
+    pub published: tokio::sync::watch::Receiver<u64>,
+}
+
+impl LogWatch {
+    /// The latest published checkpoint.
+    pub fn latest(&self) -> Arc<SignedCheckpoint> {
+        self.latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 impl Sequencer {
@@ -261,7 +286,9 @@ impl Sequencer {
         let queued = Arc::new(AtomicUsize::new(0));
         let running = Arc::new(AtomicBool::new(true));
         let degraded = Arc::new(AtomicBool::new(false));
+        let published = Arc::new(tokio::sync::watch::channel(checkpoint.size).0);
         let worker = Worker {
+            published: published.clone(),
             store: store.clone(),
             signer: signer.clone(),
             latest: latest.clone(),
@@ -289,6 +316,7 @@ impl Sequencer {
                 queued,
                 running,
                 degraded,
+                published,
             },
             thread,
         ))
@@ -312,6 +340,16 @@ impl Sequencer {
             }
         }
         answer.await.unwrap_or(Err(AppendError::Stopped))
+    }
+
+    /// A view following the published checkpoints, which does not keep the sequencer alive.
+    pub fn watch(&self) -> LogWatch {
+        LogWatch {
+            latest: self.latest.clone(),
+            store: self.store.clone(),
+            signer: self.signer.clone(),
+            published: self.published.subscribe(),
+        }
     }
 
     /// The latest signed checkpoint: every entry below its size is durable.
@@ -350,6 +388,7 @@ impl Sequencer {
 }
 
 struct Worker {
+    published: Arc<tokio::sync::watch::Sender<u64>>,
     store: Arc<dyn Store>,
     signer: Arc<LogSigner>,
     latest: Arc<RwLock<Arc<SignedCheckpoint>>>,
@@ -520,6 +559,7 @@ impl Worker {
                 self.size = checkpoint.size;
                 let checkpoint = Arc::new(checkpoint);
                 *self.latest.write().unwrap_or_else(|p| p.into_inner()) = checkpoint.clone();
+                self.published.send_replace(checkpoint.size);
                 tracing::debug!(
                     entries = count,
                     size = self.size,
@@ -602,7 +642,9 @@ impl Worker {
         }
         self.size = cp.size;
         if cp.size > published {
+            let size = cp.size;
             *self.latest.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cp);
+            self.published.send_replace(size);
         }
         self.degraded = false;
         tracing::info!(size = self.size, "the store recovered; taking writes again");
@@ -658,6 +700,12 @@ mod tests {
         }
         fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
             self.inner.sidecar(index)
+        }
+        fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.meta(name)
+        }
+        fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+            self.inner.put_meta(name, value)
         }
         fn recover(&self) -> Result<(), StoreError> {
             match self.mode.load(Ordering::SeqCst) {

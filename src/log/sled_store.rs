@@ -16,7 +16,8 @@
 //!   entries of one batch, each as a u32 BE length and its bytes. The chunks tile the log
 //!   without gaps; an entry is found in the last chunk starting at or before its index.
 //!
-//! The other keys: `v` the format ([`FORMAT`]); `c` the latest checkpoint; `i` + index tag +
+//! The other keys: `v` the format ([`FORMAT`]); `c` the latest checkpoint; `m` + name for values
+//! kept beside the log (the last cosigned checkpoint); `i` + index tag +
 //! key for the secondary indexes (value: u64 BE leaf index); `p` + u64 BE for the off-log
 //! sidecar of an entry.
 
@@ -576,6 +577,27 @@ impl Store for SledStore {
             .get(prefixed(b'p', index))
             .map_err(backend("reading a sidecar"))?
             .map(|v| v.to_vec()))
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut key = vec![b'm'];
+        key.extend_from_slice(name.as_bytes());
+        Ok(self
+            .db()?
+            .get(key)
+            .map_err(backend("reading a value beside the log"))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut key = vec![b'm'];
+        key.extend_from_slice(name.as_bytes());
+        let db = self.db()?;
+        db.insert(key, value)
+            .map_err(backend("writing a value beside the log"))?;
+        db.flush()
+            .map_err(backend("flushing a value beside the log"))?;
+        Ok(())
     }
 
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {

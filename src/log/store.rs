@@ -167,6 +167,10 @@ pub trait Store: Send + Sync + 'static {
     fn recover(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// A small value kept beside the log, not part of it (the last cosigned checkpoint).
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets a value kept beside the log, durably.
+    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;
     /// How long the last successful [`Store::commit`] spent making the batch durable (the
     /// flush), if the store measures it.
     fn last_flush(&self) -> Option<std::time::Duration> {
@@ -187,6 +191,7 @@ struct MemoryInner {
     hashes: Vec<Hash>,
     index: BTreeMap<(Index, Vec<u8>), u64>,
     sidecars: HashMap<u64, Vec<u8>>,
+    meta: HashMap<String, Vec<u8>>,
 }
 
 impl MemoryStore {
@@ -258,6 +263,15 @@ impl Store for MemoryStore {
 
     fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock().sidecars.get(&index).cloned())
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().meta.get(name).cloned())
+    }
+
+    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.lock().meta.insert(name.to_owned(), value.to_vec());
+        Ok(())
     }
 
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {

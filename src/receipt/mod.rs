@@ -36,6 +36,11 @@ pub struct Receipt {
     /// The statement signer's registered key, to check the statement's signature offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<ReceiptSigner>,
+    /// On a log with witnesses: whether `checkpoint` carries the cosignatures of the log's
+    /// witness quorum (c2sp.org/tlog-cosignature lines after the log's signature). Absent on
+    /// a log without witnesses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnessed: Option<bool>,
 }
 
 /// The issuing log.

@@ -135,6 +135,67 @@ pub fn verify_checkpoint(note: &str, vkey: &str) -> Result<VerifiedCheckpoint, V
     })
 }
 
+/// A witness's cosignature found valid on a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cosignature {
+    /// The witness's key name.
+    pub witness: String,
+    /// When it cosigned (seconds since the epoch).
+    pub timestamp: u64,
+}
+
+/// Checks the c2sp.org/tlog-cosignature (`cosignature/v1`) lines of a signed checkpoint
+/// against the given witness keys: the valid ones, one per witness key at most. A line that
+/// names a given key (name and key ID) but does not verify is an error, as
+/// c2sp.org/signed-note asks of known keys; lines of other keys are ignored.
+pub fn check_cosignatures(
+    note: &str,
+    witnesses: &[crate::witness::cosignature::CosignatureVerifier],
+) -> Result<Vec<Cosignature>, VerifyError> {
+    let parsed = Note::from_bytes(note.as_bytes()).map_err(|_| VerifyError::MalformedNote)?;
+    let text = parsed.text();
+    let (_, lines) = note.rsplit_once("\n\n").ok_or(VerifyError::MalformedNote)?;
+    let lines: Vec<signed_note::Signature> = lines
+        .lines()
+        .map(|l| signed_note::Signature::from_bytes(l.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| VerifyError::MalformedNote)?;
+    let mut found = Vec::new();
+    for w in witnesses {
+        let name = signed_note::Verifier::name(w);
+        let id = signed_note::Verifier::key_id(w);
+        let mut valid = None;
+        for line in lines.iter().filter(|l| l.name() == name && l.id() == id) {
+            match w.check(text, line) {
+                Some(t) => valid = Some(t),
+                None => {
+                    return Err(VerifyError::BadSignature(format!(
+                        "the cosignature of witness {name} does not verify"
+                    )))
+                }
+            }
+        }
+        if let Some(timestamp) = valid {
+            if !found.iter().any(|c: &Cosignature| c.witness == name) {
+                found.push(Cosignature {
+                    witness: name.to_owned(),
+                    timestamp,
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// How many of the given witnesses validly cosigned the checkpoint note (0 when any named
+/// witness's line fails to verify).
+pub fn count_cosignatures(
+    note: &str,
+    witnesses: &[crate::witness::cosignature::CosignatureVerifier],
+) -> usize {
+    check_cosignatures(note, witnesses).map_or(0, |c| c.len())
+}
+
 /// The number of hashes in the audit path of leaf `index` in a tree of `size` leaves.
 fn audit_path_len(mut index: u64, mut size: u64) -> usize {
     let mut len = 0;

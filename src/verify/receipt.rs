@@ -61,6 +61,54 @@ fn key(s: &str) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&raw).ok()
 }
 
+/// Checks that a signed checkpoint carries valid `cosignature/v1` cosignatures
+/// (c2sp.org/tlog-cosignature) of at least `quorum` of the witnesses whose verifier keys are
+/// given.
+pub fn check_witnesses(checkpoint: &str, witness_vkeys: &[String], quorum: usize) -> Check {
+    let name = "witness cosignatures";
+    let verifiers: Result<Vec<_>, _> = witness_vkeys
+        .iter()
+        .map(|v| crate::witness::cosignature::CosignatureVerifier::from_vkey(v))
+        .collect();
+    let result = (|| {
+        let verifiers = verifiers.map_err(|e| e.to_string())?;
+        let found =
+            crate::verify::check_cosignatures(checkpoint, &verifiers).map_err(|e| e.to_string())?;
+        let list = found
+            .iter()
+            .map(|c| {
+                let when = chrono::DateTime::from_timestamp(c.timestamp as i64, 0)
+                    .map_or_else(|| c.timestamp.to_string(), |t| t.to_rfc3339());
+                format!("{} at {when}", c.witness)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        if found.len() < quorum {
+            return Err(format!(
+                "{} of the {} given witnesses cosigned the checkpoint, {quorum} needed{}",
+                found.len(),
+                verifiers.len(),
+                if list.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({list})")
+                }
+            ));
+        }
+        Ok(format!(
+            "{} of {} witnesses cosigned the checkpoint ({quorum} needed): {list}",
+            found.len(),
+            verifiers.len()
+        ))
+    })();
+    let ok = result.is_ok();
+    Check {
+        name,
+        ok,
+        detail: result.unwrap_or_else(|e| e),
+    }
+}
+
 /// Verifies a receipt with the log key `pinned_vkey` (or, if `None`, the key the receipt
 /// names, which then proves only that the receipt is internally consistent).
 pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {

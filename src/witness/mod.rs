@@ -8,6 +8,8 @@
 //! serves it; `cosignature` holds the signature format, which the log side and the offline
 //! verifier use as well.
 
+pub mod client;
+pub mod collector;
 pub mod cosignature;
 pub mod http;
 pub mod state;
