@@ -37,6 +37,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
             json(schema_for!(participants::ParticipantView)),
         ),
         ("log-info.schema.json", json(schema_for!(log::LogInfo))),
+        (
+            "witness-info.schema.json",
+            json(schema_for!(crate::witness::http::WitnessInfo)),
+        ),
         ("entry.schema.json", json(schema_for!(log::EntryView))),
         (
             "inclusion-proof.schema.json",
