@@ -325,7 +325,7 @@ fn a_log_with_three_witnesses_serves_only_quorum_cosigned_checkpoints() {
         args.push(format!("{url}={vkey}"));
     }
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let log = Server::start_with(&dir.path().join("log"), &arg_refs, &[]);
+    let mut log = Server::start_with(&dir.path().join("log"), &arg_refs, &[]);
     let admin = log.admin_token();
 
     // Everything witnessed: registration and deposits wait for the quorum.
@@ -485,6 +485,26 @@ fn a_log_with_three_witnesses_serves_only_quorum_cosigned_checkpoints() {
         let root = i["logs"][0]["root"].as_str().unwrap();
         assert!(on_history(&log, &log_vkey, size, root), "{i}");
     }
+
+    // /metrics shows each witness at work.
+    let metrics = log.get("/metrics").text();
+    for i in 1..=3 {
+        let line = format!("datapole_witness_cosignatures{{witness=\"witness.test/w{i}\"}}");
+        assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+    }
+    assert!(metrics.contains("datapole_cosigned_size "));
+
+    // Restarted while every witness is down, the log serves its last cosigned checkpoint at
+    // once, and new writes wait for the quorum.
+    let served = log.checkpoint();
+    drop(fork);
+    witnesses.clear();
+    log.stop();
+    let log = Server::start_with(&dir.path().join("log"), &arg_refs, &[]);
+    assert_eq!(log.checkpoint(), served);
+    assert!(cosigners(&served, &vkeys) >= 2);
+    let a = deposit(&log, &p, b"after the restart");
+    assert_eq!(a.status, 202, "{}", a.text());
 }
 
 fn info_of(w: &Server) -> Value {

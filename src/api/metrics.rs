@@ -12,8 +12,8 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use super::error::ApiError;
@@ -44,6 +44,11 @@ pub struct Metrics {
     queue_depth: IntGauge,
     log_size: IntGauge,
     degraded: IntGauge,
+    witness_cosignatures: IntGaugeVec,
+    witness_failures: IntGaugeVec,
+    witness_latency: GaugeVec,
+    witness_size: IntGaugeVec,
+    cosigned_size: IntGauge,
 }
 
 fn histogram(name: &str, help: &str, buckets: &[f64]) -> Histogram {
@@ -121,6 +126,43 @@ impl Metrics {
                 "1 while writes are refused until the store recovers from a failed commit",
             )
             .unwrap_or_else(|e| unreachable!("{e}")),
+            witness_cosignatures: IntGaugeVec::new(
+                Opts::new(
+                    "datapole_witness_cosignatures",
+                    "Cosignatures obtained from each witness since the log started",
+                ),
+                &["witness"],
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+            witness_failures: IntGaugeVec::new(
+                Opts::new(
+                    "datapole_witness_failures",
+                    "Failed submissions to each witness since the log started",
+                ),
+                &["witness"],
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+            witness_latency: GaugeVec::new(
+                Opts::new(
+                    "datapole_witness_last_latency_seconds",
+                    "Duration of the last successful submission to each witness",
+                ),
+                &["witness"],
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+            witness_size: IntGaugeVec::new(
+                Opts::new(
+                    "datapole_witness_size",
+                    "The tree size each witness last cosigned, as far as the log knows",
+                ),
+                &["witness"],
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+            cosigned_size: IntGauge::new(
+                "datapole_cosigned_size",
+                "Entries in the latest checkpoint the witnesses' quorum cosigned",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(m.requests.clone()),
@@ -134,6 +176,11 @@ impl Metrics {
             Box::new(m.queue_depth.clone()),
             Box::new(m.log_size.clone()),
             Box::new(m.degraded.clone()),
+            Box::new(m.witness_cosignatures.clone()),
+            Box::new(m.witness_failures.clone()),
+            Box::new(m.witness_latency.clone()),
+            Box::new(m.witness_size.clone()),
+            Box::new(m.cosigned_size.clone()),
         ];
         for c in collectors {
             // Distinct names, registered once: cannot fail.
@@ -194,6 +241,27 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     m.log_size
         .set(i64::try_from(state.log.latest().size).unwrap_or(i64::MAX));
     m.degraded.set(i64::from(state.log.is_degraded()));
+    if let Some(w) = &state.witnessing {
+        use std::sync::atomic::Ordering::Relaxed;
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for (client, stats) in w.witnesses() {
+            let name = [signed_note::Verifier::name(client.verifier())];
+            m.witness_cosignatures
+                .with_label_values(&name)
+                .set(clamp(stats.cosigned.load(Relaxed)));
+            m.witness_failures
+                .with_label_values(&name)
+                .set(clamp(stats.failures.load(Relaxed)));
+            m.witness_latency
+                .with_label_values(&name)
+                .set(stats.last_micros.load(Relaxed) as f64 / 1e6);
+            m.witness_size
+                .with_label_values(&name)
+                .set(clamp(client.size()));
+        }
+        m.cosigned_size
+            .set(w.cosigned().map_or(0, |cp| clamp(cp.size)));
+    }
     let mut out = Vec::new();
     TextEncoder::new()
         .encode(&m.registry.gather(), &mut out)

@@ -32,6 +32,13 @@ pub struct AuditArgs {
     /// Seconds between rounds with --follow.
     #[arg(long, default_value_t = 30)]
     pub interval: u64,
+    /// A witness's `cosignature/v1` verifier key: require its cosignature on every checkpoint
+    /// (see --quorum). Repeatable.
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+    /// How many of the --witness keys must have cosigned each checkpoint (default: all).
+    #[arg(long, requires = "witnesses")]
+    pub quorum: Option<usize>,
 }
 
 fn get(url: &str) -> anyhow::Result<Vec<u8>> {
@@ -108,6 +115,17 @@ fn round(args: &AuditArgs, state: &mut AuditState) -> anyhow::Result<Vec<String>
     let base = args.log_url.trim_end_matches('/');
     let note = String::from_utf8(get(&format!("{base}/checkpoint"))?)?;
     let new = verify_checkpoint(&note, &args.vkey).context("the log's checkpoint")?;
+    if !args.witnesses.is_empty() {
+        let quorum = args.quorum.unwrap_or(args.witnesses.len());
+        let check = crate::verify::receipt::check_witnesses(&note, &args.witnesses, quorum);
+        if !check.ok {
+            bail!(
+                "the log's checkpoint at size {}: {}",
+                new.size,
+                check.detail
+            );
+        }
+    }
     println!(
         "checkpoint: {} size {} root {}",
         new.origin,
