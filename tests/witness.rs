@@ -125,6 +125,8 @@ fn add_checkpoint_over_http_follows_the_spec_and_survives_restarts() {
         "GET on add-checkpoint",
     );
     assert_eq!(info(&w)["logs"][0]["size"], 3, "refusals changed nothing");
+    assert_eq!(w.request("HEAD", "/", &[], b"").status, 200);
+    assert_eq!(w.get("/healthz").status, 200);
 
     // Restarted cleanly, it still knows size 3.
     w.stop();

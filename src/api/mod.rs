@@ -294,7 +294,7 @@ pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
 }
 
 /// A route answering GET, and HEAD with the same headers and no body.
-fn get() -> actix_web::Route {
+pub(crate) fn get() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 

@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// later.
     #[arg(long, default_value_t = 3_000)]
     pub witness_wait_ms: u64,
+    /// Seconds after which an unchanged checkpoint is submitted to the witnesses again, to
+    /// refresh the timestamps of its cosignatures.
+    #[arg(long, default_value_t = 600)]
+    pub witness_refresh_secs: u64,
 }
 
 /// Parses the `--witness URL=VKEY` flags.
@@ -117,6 +121,7 @@ fn witness_config(args: &ServeArgs) -> anyhow::Result<Option<WitnessConfig>> {
         quorum: args.witness_quorum,
         timeout: Duration::from_millis(args.witness_timeout_ms.max(1)),
         wait: Duration::from_millis(args.witness_wait_ms),
+        refresh: Duration::from_secs(args.witness_refresh_secs.max(1)),
     }))
 }
 
@@ -367,14 +372,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         state = state.with_witnessing(w.clone());
     }
     let state = actix_web::web::Data::new(state);
-    actix_web::rt::System::new().block_on(async move {
+    let served = actix_web::rt::System::new().block_on(async move {
         let server = api::server(listener, state, options)?;
         server.await
-    })?;
-    // The HTTP server has stopped and dropped its handles: the sequencer drains and exits.
+    });
+    // The HTTP server has stopped and dropped its handles: the witnessing threads stop, the
+    // sequencer drains and exits.
     if let Some(w) = witnessing {
         w.shutdown();
     }
+    served?;
     let _ = sequencer.join();
     Ok(())
 }

@@ -147,7 +147,9 @@ pub struct Cosignature {
 /// Checks the c2sp.org/tlog-cosignature (`cosignature/v1`) lines of a signed checkpoint
 /// against the given witness keys: the valid ones, one per witness key at most. A line that
 /// names a given key (name and key ID) but does not verify is an error, as
-/// c2sp.org/signed-note asks of known keys; lines of other keys are ignored.
+/// c2sp.org/signed-note asks of known keys; lines of other keys are ignored. The same public
+/// key given twice (under two names) is an error: the signed message does not name the
+/// witness, so one cosignature would count twice.
 pub fn check_cosignatures(
     note: &str,
     witnesses: &[crate::witness::cosignature::CosignatureVerifier],
@@ -160,6 +162,17 @@ pub fn check_cosignatures(
         .map(|l| signed_note::Signature::from_bytes(l.as_bytes()))
         .collect::<Result<_, _>>()
         .map_err(|_| VerifyError::MalformedNote)?;
+    for (k, w) in witnesses.iter().enumerate() {
+        if witnesses[..k].iter().any(|o| {
+            o.public_key() == w.public_key()
+                || signed_note::Verifier::name(o) == signed_note::Verifier::name(w)
+        }) {
+            return Err(VerifyError::BadVerifierKey(format!(
+                "witness {} is given twice (same key or same name)",
+                signed_note::Verifier::name(w)
+            )));
+        }
+    }
     let mut found = Vec::new();
     for w in witnesses {
         let name = signed_note::Verifier::name(w);
@@ -176,12 +189,10 @@ pub fn check_cosignatures(
             }
         }
         if let Some(timestamp) = valid {
-            if !found.iter().any(|c: &Cosignature| c.witness == name) {
-                found.push(Cosignature {
-                    witness: name.to_owned(),
-                    timestamp,
-                });
-            }
+            found.push(Cosignature {
+                witness: name.to_owned(),
+                timestamp,
+            });
         }
     }
     Ok(found)

@@ -72,6 +72,12 @@ pub fn check_witnesses(checkpoint: &str, witness_vkeys: &[String], quorum: usize
         .collect();
     let result = (|| {
         let verifiers = verifiers.map_err(|e| e.to_string())?;
+        if quorum == 0 || quorum > verifiers.len() {
+            return Err(format!(
+                "a quorum of {quorum} among {} witness keys is not a requirement",
+                verifiers.len()
+            ));
+        }
         let found =
             crate::verify::check_cosignatures(checkpoint, &verifiers).map_err(|e| e.to_string())?;
         let list = found

@@ -34,6 +34,9 @@ pub struct WitnessConfig {
     pub timeout: Duration,
     /// How long a write waits for a cosigned checkpoint before it is answered unwitnessed.
     pub wait: Duration,
+    /// An unchanged checkpoint is submitted again after this long, so that its cosignatures'
+    /// timestamps show the witnesses saw it recently.
+    pub refresh: Duration,
 }
 
 /// What the log knows of one witness, for `/v1/log` and `/metrics`.
@@ -59,6 +62,7 @@ struct Slot {
     ready: Condvar,
 }
 
+/// A witness's answer: the size of the checkpoint submitted, which witness, the outcome.
 type Outcome = (u64, usize, Result<signed_note::Signature, SubmitError>);
 
 /// The log's witnessing.
@@ -92,8 +96,12 @@ impl Witnessing {
             let client = WitnessClient::new(url, vkey, config.timeout)?;
             if clients.iter().any(|c: &Arc<WitnessClient>| {
                 c.verifier().public_key() == client.verifier().public_key()
+                    || signed_note::Verifier::name(c.verifier())
+                        == signed_note::Verifier::name(client.verifier())
             }) {
-                return Err(format!("witness key {vkey:?} is configured twice"));
+                return Err(format!(
+                    "witness {vkey:?} is configured twice (same key or same name)"
+                ));
             }
             clients.push(Arc::new(client));
         }
@@ -140,7 +148,7 @@ impl Witnessing {
         let coordinator = witnessing.clone();
         std::thread::Builder::new()
             .name("witnessing".into())
-            .spawn(move || coordinator.coordinate(log, outcomes, config.timeout))
+            .spawn(move || coordinator.coordinate(log, outcomes, config.timeout, config.refresh))
             .map_err(|e| e.to_string())?;
         Ok(witnessing)
     }
@@ -216,7 +224,13 @@ impl Witnessing {
         }
     }
 
-    fn coordinate(&self, mut log: LogWatch, outcomes: mpsc::Receiver<Outcome>, timeout: Duration) {
+    fn coordinate(
+        &self,
+        mut log: LogWatch,
+        outcomes: mpsc::Receiver<Outcome>,
+        timeout: Duration,
+        refresh: Duration,
+    ) {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -228,9 +242,11 @@ impl Witnessing {
             }
         };
         let mut round = 0u64;
+        let mut published = Instant::now();
         while !self.stop.load(Ordering::SeqCst) {
             let target = log.latest();
-            if self.cosigned().is_some_and(|cp| cp.size >= target.size) {
+            let fresh = published.elapsed() < refresh;
+            if fresh && self.cosigned().is_some_and(|cp| cp.size >= target.size) {
                 // Nothing new: wait for the next checkpoint (or check the stop flag).
                 let changed = runtime.block_on(async {
                     tokio::time::timeout(Duration::from_millis(500), log.published.changed()).await
@@ -240,20 +256,29 @@ impl Witnessing {
                 }
                 continue;
             }
+            // A round for a checkpoint already cosigned only refreshes its timestamps.
+            let refreshing = self.cosigned().is_some_and(|cp| cp.size >= target.size);
             round += 1;
             for slot in &self.slots {
                 *slot.job.lock().unwrap_or_else(|p| p.into_inner()) = Some((round, target.clone()));
                 slot.ready.notify_all();
             }
-            let deadline = Instant::now() + timeout + Duration::from_millis(500);
+            // A submission may take two requests (a 409 teaches the witness's size first).
+            let deadline = Instant::now() + timeout * 2 + Duration::from_millis(500);
             let mut lines: Vec<(usize, signed_note::Signature)> = Vec::new();
             let mut failed = 0;
             while lines.len() < self.quorum && failed <= self.clients.len() - self.quorum {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match outcomes.recv_timeout(left) {
-                    Ok((r, i, Ok(line))) if r == round => lines.push((i, line)),
-                    Ok((r, _, Err(_))) if r == round => failed += 1,
-                    Ok(_) => {} // an earlier round's straggler
+                    // Answers are matched by checkpoint size: the log signs one root per size, so
+                    // an earlier round's late answer for the same checkpoint counts too.
+                    Ok((size, i, Ok(line))) if size == target.size => {
+                        if !lines.iter().any(|(j, _)| *j == i) {
+                            lines.push((i, line));
+                        }
+                    }
+                    Ok((size, _, Err(_))) if size == target.size => failed += 1,
+                    Ok(_) => {} // an answer about an older checkpoint
                     Err(_) => break,
                 }
             }
@@ -277,6 +302,11 @@ impl Witnessing {
                     "checkpoint cosigned"
                 );
                 self.set_cosigned(Arc::new(cp));
+                published = Instant::now();
+            } else if refreshing {
+                // The served checkpoint stays valid; try again at the next refresh.
+                tracing::info!(size = target.size, "refreshing the cosignatures failed");
+                published = Instant::now();
             } else {
                 tracing::warn!(
                     size = target.size,
@@ -284,7 +314,11 @@ impl Witnessing {
                     quorum = self.quorum,
                     "the witnesses' quorum was not reached; retrying"
                 );
-                // Do not hammer witnesses that are down; wake up early to stop.
+                // Do not hammer witnesses that are down; wake up early to stop, and stop with
+                // the sequencer.
+                if log.published.has_changed().is_err() {
+                    break;
+                }
                 for _ in 0..10 {
                     if self.stop.load(Ordering::SeqCst) {
                         break;
@@ -363,7 +397,7 @@ fn worker(
             }
         }
         if results
-            .send((round, i, outcome.map(|(line, _)| line)))
+            .send((target.size, i, outcome.map(|(line, _)| line)))
             .is_err()
         {
             return;

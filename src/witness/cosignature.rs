@@ -93,8 +93,12 @@ impl CosignatureVerifier {
         let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected name+id+key"));
         };
-        if id.len() != 8 {
-            return Err(bad("the key ID is not 8 hex digits"));
+        if id.len() != 8
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(bad("the key ID is not 8 lower-case hex digits"));
         }
         let id = u32::from_str_radix(id, 16).map_err(|_| bad("the key ID is not hex"))?;
         let raw = BASE64_STANDARD

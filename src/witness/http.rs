@@ -21,10 +21,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The content type of a 409's size body (c2sp.org/tlog-witness).
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
 
-fn now() -> u64 {
+/// Seconds since the epoch; `None` if the clock is before it (a cosignature's timestamp must
+/// not be zero).
+fn now() -> Option<u64> {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .ok()
+        .map(|d| d.as_secs())
+        .filter(|&t| t > 0)
 }
 
 /// `POST /add-checkpoint`.
@@ -34,8 +38,15 @@ async fn add_checkpoint(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = crate::api::read_body(&req, payload, MAX_BODY_BYTES).await?;
+    let now = now().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "clock_unset",
+            "the witness's clock is not set; nothing was cosigned",
+        )
+    })?;
     let w = witness.into_inner();
-    let result = web::block(move || w.add_checkpoint(&body, now()))
+    let result = web::block(move || w.add_checkpoint(&body, now))
         .await
         .map_err(|_| {
             ApiError::new(
@@ -129,10 +140,10 @@ pub fn server(listener: TcpListener, witness: Arc<Witness>) -> std::io::Result<S
                 crate::api::resource("/add-checkpoint", "POST")
                     .route(web::post().to(add_checkpoint)),
             )
-            .service(crate::api::resource("/", "GET, HEAD").route(web::get().to(info)))
+            .service(crate::api::resource("/", "GET, HEAD").route(crate::api::get().to(info)))
             .service(
                 crate::api::resource("/healthz", "GET, HEAD")
-                    .route(web::get().to(|| async { HttpResponse::Ok().body("ok\n") })),
+                    .route(crate::api::get().to(|| async { HttpResponse::Ok().body("ok\n") })),
             )
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::new(

@@ -376,7 +376,7 @@ impl Witness {
     ) -> Result<signed_note::Signature, AddError> {
         let request = AddCheckpoint::parse(body)?;
         let origin = origin_of(&request)?;
-        let _serial = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let serial = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let record = self.store.record(&origin)?;
         match check(&request, &self.logs, record) {
             Ok(accepted) => {
@@ -396,11 +396,16 @@ impl Witness {
                 tracing::info!(%origin, size = accepted.size, "cosigned");
                 Ok(self.cosigner.cosign(&accepted.text, now))
             }
-            Err(refusal @ (Refusal::BadProof(_) | Refusal::RootMismatch)) => {
-                // Validly signed by the log, yet inconsistent with what was cosigned: keep it.
-                tracing::warn!(%origin, %refusal, "inconsistent checkpoint refused; kept as evidence");
-                self.store.keep_evidence(&origin, body)?;
-                Err(refusal.into())
+            Err(Refusal::RootMismatch) => {
+                // The log signed another root for a size this witness cosigned: a fork, proved
+                // by the two signed checkpoints alone (a bad proof proves nothing: the client
+                // chose it). Kept, but never at the cost of the answer.
+                drop(serial);
+                tracing::warn!(%origin, "a second root for a cosigned size refused: the log forked");
+                if let Err(e) = self.store.keep_evidence(&origin, &request.note) {
+                    tracing::warn!(%origin, error = %e, "the fork's checkpoint could not be kept");
+                }
+                Err(Refusal::RootMismatch.into())
             }
             Err(refusal) => Err(refusal.into()),
         }
@@ -497,6 +502,43 @@ mod tests {
             cosignature::timestamp(spec.signature()),
             Some(1_679_315_147)
         );
+    }
+
+    #[test]
+    fn one_cosignature_never_counts_twice() {
+        let v = vectors();
+        let cosigned = s(&v, "cosigned_checkpoint7");
+        let w1 = CosignatureVerifier::from_vkey(&s(&v, "wit_vkey_cosig_v1")).unwrap();
+        assert_eq!(
+            crate::verify::count_cosignatures(&cosigned, std::slice::from_ref(&w1)),
+            1
+        );
+        // The same public key under another name: the signed message does not name the
+        // witness, so a copy of the line under that name would verify too. Refused.
+        let alias = CosignatureVerifier::new("witness.example/alias", *w1.public_key()).unwrap();
+        let copied = format!(
+            "{cosigned}{}",
+            s(&v, "add_checkpoint_response_200").replace(
+                "— witness.example/w1 3xwKNQ",
+                &format!(
+                    "— witness.example/alias {}",
+                    &BASE64_STANDARD.encode(signed_note::Verifier::key_id(&alias).to_be_bytes())
+                        [..6]
+                )
+            )
+        );
+        assert!(crate::verify::check_cosignatures(&copied, &[w1.clone(), alias.clone()]).is_err());
+        assert_eq!(crate::verify::count_cosignatures(&copied, &[w1, alias]), 0);
+        // A quorum of zero is no requirement.
+        let check =
+            crate::verify::receipt::check_witnesses(&cosigned, &[s(&v, "wit_vkey_cosig_v1")], 0);
+        assert!(!check.ok, "{}", check.detail);
+        let check =
+            crate::verify::receipt::check_witnesses(&cosigned, &[s(&v, "wit_vkey_cosig_v1")], 1);
+        assert!(check.ok, "{}", check.detail);
+        // Upper-case hex in a key ID is not the spec's encoding.
+        let upper = s(&v, "wit_vkey_cosig_v1").replace("df1c0a35", "DF1C0A35");
+        assert!(CosignatureVerifier::from_vkey(&upper).is_err());
     }
 
     #[test]
@@ -646,14 +688,11 @@ mod tests {
                 .unwrap();
             assert_eq!(record.size, 3, "case {k} changed the record");
         }
-        // The bad proof and the two forks, validly signed by the log, are kept as evidence.
-        assert_eq!(
-            store
-                .evidence("example.com/datapole-test-log")
-                .unwrap()
-                .len(),
-            3
-        );
+        // The second root for size 3, validly signed by the log, is kept as evidence (a bad
+        // proof is not: the client chose it), once however often it is sent.
+        assert!(refusal(&w, &body("3", &[], &fork3)).status() == 409);
+        let evidence = store.evidence("example.com/datapole-test-log").unwrap();
+        assert_eq!(evidence, vec![fork3.clone().into_bytes()]);
         // After all that, the honest next checkpoint is still cosigned.
         assert!(w.add_checkpoint(&body("3", &proof, &cp7), 2).is_ok());
     }

@@ -32,10 +32,22 @@ pub trait WitnessStore: Send + Sync + 'static {
         expected: Option<Record>,
         new: Record,
     ) -> Result<bool, StateError>;
-    /// Keeps a refused but validly signed checkpoint as evidence of a log's misbehaviour.
-    fn keep_evidence(&self, origin: &str, body: &[u8]) -> Result<(), StateError>;
+    /// Keeps a validly signed checkpoint that forks from what was cosigned, as evidence of
+    /// the log's misbehaviour: once per note, at most [`MAX_EVIDENCE`] per origin.
+    fn keep_evidence(&self, origin: &str, note: &[u8]) -> Result<(), StateError>;
     /// The evidence kept for `origin`, oldest first.
     fn evidence(&self, origin: &str) -> Result<Vec<Vec<u8>>, StateError>;
+}
+
+/// The most fork checkpoints kept per origin: one is proof enough, a few show a pattern.
+pub const MAX_EVIDENCE: usize = 64;
+
+fn evidence_key(origin: &str, note: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut key = origin.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&Sha256::digest(note));
+    key
 }
 
 fn encode(r: Record) -> [u8; 40] {
@@ -53,7 +65,7 @@ fn decode(v: &[u8]) -> Option<Record> {
 }
 
 /// The witness's records in sled: tree `records` (origin → size ‖ root), tree `evidence`
-/// (origin ‖ 0 ‖ sequence → request body).
+/// (origin ‖ 0 ‖ SHA-256 of the note → the signed checkpoint note).
 pub struct SledWitnessStore {
     db: sled::Db,
     records: sled::Tree,
@@ -126,13 +138,20 @@ impl WitnessStore for SledWitnessStore {
         Ok(true)
     }
 
-    fn keep_evidence(&self, origin: &str, body: &[u8]) -> Result<(), StateError> {
-        let n = self.db.generate_id().map_err(failed("keeping evidence"))?;
-        let mut key = origin.as_bytes().to_vec();
-        key.push(0);
-        key.extend_from_slice(&n.to_be_bytes());
+    fn keep_evidence(&self, origin: &str, note: &[u8]) -> Result<(), StateError> {
+        let key = evidence_key(origin, note);
+        let mut prefix = origin.as_bytes().to_vec();
+        prefix.push(0);
+        let kept = self.evidence.scan_prefix(&prefix).keys().count();
+        let known = self
+            .evidence
+            .contains_key(&key)
+            .map_err(failed("keeping evidence"))?;
+        if known || kept >= MAX_EVIDENCE {
+            return Ok(());
+        }
         self.evidence
-            .insert(key, body)
+            .insert(key, note)
             .map_err(failed("keeping evidence"))?;
         self.db.flush().map_err(failed("keeping evidence"))?;
         Ok(())
@@ -180,9 +199,12 @@ impl WitnessStore for MemoryWitnessStore {
         Ok(true)
     }
 
-    fn keep_evidence(&self, origin: &str, body: &[u8]) -> Result<(), StateError> {
+    fn keep_evidence(&self, origin: &str, note: &[u8]) -> Result<(), StateError> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.1.push((origin.to_owned(), body.to_vec()));
+        let kept = inner.1.iter().filter(|(o, _)| o == origin).count();
+        if kept < MAX_EVIDENCE && !inner.1.iter().any(|(o, n)| o == origin && n == note) {
+            inner.1.push((origin.to_owned(), note.to_vec()));
+        }
         Ok(())
     }
 
