@@ -21,4 +21,5 @@ pub mod receipt;
 pub mod schemas;
 pub mod statement;
 pub mod verify;
+pub mod web;
 pub mod witness;

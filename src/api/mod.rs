@@ -333,7 +333,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(consents::withdraw)),
         )
         .service(resource("/v1/consents/{id}/erase", "POST").route(web::post().to(consents::erase)))
-        .service(resource("/v1/accesses", "POST").route(web::post().to(accesses::submit)));
+        .service(resource("/v1/accesses", "POST").route(web::post().to(accesses::submit)))
+        .configure(crate::web::routes);
 }
 
 /// How the HTTP server protects itself.

@@ -1,0 +1,53 @@
+// Same-origin calls to the log's API, and the byte helpers the pages share.
+
+/** GETs `path` as JSON; throws an Error carrying the API's error message. */
+export async function getJSON(path) {
+  const res = await fetch(path, { headers: { Accept: "application/json" } });
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // Not JSON: reported below by status.
+  }
+  if (!res.ok && res.status !== 202) {
+    const message = body?.error?.message ?? `HTTP ${res.status}`;
+    const err = new Error(message);
+    err.status = res.status;
+    err.code = body?.error?.code;
+    throw err;
+  }
+  return body;
+}
+
+/** GETs `path` as text. */
+export async function getText(path) {
+  const res = await fetch(path);
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return res.text();
+}
+
+/** Standard base64 to bytes. */
+export function fromBase64(s) {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Bytes to lower-case hex. */
+export function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** SHA-256 of bytes, computed by the browser (WebCrypto). */
+export async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+/** Makes an element with text, safely (never innerHTML). */
+export function el(tag, text, attrs = {}) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
