@@ -61,6 +61,11 @@ pub const ASSETS: &[Asset] = &[
         body: include_bytes!("assets/home.js"),
     },
     Asset {
+        path: "/assets/verify.js",
+        content_type: JS,
+        body: include_bytes!("assets/verify.js"),
+    },
+    Asset {
         path: "/assets/explorer.js",
         content_type: JS,
         body: include_bytes!("assets/explorer.js"),

@@ -1,0 +1,238 @@
+// Offline verification of a datapole.receipt.v1 receipt in the browser, with WebCrypto only
+// (SHA-256 and Ed25519): the checkpoint's signature (c2sp.org/signed-note), the inclusion
+// proof (RFC 9162 §2.1.3.2), the commitment opening of a private entry, and the statement's
+// DSSE signature. The same checks, in the same order and under the same names, as the Rust
+// verifier (src/verify/receipt.rs). No network request.
+
+const enc = new TextEncoder();
+
+function b64(s) {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function equal(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+async function ed25519(publicKey, message, signature) {
+  const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+/** Parses a signed-note Ed25519 verifier key `name+id+base64(0x01 ‖ key)`. */
+async function parseVkey(vkey) {
+  const [name, id, key] = [vkey.split("+")[0], vkey.split("+")[1], vkey.split("+").slice(2).join("+")];
+  const raw = b64(key);
+  if (!name || !/^[0-9a-f]{8}$/.test(id) || raw.length !== 33 || raw[0] !== 0x01) {
+    throw new Error("not a signed-note Ed25519 verifier key");
+  }
+  const digest = await sha256(concat(enc.encode(name + "\n"), raw));
+  if (hex(digest.subarray(0, 4)) !== id) throw new Error("the key ID does not match the key");
+  return { name, id: digest.subarray(0, 4), key: raw.subarray(1) };
+}
+
+/** Verifies a signed checkpoint with the verifier key; returns {origin, size, root}. */
+export async function verifyCheckpoint(note, vkey) {
+  const k = await parseVkey(vkey);
+  const split = note.lastIndexOf("\n\n");
+  if (split < 0 || !note.endsWith("\n")) throw new Error("malformed signed note");
+  const text = note.slice(0, split + 1);
+  let signed = false;
+  for (const line of note.slice(split + 2).split("\n").filter((l) => l !== "")) {
+    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (!m) throw new Error("malformed signature line");
+    if (m[1] !== k.name) continue;
+    const raw = b64(m[2]);
+    if (raw.length < 5 || !equal(raw.subarray(0, 4), k.id)) continue;
+    if (!(await ed25519(k.key, enc.encode(text), raw.subarray(4)))) {
+      throw new Error(`the signature of ${k.name} does not verify`);
+    }
+    signed = true;
+  }
+  if (!signed) throw new Error("the checkpoint is not signed by the log key");
+  const lines = text.split("\n");
+  if (lines.length < 4 || !/^(0|[1-9][0-9]*)$/.test(lines[1])) throw new Error("not a checkpoint");
+  const root = b64(lines[2]);
+  if (root.length !== 32) throw new Error("not a checkpoint");
+  return { origin: lines[0], size: BigInt(lines[1]), root, keyName: k.name };
+}
+
+/** RFC 9162 §2.1.3.2: does the audit path lead from `leaf` at `index` to `root`? */
+export async function verifyInclusion(leafHash, index, size, path, root) {
+  if (index >= size) return false;
+  let fn = index;
+  let sn = size - 1n;
+  let r = leafHash;
+  for (const p of path) {
+    if (sn === 0n) return false;
+    if ((fn & 1n) === 1n || fn === sn) {
+      r = await sha256(concat(Uint8Array.of(1), p, r));
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      r = await sha256(concat(Uint8Array.of(1), r, p));
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  return sn === 0n && equal(r, root);
+}
+
+/** DSSE pre-authentication encoding. */
+function pae(type, payload) {
+  const t = enc.encode(type);
+  return concat(enc.encode(`DSSEv1 ${t.length} `), t, enc.encode(` ${payload.length} `), payload);
+}
+
+/** The bytes a commitment covers for an envelope: its JSON as the log serialised it. */
+function envelopeBytes(e) {
+  return enc.encode(
+    JSON.stringify({
+      payloadType: e.payloadType,
+      payload: e.payload,
+      signatures: e.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })),
+    }),
+  );
+}
+
+function fromB64Any(s) {
+  // DSSE allows URL-safe and unpadded base64.
+  const std = s.replace(/-/g, "+").replace(/_/g, "/");
+  return b64(std + "=".repeat((4 - (std.length % 4)) % 4));
+}
+
+async function checkSignature(r, st, type, expected, report) {
+  const signer = r.signer;
+  try {
+    if (!signer) throw new Error("no signer key to check the statement with");
+    if (signer.participant_id !== expected) throw new Error(`the signer is not participant ${expected}, who issued the entry`);
+    if (st.payloadType !== type) throw new Error(`the statement's payloadType is ${st.payloadType}, not ${type}`);
+    if (st.signatures?.length !== 1 || st.signatures[0].keyid !== signer.participant_id) throw new Error("the statement's keyid is not the signer");
+    const payload = fromB64Any(st.payload);
+    const ok = await ed25519(b64(signer.public_key), pae(st.payloadType, payload), fromB64Any(st.signatures[0].sig));
+    if (!ok) throw new Error("the signature does not verify");
+    report.push({ name: "statement signature", ok: true, detail: `signed by participant ${signer.participant_id}` });
+    return JSON.parse(new TextDecoder().decode(payload));
+  } catch (e) {
+    report.push({ name: "statement signature", ok: false, detail: e.message });
+    return null;
+  }
+}
+
+const TYPES = {
+  deposit: "application/vnd.datapole.deposit.v1+json",
+  consent: "application/vnd.datapole.consent.v1+json",
+  withdrawal: "application/vnd.datapole.consent-withdrawal.v1+json",
+  erasure: "application/vnd.datapole.consent-erasure.v1+json",
+};
+
+/** Verifies a receipt; returns the list of checks {name, ok, detail}. */
+export async function verifyReceipt(r, pinnedVkey) {
+  const report = [];
+  const push = (name, ok, detail) => report.push({ name, ok, detail });
+  if (r?.format !== "datapole.receipt.v1") {
+    push("format", false, `unknown format ${JSON.stringify(r?.format)}`);
+    return report;
+  }
+  push("format", true, "datapole.receipt.v1");
+  const vkey = pinnedVkey ?? r.log.vkey;
+  if (pinnedVkey) push("log key", r.log.vkey === vkey, r.log.vkey === vkey ? "the receipt names the pinned log key" : "the receipt names another key");
+  let cp;
+  try {
+    cp = await verifyCheckpoint(r.checkpoint, vkey);
+    if (cp.origin !== r.log.origin) throw new Error(`checkpoint origin ${cp.origin} is not the receipt's ${r.log.origin}`);
+    push("checkpoint signature", true, `signed by ${cp.keyName} for ${cp.origin} at size ${cp.size}`);
+  } catch (e) {
+    push("checkpoint signature", false, e.message);
+    return report;
+  }
+  let leaf;
+  try {
+    leaf = b64(r.leaf);
+  } catch {
+    push("inclusion", false, "the leaf is not base64");
+    return report;
+  }
+  try {
+    if (BigInt(r.inclusion.tree_size) !== cp.size) throw new Error(`the proof is for size ${r.inclusion.tree_size}, the checkpoint for ${cp.size}`);
+    const path = r.inclusion.hashes.map(b64);
+    if (path.some((h) => h.length !== 32)) throw new Error("a proof hash is not 32 bytes of base64");
+    const lh = await sha256(concat(Uint8Array.of(0), leaf));
+    if (!(await verifyInclusion(lh, BigInt(r.index), cp.size, path, cp.root))) throw new Error("the inclusion proof does not lead to the checkpoint's root");
+    push("inclusion", true, `entry ${r.index} is in the tree of size ${cp.size}`);
+  } catch (e) {
+    push("inclusion", false, e.message);
+  }
+  let entry = null;
+  try {
+    entry = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(leaf));
+  } catch {
+    // Not JSON: nothing more to check.
+  }
+  if (entry?.type === "deposit") await checkDeposit(r, entry, report);
+  else if (["consent", "withdrawal", "erasure", "access"].includes(entry?.type)) await checkRecord(r, entry, report);
+  else if (r.statement || r.opening || r.signer) push("statement", false, "this entry carries no statement to open or check");
+  return report;
+}
+
+async function checkDeposit(r, leaf, report) {
+  let st;
+  if (leaf.visibility === "public") {
+    if (r.statement || r.opening) return report.push({ name: "statement", ok: false, detail: "a public entry's statement is in its leaf" });
+    st = leaf.statement;
+  } else {
+    if (!r.statement && !r.opening) return undefined; // inclusion only
+    if (!r.statement || !r.opening) return report.push({ name: "commitment", ok: false, detail: "incomplete opening of a private entry" });
+    const salt = b64(r.opening.salt);
+    const opened = salt.length === 32 && hex(await sha256(concat(salt, envelopeBytes(r.statement)))) === leaf.commitment;
+    report.push({ name: "commitment", ok: opened, detail: opened ? "the statement and salt open the entry's commitment" : "the statement and salt do not open the entry's commitment" });
+    st = r.statement;
+  }
+  const p = await checkSignature(r, st, TYPES.deposit, leaf.depositor, report);
+  if (!p) return undefined;
+  const ok = String(p.sha256).toLowerCase() === leaf.sha256 && p.size === leaf.size && p.visibility === leaf.visibility && (!p.dataset_id || p.dataset_id === leaf.dataset_id);
+  report.push({ name: "statement matches entry", ok, detail: ok ? `dataset ${leaf.dataset_id} version ${leaf.version}, sha256 ${leaf.sha256}` : "the statement does not describe the entry's content" });
+  return undefined;
+}
+
+async function checkRecord(r, leaf, report) {
+  const op = r.opening;
+  if (!op) {
+    if (r.statement || r.signer) report.push({ name: "commitment", ok: false, detail: "a statement or signer is given without the opening" });
+    return;
+  }
+  let bytes;
+  if (r.statement && !op.document) bytes = envelopeBytes(r.statement);
+  else if (!r.statement && op.document) bytes = b64(op.document);
+  else return void report.push({ name: "commitment", ok: false, detail: "an opening carries exactly one of a statement and a document" });
+  const salt = b64(op.salt);
+  const opened = salt.length === 32 && hex(await sha256(concat(salt, bytes))) === leaf.commitment;
+  report.push({ name: "commitment", ok: opened, detail: opened ? `the opening opens the ${leaf.type} entry's commitment` : "the opening does not open the entry's commitment" });
+  if (!opened || !r.statement) return;
+  await checkSignature(r, r.statement, TYPES[leaf.type], leaf.issuer, report);
+}
