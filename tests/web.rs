@@ -7,7 +7,7 @@ mod common;
 
 use common::Server;
 
-const PAGES: &[&str] = &["/", "/explorer"];
+const PAGES: &[&str] = &["/", "/verify", "/explorer"];
 
 fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
     let needle = format!("{attr}=\"");
@@ -73,6 +73,10 @@ fn pages_and_assets_are_served_self_contained_under_a_strict_csp() {
             assert!(!html.contains(handler), "{page}: inline handler {handler}");
         }
         assert!(!html.contains("javascript:"), "{page}: javascript: URL");
+        assert!(
+            !html.contains(" style="),
+            "{page}: inline style (the CSP blocks it)"
+        );
         // Every local reference is served.
         for url in attr_values(&html, "src")
             .into_iter()

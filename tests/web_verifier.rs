@@ -2,8 +2,10 @@
 //! verifier agree on one set of vectors: real receipts from a running log (a registration,
 //! a public deposit, a private deposit with its opening) and tampered variants of each. The
 //! vectors are written to `target/web-vectors.json`; the JavaScript side runs under Node's
-//! WebCrypto here (the pages run it in a browser). Without `node`, the JavaScript half is
-//! reported as skipped, never passed.
+//! WebCrypto here (the pages run it in a browser). The JavaScript proofs code is also checked
+//! against the Go reference implementation's inclusion and consistency proofs
+//! (tests/vectors/tlog-reference.json). Without `node`, the JavaScript half is reported as
+//! skipped, never passed.
 
 mod common;
 
@@ -148,6 +150,7 @@ fn the_browser_verifier_and_the_rust_verifier_agree_on_every_vector() {
         .arg(format!("{root}/tests/web/run-verifier.mjs"))
         .arg(format!("{root}/src/web/assets/verify.js"))
         .arg(&file)
+        .arg(format!("{root}/tests/vectors/tlog-reference.json"))
         .output();
     let out = match node {
         Ok(out) => out,
@@ -161,7 +164,15 @@ fn the_browser_verifier_and_the_rust_verifier_agree_on_every_vector() {
         "node failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let js: BTreeMap<String, Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The Go reference implementation's proofs all verify, and none once tampered.
+    let reference = &answer["reference"];
+    assert_eq!(reference["inclusion_ok"], 148, "{reference}");
+    assert_eq!(reference["consistency_ok"], 145, "{reference}");
+    assert_eq!(reference["inclusion_bad"], 0, "{reference}");
+    assert_eq!(reference["consistency_bad"], 0, "{reference}");
+    assert_eq!(reference["tampered_accepted"], 0, "{reference}");
+    let js: BTreeMap<String, Value> = serde_json::from_value(answer["receipts"].clone()).unwrap();
     assert_eq!(js.len(), rust.len());
     for (name, failed) in &rust {
         let js_failed: Vec<String> = js[name]["failed"]

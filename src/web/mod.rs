@@ -41,6 +41,16 @@ pub const ASSETS: &[Asset] = &[
         body: include_bytes!("assets/explorer.html"),
     },
     Asset {
+        path: "/verify",
+        content_type: HTML,
+        body: include_bytes!("assets/verify.html"),
+    },
+    Asset {
+        path: "/assets/verify-page.js",
+        content_type: JS,
+        body: include_bytes!("assets/verify-page.js"),
+    },
+    Asset {
         path: "/assets/app.css",
         content_type: CSS,
         body: include_bytes!("assets/app.css"),

@@ -236,3 +236,41 @@ async function checkRecord(r, leaf, report) {
   if (!opened || !r.statement) return;
   await checkSignature(r, r.statement, TYPES[leaf.type], leaf.issuer, report);
 }
+
+/** RFC 9162 §2.1.4.2: does `proof` show the tree of `first` leaves (root `firstRoot`) to be a
+ * prefix of the tree of `second` leaves (root `secondRoot`)? Sizes are BigInts. */
+export async function verifyConsistency(first, second, firstRoot, secondRoot, proof) {
+  if (first > second || first === 0n) return false;
+  if (first === second) return proof.length === 0 && equal(firstRoot, secondRoot);
+  let path = proof;
+  if ((first & (first - 1n)) === 0n) path = [firstRoot, ...proof];
+  if (path.length === 0) return false;
+  let fn = first - 1n;
+  let sn = second - 1n;
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) return false;
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = await sha256(concat(Uint8Array.of(1), c, fr));
+      sr = await sha256(concat(Uint8Array.of(1), c, sr));
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      sr = await sha256(concat(Uint8Array.of(1), sr, c));
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  return sn === 0n && equal(fr, firstRoot) && equal(sr, secondRoot);
+}
+
+export { b64 as fromBase64 };
