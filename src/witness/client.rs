@@ -54,20 +54,6 @@ pub enum SubmitError {
     Conflicts,
 }
 
-impl SubmitError {
-    /// A short label for metrics.
-    pub fn label(&self) -> &'static str {
-        match self {
-            SubmitError::Unreachable(_) => "unreachable",
-            SubmitError::Refused { .. } => "refused",
-            SubmitError::AheadOfLog { .. } => "ahead_of_log",
-            SubmitError::BadCosignature(_) => "bad_cosignature",
-            SubmitError::Proof { .. } => "proof",
-            SubmitError::Conflicts => "conflicts",
-        }
-    }
-}
-
 /// What the witness answered to one request.
 #[derive(Debug, PartialEq)]
 pub enum Answer {

@@ -52,8 +52,6 @@ pub struct WitnessStats {
     pub total_micros: AtomicU64,
     /// The last failure, if the last submission failed.
     pub last_error: Mutex<Option<String>>,
-    /// Failures by kind.
-    pub failure_kinds: Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 /// One witness worker's inbox: the newest round it should submit.
@@ -381,12 +379,6 @@ fn worker(
             }
             Err(e) => {
                 stats.failures.fetch_add(1, Ordering::Relaxed);
-                *stats
-                    .failure_kinds
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(e.label())
-                    .or_default() += 1;
                 *stats.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
                 let level_warn = !matches!(e, SubmitError::Unreachable(_));
                 if level_warn {
