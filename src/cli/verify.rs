@@ -12,9 +12,7 @@ use clap::Args;
 use serde_json::Value;
 
 use crate::receipt::{Receipt, TlogProof};
-use crate::verify::receipt::{
-    check_citizen_record, check_witnesses, verify_receipt, verify_tlog_proof, Check, Report,
-};
+use crate::verify::receipt::{check_witnesses, verify_document, verify_tlog_proof, Check, Report};
 use crate::verify::{verify_checkpoint, verify_consistency};
 
 /// Flags of `datapole verify`.
@@ -173,24 +171,11 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         // a withdrawal's or an access decision's).
         let value: Value = serde_json::from_str(&text)
             .context("not a datapole.receipt.v1 receipt (nor JSON at all)")?;
-        let (receipt_value, wrapper) = match value.get("receipt") {
-            Some(r) if value.get("format").is_none() => (r.clone(), Some(&value)),
-            _ => (value.clone(), None),
-        };
-        let receipt: Receipt =
-            serde_json::from_value(receipt_value).context("not a datapole.receipt.v1 receipt")?;
         if vkey.is_none() && !args.json {
             println!("no --vkey or --log-url: checking with the key the receipt names, which proves it consistent, not genuine");
         }
-        let mut report = verify_receipt(&receipt, vkey.as_deref());
-        if let Some(record) = wrapper.and_then(|w| w.get("record")) {
-            report.checks.push(check_citizen_record(
-                &receipt,
-                wrapper.and_then(|w| w["consent_id"].as_str()),
-                record,
-                wrapper.and_then(|w| w["expires_at"].as_str()),
-            ));
-        }
+        let (report, receipt) =
+            verify_document(&value, vkey.as_deref()).map_err(anyhow::Error::msg)?;
         (report, receipt.checkpoint.clone(), Some(receipt))
     };
     if !args.witnesses.is_empty() {

@@ -3,7 +3,7 @@
 
 use base64::prelude::*;
 use ed25519_dalek::VerifyingKey;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{leaf_hash, verify_checkpoint, verify_inclusion, Hash};
 use crate::consent::{AccessRecord, EventDocument, RecordKind, RecordLeaf};
@@ -113,6 +113,34 @@ pub fn check_witnesses(checkpoint: &str, witness_vkeys: &[String], quorum: usize
         ok,
         detail: result.unwrap_or_else(|e| e),
     }
+}
+
+/// Verifies a receipt file's JSON as `datapole verify` and the web pages do: a bare receipt,
+/// or an answer that carries one under `receipt` (a deposit's, a withdrawal's, an access
+/// decision's, or a citizen's consent receipt, whose `record`, `consent_id` and `expires_at`
+/// add the `record` check). `Err` when the JSON holds no receipt at all.
+pub fn verify_document(
+    value: &serde_json::Value,
+    pinned_vkey: Option<&str>,
+) -> Result<(Report, Receipt), String> {
+    let (receipt_value, wrapper) = match value.get("receipt") {
+        Some(r) if value.get("format").is_none() => (r, Some(value)),
+        _ => (value, None),
+    };
+    let receipt = Receipt::deserialize(receipt_value)
+        .map_err(|e| format!("not a datapole.receipt.v1 receipt: {e}"))?;
+    let mut report = verify_receipt(&receipt, pinned_vkey);
+    if let Some(w) = wrapper {
+        if let Some(record) = w.get("record") {
+            report.checks.push(check_citizen_record(
+                &receipt,
+                w.get("consent_id").and_then(|v| v.as_str()),
+                record,
+                w.get("expires_at").and_then(|v| v.as_str()),
+            ));
+        }
+    }
+    Ok((report, receipt))
 }
 
 /// Verifies a receipt with the log key `pinned_vkey` (or, if `None`, the key the receipt

@@ -2,6 +2,8 @@
 //! HTTP to it, and sign/verify with the library's offline verifier.
 #![allow(dead_code)]
 
+pub mod vectors;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

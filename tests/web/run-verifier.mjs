@@ -1,5 +1,6 @@
 // Runs the web pages' receipt verifier (src/web/assets/verify.js) under Node's WebCrypto:
-// on the receipts of a vectors file, printing for each the names of the checks that failed;
+// on the receipt files of a vectors file (verifyDocument), printing for each the names of
+// the checks that failed;
 // and on the Go reference implementation's inclusion and consistency proofs, counting those
 // that verify (and that fail once tampered).
 // Usage: node --experimental-default-type=module run-verifier.mjs VERIFY_JS VECTORS_JSON TLOG_REFERENCE_JSON
@@ -7,12 +8,12 @@ import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const [verifier, vectors, reference] = process.argv.slice(2);
-const { verifyReceipt, verifyInclusion, verifyConsistency, fromBase64 } = await import(
+const { verifyDocument, verifyInclusion, verifyConsistency, fromBase64 } = await import(
   pathToFileURL(verifier).href
 );
 const receipts = {};
 for (const v of JSON.parse(readFileSync(vectors, "utf8"))) {
-  const checks = await verifyReceipt(v.receipt, v.vkey);
+  const { checks } = await verifyDocument(v.document, v.vkey);
   receipts[v.name] = { failed: checks.filter((c) => !c.ok).map((c) => c.name), count: checks.length };
 }
 const ref = JSON.parse(readFileSync(reference, "utf8"));

@@ -2,15 +2,9 @@
 // sent anywhere until the visitor asks to compare with the live log.
 import { apply, t } from "/assets/i18n.js";
 import { el } from "/assets/api.js";
-import { fromBase64, verifyCheckpoint, verifyConsistency, verifyReceipt } from "/assets/verify.js";
+import { fromBase64, verifyCheckpoint, verifyConsistency, verifyDocument } from "/assets/verify.js";
 
 let current = null;
-
-/** A receipt, or an answer that carries one (a deposit's, a citizen's consent receipt...). */
-function unwrap(value) {
-  if (value && typeof value === "object" && !value.format && value.receipt) return value.receipt;
-  return value;
-}
 
 const MEANING = {
   format: "means_format",
@@ -21,6 +15,8 @@ const MEANING = {
   "statement signature": "means_statement_signature",
   "statement matches entry": "means_statement_matches",
   statement: "means_statement",
+  "record matches entry": "means_record_matches",
+  record: "means_record",
 };
 
 async function check(text) {
@@ -29,21 +25,18 @@ async function check(text) {
   list.replaceChildren();
   document.getElementById("live-result").textContent = "";
   document.getElementById("live-button").hidden = true;
-  let receipt;
+  let value;
   try {
-    receipt = unwrap(JSON.parse(text));
+    value = JSON.parse(text);
   } catch {
     verdict.textContent = t("not_json");
     verdict.className = "bad";
     return;
   }
   const pinned = document.getElementById("pinned-key").value.trim() || undefined;
-  let checks;
-  try {
-    checks = await verifyReceipt(receipt, pinned);
-  } catch (e) {
-    checks = [{ name: "format", ok: false, detail: e.message }];
-  }
+  // A receipt, or an answer that carries one (a deposit's, an access decision's, a
+  // withdrawal's, or a citizen's consent receipt, whose record is checked too).
+  const { receipt, checks } = await verifyDocument(value, pinned);
   for (const c of checks) {
     const li = el("li", null, { "data-check": c.name, "data-ok": String(c.ok) });
     const mark = el("span", c.ok ? "✓" : "✗", { class: c.ok ? "ok" : "bad", "aria-hidden": "true" });

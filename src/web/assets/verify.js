@@ -149,6 +149,7 @@ const TYPES = {
   consent: "application/vnd.datapole.consent.v1+json",
   withdrawal: "application/vnd.datapole.consent-withdrawal.v1+json",
   erasure: "application/vnd.datapole.consent-erasure.v1+json",
+  access: "application/vnd.datapole.access.v1+json",
 };
 
 /** Verifies a receipt; returns the list of checks {name, ok, detail}. */
@@ -220,21 +221,164 @@ async function checkDeposit(r, leaf, report) {
   return undefined;
 }
 
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function isUuid(v) {
+  return typeof v === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v);
+}
+
+/** Parses JSON bytes strictly (UTF-8, one value); null if they are not JSON. */
+function parseJSON(bytes) {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return null;
+  }
+}
+
+/** Checks a consent, consent event or access entry: the opening, then what it opens. */
 async function checkRecord(r, leaf, report) {
+  const push = (name, ok, detail) => report.push({ name, ok, detail });
   const op = r.opening;
   if (!op) {
-    if (r.statement || r.signer) report.push({ name: "commitment", ok: false, detail: "a statement or signer is given without the opening" });
+    if (r.statement || r.signer) push("commitment", false, "a statement or signer is given without the opening");
+    // Inclusion only: the record stays private (or was erased).
     return;
   }
   let bytes;
-  if (r.statement && !op.document) bytes = envelopeBytes(r.statement);
-  else if (!r.statement && op.document) bytes = b64(op.document);
-  else return void report.push({ name: "commitment", ok: false, detail: "an opening carries exactly one of a statement and a document" });
-  const salt = b64(op.salt);
-  const opened = salt.length === 32 && hex(await sha256(concat(salt, bytes))) === leaf.commitment;
-  report.push({ name: "commitment", ok: opened, detail: opened ? `the opening opens the ${leaf.type} entry's commitment` : "the opening does not open the entry's commitment" });
-  if (!opened || !r.statement) return;
-  await checkSignature(r, r.statement, TYPES[leaf.type], leaf.issuer, report);
+  try {
+    if (r.statement && op.document == null) bytes = envelopeBytes(r.statement);
+    else if (!r.statement && op.document != null) {
+      try {
+        bytes = b64(op.document);
+      } catch {
+        throw new Error("the opening's document is not base64");
+      }
+    } else throw new Error("an opening carries exactly one of a statement and a document");
+    let salt;
+    try {
+      salt = b64(op.salt);
+    } catch {
+      salt = null;
+    }
+    if (!salt || salt.length !== 32) throw new Error("the salt is not 32 bytes of base64");
+    if (hex(await sha256(concat(salt, bytes))) !== leaf.commitment) throw new Error("the opening does not open the entry's commitment");
+  } catch (e) {
+    return void push("commitment", false, e.message);
+  }
+  push("commitment", true, `the opening opens the ${leaf.type} entry's commitment`);
+  if (leaf.type === "consent" && r.statement) {
+    const p = await checkSignature(r, r.statement, TYPES.consent, leaf.issuer, report);
+    if (!p) return;
+    const ok = isObject(p) && ["given", "refused"].includes(p.decision) && Array.isArray(p.purposes);
+    push("statement matches entry", ok, ok ? `consent ${leaf.id} ${p.decision} by controller ${leaf.issuer} for ${p.purposes.length} purpose(s)` : "the statement is not a consent");
+  } else if ((leaf.type === "withdrawal" || leaf.type === "erasure") && r.statement) {
+    const p = await checkSignature(r, r.statement, TYPES[leaf.type], leaf.issuer, report);
+    if (!p) return;
+    const ok = isObject(p) && isUuid(p.consent_id);
+    push("statement matches entry", ok, ok ? `${leaf.type} of consent ${p.consent_id} by its controller` : `the statement is not a consent ${leaf.type}`);
+  } else if (leaf.type === "withdrawal" || leaf.type === "erasure") {
+    if (r.signer) return void push("record matches entry", false, "a citizen's event names a signer, but the citizen signs nothing");
+    const d = parseJSON(bytes);
+    if (!isObject(d) || d.v !== 1 || !isUuid(d.id) || !isUuid(d.consent_id) || typeof d.time !== "string") {
+      return void push("record matches entry", false, "the document is not a consent event");
+    }
+    const ok = d.type === leaf.type && d.id === leaf.id && d.time === leaf.time;
+    push("record matches entry", ok, ok ? `${leaf.type} of consent ${d.consent_id} by the citizen` : "the document describes another event");
+  } else if (leaf.type === "access" && !r.statement) {
+    const rec = parseJSON(bytes);
+    if (!isObject(rec) || rec.v !== 1 || !isObject(rec.statement) || !["permit", "deny"].includes(rec.decision) || typeof rec.reason !== "string") {
+      return void push("record matches entry", false, "the document is not an access record");
+    }
+    if (rec.id !== leaf.id || rec.accessor !== leaf.issuer || rec.decided_at !== leaf.time) {
+      return void push("record matches entry", false, "the access record describes another entry");
+    }
+    if (!(await checkSignature(r, rec.statement, TYPES.access, leaf.issuer, report))) return;
+    push("record matches entry", true, `access ${leaf.id}: ${rec.decision} (${rec.reason})${rec.emergency ? ", emergency" : ""}`);
+  } else {
+    push("statement", false, `a ${leaf.type} entry does not open to ${r.statement ? "a statement" : "a document"}`);
+  }
+}
+
+/** Deep equality of JSON values (object keys in any order). */
+function sameJSON(a, b) {
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJSON(x, b[i]));
+  if (isObject(a)) {
+    if (!isObject(b)) return false;
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && sameJSON(a[k], b[k]));
+  }
+  return a === b;
+}
+
+/** `start` (a Date) plus an ISO 8601 duration as the log adds it (calendar months, clamped to
+ * the month's last day, then days, then seconds); null if it is not one. */
+function addDuration(start, text) {
+  const m = /^P(?:(\d{1,9})Y)?(?:(\d{1,9})M)?(?:(\d{1,9})W)?(?:(\d{1,9})D)?(?:T(?:(\d{1,9})H)?(?:(\d{1,9})M)?(?:(\d{1,9})S)?)?$/.exec(text);
+  if (!m || text === "P" || text.endsWith("T")) return null;
+  const n = m.slice(1).map((x) => Number(x ?? 0));
+  const months = n[0] * 12 + n[1];
+  const y = start.getUTCFullYear() + Math.floor((start.getUTCMonth() + months) / 12);
+  const mo = (start.getUTCMonth() + months) % 12;
+  const lastDay = new Date(Date.UTC(y, mo + 1, 0)).getUTCDate();
+  const t = new Date(start.getTime());
+  t.setUTCFullYear(y, mo, Math.min(start.getUTCDate(), lastDay));
+  return new Date(t.getTime() + ((n[2] * 7 + n[3]) * 86400 + n[4] * 3600 + n[5] * 60 + n[6]) * 1000);
+}
+
+/** The `record` check of a citizen's consent receipt: the consent id, record and end of
+ * validity shown beside the log receipt are what its entry and signed statement say. */
+function checkCitizenRecord(r, consentId, record, expiresAt) {
+  const fail = (detail) => ({ name: "record", ok: false, detail });
+  let leaf;
+  try {
+    leaf = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b64(r.leaf)));
+  } catch {
+    leaf = null;
+  }
+  if (leaf?.type !== "consent") return fail("the receipt is not for a consent entry");
+  if (consentId !== leaf.id) return fail(`the consent id shown is not the entry's (${leaf.id})`);
+  if (!r.statement) return fail("the receipt carries no statement");
+  let signed;
+  try {
+    signed = parseJSON(fromB64Any(r.statement.payload));
+  } catch {
+    return fail("the payload is not base64");
+  }
+  if (signed === null) return fail("statement payload: not JSON");
+  if (!sameJSON(signed, record)) return fail("the record shown is not the one the controller signed");
+  if (typeof expiresAt === "string") {
+    const v = signed.validity ?? {};
+    let end = null;
+    if (typeof v.until === "string") end = new Date(v.until);
+    else if (typeof v.duration === "string") end = addDuration(new Date(leaf.time), v.duration);
+    if (!end || Number.isNaN(end.getTime())) return fail("the consent's validity has no computable end");
+    const computed = end.toISOString();
+    if (computed !== expiresAt) return fail(`expires_at ${expiresAt} is not the signed validity's end (${computed})`);
+  }
+  return { name: "record", ok: true, detail: `the record shown is the signed statement of consent ${leaf.id}` };
+}
+
+/** Verifies a receipt file's JSON as `datapole verify` does: a bare receipt, or an answer that
+ * carries one under `receipt` (a deposit's, a withdrawal's, an access decision's, or a
+ * citizen's consent receipt, whose record adds the `record` check). Returns the receipt, the
+ * answer around it (or null) and the checks. */
+export async function verifyDocument(value, pinnedVkey) {
+  const wrapped = isObject(value) && value.format === undefined && value.receipt !== undefined;
+  const receipt = wrapped ? value.receipt : value;
+  let checks;
+  try {
+    checks = await verifyReceipt(receipt, pinnedVkey);
+  } catch (e) {
+    // A shape the receipt format does not allow (a field missing or of another type).
+    return { receipt, wrapper: wrapped ? value : null, checks: [{ name: "format", ok: false, detail: `not a datapole.receipt.v1 receipt: ${e.message}` }] };
+  }
+  if (wrapped && value.record !== undefined) {
+    checks.push(checkCitizenRecord(receipt, value.consent_id, value.record, value.expires_at));
+  }
+  return { receipt, wrapper: wrapped ? value : null, checks };
 }
 
 /** RFC 9162 §2.1.4.2: does `proof` show the tree of `first` leaves (root `firstRoot`) to be a

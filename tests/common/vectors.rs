@@ -1,0 +1,318 @@
+//! One set of receipt vectors for both receipt verifiers, the Rust one (`datapole verify`) and
+//! the pages' JavaScript one (`src/web/assets/verify.js`): real receipt files of every kind
+//! from a running log, and tampered variants of each. `tests/web_verifier.rs` runs them
+//! through Node's WebCrypto, `tests/browser.rs` through the verify page in Chromium; both
+//! require the same failed checks as the Rust verifier's.
+
+use base64::prelude::*;
+use serde_json::{json, Value};
+
+use super::{nonce, register, sha_hex, Answer, Participant, Server};
+use datapole::statement::access::ACCESS_TYPE;
+use datapole::statement::consent::{CONSENT_TYPE, WITHDRAWAL_TYPE};
+use datapole::statement::deposit::DEPOSIT_TYPE;
+
+/// The content of the public deposit (looked up by the explorer's file check).
+pub const PUBLIC_CONTENT: &[u8] = b"Occitanie air quality, hourly, 2026\n";
+
+/// A running log with a hospital (controller and depositor), a lab (accessor), a dataset,
+/// the receipt files of every kind, and a consent left given for a citizen to act on.
+pub struct Scenario {
+    pub server: Server,
+    pub vkey: String,
+    pub admin: String,
+    pub hospital: Participant,
+    pub lab: Participant,
+    pub dataset: String,
+    /// Valid receipt files, as the API answered them: (kind, file).
+    pub documents: Vec<(String, Value)>,
+    /// A citizen's consent receipt whose consent is still given and was used once by the lab.
+    pub citizen: Value,
+}
+
+/// Posts `body`, with `bearer` if given.
+pub fn post(server: &Server, path: &str, body: &[u8], bearer: Option<&str>) -> Answer {
+    let auth = bearer.map(|b| format!("Bearer {b}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a));
+    }
+    server.request("POST", path, &headers, body)
+}
+
+/// A consent the hospital records for the lab, on `dataset`.
+pub fn consent_payload(dataset: &str, lab: &str) -> Value {
+    json!({
+        "subject_ref": format!("hmac-sha256:{}", &sha_hex(nonce().as_bytes())[..32]),
+        "expressed_by": {"role": "self"},
+        "indication_method": "web_form",
+        "notice": {"url": "https://chu.example/notices/cohort-2027-v3", "sha256": sha_hex(b"notice v3"),
+                   "version": "3", "language": "fr-FR"},
+        "purposes": [{"code": "cohort-2027", "text": "Étude de cohorte sur le diabète de type 2"}],
+        "legal_basis": "gdpr-9-2-a",
+        "data_categories": ["health", "biometric-measurements"],
+        "special_category": true,
+        "datasets": [dataset],
+        "recipients": [lab],
+        "jurisdiction": "FR",
+        "storage_location": "FR, hébergeur de données de santé certifié",
+        "retention_period": "P5Y",
+        "validity": {"duration": "P2Y"},
+        "withdrawal_method": "https://chu.example/consents/withdraw",
+        "decision": "given",
+        "issued_at": chrono::Utc::now().to_rfc3339(),
+        "nonce": nonce(),
+    })
+}
+
+impl Scenario {
+    /// Records a consent; the citizen's receipt.
+    pub fn consent(&self) -> Value {
+        let payload = consent_payload(&self.dataset, &self.lab.id);
+        let a = post(
+            &self.server,
+            "/v1/consents",
+            &self.hospital.sign(CONSENT_TYPE, &payload),
+            None,
+        );
+        assert_eq!(a.status, 201, "{}", a.text());
+        a.json()
+    }
+
+    /// The lab queries the dataset under `consent_id`; the answer (201 permit or 403 deny).
+    pub fn access(&self, consent_id: &str) -> Answer {
+        let payload = json!({
+            "dataset_id": self.dataset,
+            "action": "query",
+            "purpose": {"code": "cohort-2027"},
+            "legal_basis": "consent",
+            "consent_ids": [consent_id],
+            "issued_at": chrono::Utc::now().to_rfc3339(),
+            "nonce": nonce(),
+        });
+        post(
+            &self.server,
+            "/v1/accesses",
+            &self.lab.sign(ACCESS_TYPE, &payload),
+            None,
+        )
+    }
+
+    fn deposit(&self, content: &[u8], visibility: &str) -> Value {
+        let payload = super::deposit_payload(content, visibility);
+        let a = post(
+            &self.server,
+            "/v1/deposits",
+            &self.hospital.sign(DEPOSIT_TYPE, &payload),
+            None,
+        );
+        assert_eq!(a.status, 201, "{}", a.text());
+        a.json()
+    }
+}
+
+fn id_of(v: &Value) -> String {
+    v["consent_id"].as_str().unwrap().to_owned()
+}
+
+fn secret_of(v: &Value) -> String {
+    v["citizen_secret"].as_str().unwrap().to_owned()
+}
+
+/// Starts a log and makes a receipt of every kind.
+pub fn scenario(dir: &std::path::Path) -> Scenario {
+    let server = Server::start(&dir.join("data"));
+    let admin = server.admin_token();
+    let vkey = server.vkey();
+    let hospital = register(&server, &admin, 1, &["controller", "depositor"]);
+    let lab = register(&server, &admin, 3, &["accessor"]);
+    let mut s = Scenario {
+        server,
+        vkey,
+        admin,
+        hospital,
+        lab,
+        dataset: String::new(),
+        documents: Vec::new(),
+        citizen: Value::Null,
+    };
+    let mut docs = vec![(
+        "registration".to_owned(),
+        s.server.get("/v1/receipts/0").json(),
+    )];
+    docs.push(("public deposit".into(), s.deposit(PUBLIC_CONTENT, "public")));
+    let private = s.deposit(b"patient cohort extract", "private");
+    s.dataset = private["dataset_id"].as_str().unwrap().to_owned();
+    docs.push(("private deposit".into(), private));
+
+    // Consent A: given, used once by the lab, left given.
+    let a = s.consent();
+    let permit = s.access(&id_of(&a));
+    assert_eq!(permit.status, 201, "{}", permit.text());
+    docs.push(("consent".into(), a.clone()));
+    docs.push(("access permit".into(), permit.json()));
+
+    // Consent B: the citizen withdraws it, the lab is then denied, the citizen erases it.
+    let b = s.consent();
+    let withdraw = post(
+        &s.server,
+        &format!("/v1/consents/{}/withdraw", id_of(&b)),
+        b"",
+        Some(&secret_of(&b)),
+    );
+    assert_eq!(withdraw.status, 201, "{}", withdraw.text());
+    docs.push(("citizen withdrawal".into(), withdraw.json()));
+    let deny = s.access(&id_of(&b));
+    assert_eq!(deny.status, 403, "{}", deny.text());
+    docs.push(("access deny".into(), deny.json()));
+    let erase = post(
+        &s.server,
+        &format!("/v1/consents/{}/erase", id_of(&b)),
+        b"",
+        Some(&secret_of(&b)),
+    );
+    assert_eq!(erase.status, 201, "{}", erase.text());
+    docs.push(("citizen erasure".into(), erase.json()));
+
+    // Consent C: the hospital withdraws it with a signed statement.
+    let c = s.consent();
+    let action = json!({"consent_id": id_of(&c), "reason": "the person asked at the front desk",
+                        "issued_at": chrono::Utc::now().to_rfc3339(), "nonce": nonce()});
+    let withdraw = post(
+        &s.server,
+        &format!("/v1/consents/{}/withdraw", id_of(&c)),
+        &s.hospital.sign(WITHDRAWAL_TYPE, &action),
+        None,
+    );
+    assert_eq!(withdraw.status, 201, "{}", withdraw.text());
+    docs.push(("controller withdrawal".into(), withdraw.json()));
+
+    s.documents = docs;
+    s.citizen = a;
+    s
+}
+
+/// Flips the last bit of a base64 field's bytes.
+pub fn flip_b64(s: &str) -> String {
+    let mut b = BASE64_STANDARD.decode(s).unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 1;
+    BASE64_STANDARD.encode(b)
+}
+
+/// Tampered variants of a receipt file, each named `<name>/<what was changed>`; only those
+/// that change something.
+pub fn tampered(name: &str, doc: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let wrapped = doc.get("format").is_none() && doc.get("receipt").is_some();
+    let mut add = |what: &str, f: &dyn Fn(&mut Value)| {
+        let mut d = doc.clone();
+        let r = if wrapped { &mut d["receipt"] } else { &mut d };
+        f(r);
+        if d != *doc {
+            out.push((format!("{name}/{what}"), d));
+        }
+    };
+    add("leaf", &|r| {
+        r["leaf"] = json!(flip_b64(r["leaf"].as_str().unwrap()))
+    });
+    add("index", &|r| {
+        r["index"] = json!(r["index"].as_u64().unwrap() + 1)
+    });
+    add("proof", &|r| {
+        if let Some(h) = r["inclusion"]["hashes"].get_mut(0) {
+            *h = json!(flip_b64(h.as_str().unwrap()));
+        }
+    });
+    add("checkpoint size", &|r| {
+        let cp = r["checkpoint"].as_str().unwrap();
+        let mut lines: Vec<String> = cp.split('\n').map(str::to_owned).collect();
+        let size: u64 = lines[1].parse().unwrap();
+        lines[1] = (size + 1).to_string();
+        r["checkpoint"] = json!(lines.join("\n"));
+    });
+    add("checkpoint signature", &|r| {
+        let cp = r["checkpoint"].as_str().unwrap().to_owned();
+        let (text, sig) = cp.rsplit_once(' ').unwrap();
+        r["checkpoint"] = json!(format!("{text} {}\n", flip_b64(sig.trim_end())));
+    });
+    add("format", &|r| r["format"] = json!("datapole.receipt.v0"));
+    add("salt", &|r| {
+        if let Some(salt) = r.pointer_mut("/opening/salt") {
+            *salt = json!(flip_b64(salt.as_str().unwrap()));
+        }
+    });
+    add("document", &|r| {
+        if let Some(d) = r.pointer_mut("/opening/document") {
+            *d = json!(flip_b64(d.as_str().unwrap()));
+        }
+    });
+    add("statement signature", &|r| {
+        if let Some(sig) = r.pointer_mut("/statement/signatures/0/sig") {
+            *sig = json!(flip_b64(sig.as_str().unwrap()));
+        }
+    });
+    add("statement dropped", &|r| {
+        if r.get("opening").is_some() {
+            if let Some(o) = r.as_object_mut() {
+                o.remove("statement");
+            }
+        }
+    });
+    add("signer key", &|r| {
+        if let Some(k) = r.pointer_mut("/signer/public_key") {
+            *k = json!(BASE64_STANDARD.encode(super::test_key(99)));
+        }
+    });
+    add("signer added", &|r| {
+        if r.pointer("/opening/document").is_some() && r.get("signer").is_none() {
+            r["signer"] = json!({"participant_id": "00000000-0000-4000-8000-000000000000",
+                                 "public_key": BASE64_STANDARD.encode(super::test_key(99))});
+        }
+    });
+    // What a citizen's consent receipt shows beside its log receipt.
+    if doc.get("record").is_some() {
+        let mut shown = |what: &str, f: &dyn Fn(&mut Value)| {
+            let mut d = doc.clone();
+            f(&mut d);
+            out.push((format!("{name}/{what}"), d));
+        };
+        shown("record purpose", &|d| {
+            d["record"]["purposes"][0]["text"] = json!("Prospection commerciale")
+        });
+        shown("record recipients", &|d| {
+            d["record"]["recipients"] = json!([])
+        });
+        shown("consent id", &|d| {
+            d["consent_id"] = json!("00000000-0000-4000-8000-000000000000")
+        });
+        shown("expires_at", &|d| {
+            d["expires_at"] = json!("2099-01-01T00:00:00.000Z")
+        });
+    }
+    out
+}
+
+/// Every valid file of the scenario followed by its tampered variants.
+pub fn all(documents: &[(String, Value)]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (name, doc) in documents {
+        out.push((name.clone(), doc.clone()));
+        out.extend(tampered(name, doc));
+    }
+    out
+}
+
+/// The names of the checks the Rust verifier fails on a file, with the pinned log key; a
+/// file that holds no receipt fails `format`.
+pub fn rust_failed(doc: &Value, vkey: &str) -> Vec<String> {
+    match datapole::verify::receipt::verify_document(doc, Some(vkey)) {
+        Ok((report, _)) => report
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.to_owned())
+            .collect(),
+        Err(_) => vec!["format".to_owned()],
+    }
+}
