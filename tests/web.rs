@@ -7,7 +7,7 @@ mod common;
 
 use common::Server;
 
-const PAGES: &[&str] = &["/", "/verify", "/explorer"];
+const PAGES: &[&str] = &["/", "/verify", "/explorer", "/consent"];
 
 fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
     let needle = format!("{attr}=\"");
@@ -90,12 +90,36 @@ fn pages_and_assets_are_served_self_contained_under_a_strict_csp() {
         }
         // Form fields have labels.
         for id in attr_values(&html, "id") {
-            if html.contains(&format!("<input id=\"{id}\"")) {
+            for tag in ["input", "textarea", "select"] {
+                if html.contains(&format!("<{tag} id=\"{id}\"")) {
+                    assert!(
+                        html.contains(&format!("<label for=\"{id}\"")),
+                        "{page}: {tag} {id} has no label"
+                    );
+                }
+            }
+        }
+        // Every page's navigation leads to every page, and marks the page itself as current.
+        let nav = &html[html.find("<nav").unwrap()..html.find("</nav>").unwrap()];
+        for other in PAGES {
+            let current = format!("<a href=\"{other}\" aria-current=\"page\"");
+            if other == page {
+                assert!(nav.contains(&current), "{page}: not marked current");
+            } else {
                 assert!(
-                    html.contains(&format!("<label for=\"{id}\"")),
-                    "{page}: input {id} has no label"
+                    nav.contains(&format!("<a href=\"{other}\" ")) && !nav.contains(&current),
+                    "{page}: no link to {other}"
                 );
             }
+        }
+        // Every text the page names is in both languages.
+        let i18n = String::from_utf8(server.get("/assets/i18n.js").body).unwrap();
+        for key in attr_values(&html, "data-i18n") {
+            assert_eq!(
+                i18n.matches(&format!("\n    {key}: ")).count(),
+                2,
+                "{page}: {key} is not in French and English"
+            );
         }
     }
     // A path under /assets that is not an asset is a JSON 404, not a page.

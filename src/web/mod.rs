@@ -46,6 +46,16 @@ pub const ASSETS: &[Asset] = &[
         body: include_bytes!("assets/verify.html"),
     },
     Asset {
+        path: "/consent",
+        content_type: HTML,
+        body: include_bytes!("assets/consent.html"),
+    },
+    Asset {
+        path: "/assets/consent.js",
+        content_type: JS,
+        body: include_bytes!("assets/consent.js"),
+    },
+    Asset {
         path: "/assets/verify-page.js",
         content_type: JS,
         body: include_bytes!("assets/verify-page.js"),

@@ -51,3 +51,28 @@ export function el(tag, text, attrs = {}) {
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   return e;
 }
+
+/**
+ * Calls `path` on this origin and reads its JSON answer: `method` (GET unless told) with no
+ * body, and `bearer`, if given, sent as `Authorization: Bearer` (a secret goes in that header,
+ * never in the URL). Nothing is cached. Throws like getJSON on an error status.
+ */
+export async function fetchJSON(path, { method = "GET", bearer } = {}) {
+  const headers = { Accept: "application/json" };
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  const res = await fetch(path, { method, headers, cache: "no-store", credentials: "same-origin" });
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // Not JSON: reported below by status.
+  }
+  if (!res.ok) {
+    const message = body?.error?.message ?? `HTTP ${res.status}`;
+    const err = new Error(message);
+    err.status = res.status;
+    err.code = body?.error?.code;
+    throw err;
+  }
+  return body;
+}

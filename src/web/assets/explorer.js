@@ -52,6 +52,7 @@ async function latest() {
 
 function depositsTable(list) {
   const table = el("table");
+  table.createCaption().textContent = t("deposits_of");
   const head = el("tr");
   for (const key of ["index", "dataset", "version", "depositor", "visibility", "deposited_at"]) {
     head.append(el("th", t(key), { scope: "col" }));

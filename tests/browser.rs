@@ -1,0 +1,673 @@
+//! The web pages in a real headless Chromium, driven over WebDriver (chromedriver) against the
+//! real binary:
+//!
+//! - the *verify a receipt* page, on every vector of `tests/common/vectors.rs` (receipt files
+//!   of every kind and their tampered variants): a valid file shows every check ✓, a tampered
+//!   one ✗ on exactly the checks the Rust verifier fails;
+//! - the citizen's consent page, with only the receipt file: the receipt verified, the consent
+//!   in words, the access list with each receipt verified; the withdraw flow done with the
+//!   keyboard alone (cancel, then confirm), the withdrawal receipt downloaded and verified by
+//!   the Rust verifier, and the lab's next access denied and listed;
+//! - the explorer's "was this file deposited?", hashing a file picked in the browser;
+//! - on every page: accessible names as Chromium computes them for screen readers, keyboard
+//!   reachability with a visible focus, text contrast, no horizontal scroll on a phone.
+//!
+//! Screenshots of each page go to `target/tmp/browser/`. Without Chromium and chromedriver the
+//! test says it was skipped; with `DATAPOLE_REQUIRE_BROWSER=1` (as in CI) it fails instead.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::vectors;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+/// A chromedriver process in its own process group, ended with the Chromium it started when
+/// dropped (also when a test fails half-way, before the session is closed).
+struct Chromedriver(Child);
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn which(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Starts chromedriver and a headless Chromium session downloading into `downloads`; `None`
+/// (after saying so) when either is missing, unless the environment requires them.
+async fn browser(downloads: &Path, profile: &Path) -> Option<(Chromedriver, Client)> {
+    let driver = which(&["chromedriver"]);
+    let chromium = which(&["chromium", "chromium-browser", "google-chrome"]);
+    let (Some(driver), Some(chromium)) = (driver, chromium) else {
+        let required = std::env::var("DATAPOLE_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "DATAPOLE_REQUIRE_BROWSER=1 but chromium or chromedriver is not on PATH"
+        );
+        eprintln!(
+            "SKIPPED: the browser tests were not run: chromium and chromedriver are needed \
+             (Debian: apt-get install chromium chromium-driver)"
+        );
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let guard = Chromedriver(child);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            },
+        }),
+    );
+    // The WebDriver client speaks plain HTTP to chromedriver, but its TLS stack wants a
+    // crypto provider chosen: the one the server uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match ClientBuilder::rustls()
+            .expect("a TLS configuration")
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return Some((guard, client)),
+            Err(e) if Instant::now() > deadline => panic!("no WebDriver session: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// The page as the test sees it: the client and where screenshots go.
+struct Page {
+    c: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Page {
+    async fn goto(&self, path: &str) {
+        self.c.goto(&format!("{}{path}", self.base)).await.unwrap();
+    }
+
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.c.execute(script, args).await.unwrap()
+    }
+
+    async fn find(&self, css: &str) -> Element {
+        self.c.find(Locator::Css(css)).await.unwrap()
+    }
+
+    /// Saves a screenshot of the whole page (the window made as tall as the page for it).
+    async fn shot(&self, name: &str) {
+        let (width, height) = self.c.get_window_size().await.unwrap();
+        let full = self
+            .js("return document.documentElement.scrollHeight", vec![])
+            .await
+            .as_u64()
+            .unwrap_or(height)
+            .clamp(height, 6000);
+        self.c
+            .set_window_size(width as u32, full as u32)
+            .await
+            .unwrap();
+        let png = self.c.screenshot().await.unwrap();
+        self.c
+            .set_window_size(width as u32, height as u32)
+            .await
+            .unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Waits until `script` (a function body) returns something truthy; that value.
+    async fn wait(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = self.js(script, vec![]).await;
+            let truthy =
+                !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                self.shot(&format!("timeout-{}", what.replace(' ', "-")))
+                    .await;
+                let text = self.js("return document.body.innerText", vec![]).await;
+                panic!("timed out waiting for {what}; the page shows:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Presses `key` on the keyboard (a WebDriver key action: whatever has the focus gets it).
+    async fn press(&self, key: Key) {
+        let k = char::from(key);
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: k })
+            .then(KeyAction::Up { value: k });
+        self.c.perform_actions(actions).await.unwrap();
+    }
+
+    /// Tabs until the element with id `id` has the focus; panics if it never does.
+    async fn tab_to(&self, id: &str) {
+        for _ in 0..80 {
+            let at = self
+                .js("return document.activeElement?.id ?? ''", vec![])
+                .await;
+            if at == json!(id) {
+                return;
+            }
+            self.press(Key::Tab).await;
+        }
+        panic!("#{id} is not reachable with the Tab key");
+    }
+
+    /// The accessible name Chromium computes for an element (what a screen reader announces).
+    async fn computed_label(&self, e: &Element) -> String {
+        let answer = self
+            .c
+            .issue_cmd(ComputedLabel(e.element_id().to_string()))
+            .await
+            .unwrap();
+        answer.as_str().unwrap_or_default().trim().to_owned()
+    }
+
+    /// The accessibility and layout checks every page must pass.
+    async fn audit(&self, page: &str) {
+        // Every control, link and table has a name a screen reader can announce (outside an
+        // open modal dialog, the page is inert: only the dialog counts).
+        self.js(MARK_NAMED_JS, vec![]).await;
+        for e in self
+            .c
+            .find_all(Locator::Css("[data-audit-name]"))
+            .await
+            .unwrap()
+        {
+            let name = self.computed_label(&e).await;
+            let html = e.html(false).await.unwrap();
+            assert!(!name.is_empty(), "{page}: no accessible name for {html}");
+        }
+        self.js(
+            "document.querySelectorAll('[data-audit-name]').forEach((e) => e.removeAttribute('data-audit-name'))",
+            vec![],
+        )
+        .await;
+        let problems = self.js(AUDIT_JS, vec![]).await;
+        assert_eq!(problems, json!([]), "{page}: accessibility problems");
+        // Every visible control is reached with Tab, and shows that it has the focus.
+        let reached = self.js(TAB_TARGETS_JS, vec![]).await;
+        let targets: Vec<String> = serde_json::from_value(reached).unwrap();
+        self.js("document.activeElement?.blur(); window.focus()", vec![])
+            .await;
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..(targets.len() * 2 + 10) {
+            self.press(Key::Tab).await;
+            let focus = self.js(FOCUS_JS, vec![]).await;
+            if let Some(key) = focus["key"].as_str() {
+                assert!(
+                    focus["visible"] == json!(true),
+                    "{page}: no visible focus on {key}"
+                );
+                seen.insert(key.to_owned());
+            }
+        }
+        for t in &targets {
+            assert!(seen.contains(t), "{page}: {t} is never reached with Tab");
+        }
+        // A phone: nothing wider than the screen.
+        self.c.set_window_size(390, 844).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let overflow = self
+            .js(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                vec![],
+            )
+            .await;
+        if overflow.as_i64().unwrap() > 0 {
+            let wide = self
+                .js(
+                    "return [...document.querySelectorAll('body *')]\
+                     .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth)\
+                     .map((e) => e.outerHTML.slice(0, 120))",
+                    vec![],
+                )
+                .await;
+            panic!("{page}: {overflow} px wider than a phone's screen: {wide:#}");
+        }
+        self.shot(&format!("{page}-phone")).await;
+        self.c.set_window_size(1280, 900).await.unwrap();
+    }
+}
+
+/// `GET /session/{id}/element/{id}/computedlabel` (W3C WebDriver, "Get Computed Label").
+#[derive(Debug)]
+struct ComputedLabel(String);
+
+impl WebDriverCompatibleCommand for ComputedLabel {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/element/{}/computedlabel",
+            session.unwrap_or_default(),
+            self.0
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::GET, None)
+    }
+}
+
+/// Marks the visible controls, links and tables that are not inert behind a modal dialog.
+const MARK_NAMED_JS: &str = r#"
+const modal = document.querySelector("dialog:modal");
+for (const e of document.querySelectorAll("a[href], button, input, textarea, select, table, dialog[open]")) {
+  if (e.getClientRects().length === 0 || (modal && !modal.contains(e))) continue;
+  e.setAttribute("data-audit-name", "");
+}
+"#;
+
+/// In-page checks: document language, unique ids, heading order, labels bound to their
+/// controls, and WCAG AA contrast (4.5:1) of every visible text against its background.
+const AUDIT_JS: &str = r#"
+const problems = [];
+if (!["fr", "en"].includes(document.documentElement.lang)) problems.push("no document language");
+const ids = [...document.querySelectorAll("[id]")].map((e) => e.id);
+for (const id of new Set(ids)) if (ids.filter((x) => x === id).length > 1) problems.push(`duplicate id ${id}`);
+let level = 0;
+for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+  if (h.closest("[hidden]") || (h.closest("dialog") && !h.closest("dialog").open)) continue;
+  const l = Number(h.tagName[1]);
+  if (l > level + 1) problems.push(`heading ${h.tagName} "${h.textContent}" skips a level`);
+  level = l;
+}
+if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
+for (const l of document.querySelectorAll("label[for]")) if (!document.getElementById(l.htmlFor)) problems.push(`label for missing #${l.htmlFor}`);
+const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => {
+  const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+};
+const background = (e) => {
+  for (let n = e; n; n = n.parentElement) {
+    const c = rgb(getComputedStyle(n).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+for (const e of document.querySelectorAll("body *")) {
+  const text = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== "");
+  if (!text || e.offsetParent === null && getComputedStyle(e).position !== "fixed") continue;
+  const r = e.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0 || r.right < 0 || r.bottom < 0) continue;
+  const a = lum(rgb(getComputedStyle(e).color).slice(0, 3));
+  const b = lum(background(e));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(2)} for "${e.textContent.trim().slice(0, 40)}"`);
+}
+return problems;
+"#;
+
+/// The keys of the visible controls and links that Tab should reach (outside closed dialogs).
+const TAB_TARGETS_JS: &str = concat!(
+    r#"const key = (e) => e.id ? `#${e.id}` : `${e.tagName.toLowerCase()}:${(e.getAttribute("href") || e.textContent || "").trim().slice(0, 60)}`;"#,
+    r#"
+const modal = document.querySelector("dialog:modal");
+return [...document.querySelectorAll("a[href], button, input, textarea, select")]
+  .filter((e) => !e.disabled && e.offsetParent !== null && !e.closest("dialog:not([open])") && !e.classList.contains("skip"))
+  .filter((e) => !modal || modal.contains(e))
+  .map(key);
+"#
+);
+
+/// What has the focus, and whether the focus is visible (an outline or a shadow).
+const FOCUS_JS: &str = concat!(
+    r#"const key = (e) => e.id ? `#${e.id}` : `${e.tagName.toLowerCase()}:${(e.getAttribute("href") || e.textContent || "").trim().slice(0, 60)}`;"#,
+    r#"
+const e = document.activeElement;
+if (!e || e === document.body) return {};
+const s = getComputedStyle(e);
+const visible = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
+return { key: key(e), visible };
+"#
+);
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_work_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let downloads = dir.path().join("downloads");
+    let files = dir.path().join("files");
+    let profile = dir.path().join("profile");
+    for d in [&downloads, &files, &profile] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let Some((_driver, c)) = browser(&downloads, &profile).await else {
+        return;
+    };
+    let s = vectors::scenario(dir.path());
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let p = Page {
+        c,
+        base: s.server.base.clone(),
+        shots: shots.clone(),
+    };
+
+    // Home: the live status.
+    p.goto("/").await;
+    let size = s.server.size();
+    p.wait(
+        "the log size on the home page",
+        &format!("return document.body.innerText.includes('{size}') && document.querySelector('main dl')"),
+    )
+    .await;
+    p.shot("home").await;
+    p.audit("home").await;
+
+    // Verify a receipt: every vector, from a file, with the log key pinned.
+    p.goto("/verify").await;
+    p.find("#pinned-key")
+        .await
+        .send_keys(&s.vkey)
+        .await
+        .unwrap();
+    let all = vectors::all(&s.documents);
+    for (i, (name, doc)) in all.iter().enumerate() {
+        let expected = vectors::rust_failed(doc, &s.vkey);
+        let path = write_file(
+            &files,
+            &format!("vector-{i}.json"),
+            &serde_json::to_vec(doc).unwrap(),
+        );
+        p.js(
+            "document.getElementById('verdict').removeAttribute('data-valid')",
+            vec![],
+        )
+        .await;
+        p.find("#receipt-file")
+            .await
+            .send_keys(&path)
+            .await
+            .unwrap();
+        let valid = p
+            .wait(
+                &format!("the verdict on {name}"),
+                "return document.getElementById('verdict').dataset.valid",
+            )
+            .await;
+        let shown = p
+            .js(
+                "return [...document.querySelectorAll('#checks li')].map((li) => \
+                 [li.dataset.check, li.dataset.ok === 'true', li.querySelector('[aria-hidden]').textContent])",
+                vec![],
+            )
+            .await;
+        let shown: Vec<(String, bool, String)> = serde_json::from_value(shown).unwrap();
+        assert!(!shown.is_empty(), "{name}: no checks shown");
+        let failed: Vec<String> = shown
+            .iter()
+            .filter(|(_, ok, _)| !ok)
+            .map(|(n, _, _)| n.clone())
+            .collect();
+        assert_eq!(
+            failed, expected,
+            "{name}: the page and the Rust verifier disagree"
+        );
+        for (check, ok, mark) in &shown {
+            assert_eq!(mark, if *ok { "✓" } else { "✗" }, "{name}: {check}");
+        }
+        assert_eq!(valid, json!(expected.is_empty().to_string()), "{name}");
+        if name == "consent" {
+            p.shot("verify-valid").await;
+        }
+        if name == "consent/record purpose" {
+            p.shot("verify-tampered").await;
+        }
+    }
+    p.audit("verify").await;
+
+    // The citizen's page, with the receipt file alone.
+    let citizen = &s.citizen;
+    let consent_id = citizen["consent_id"].as_str().unwrap().to_owned();
+    let receipt_path = write_file(
+        &files,
+        "citizen-receipt.json",
+        &serde_json::to_vec_pretty(citizen).unwrap(),
+    );
+    p.goto("/consent").await;
+    p.find("#consent-file")
+        .await
+        .send_keys(&receipt_path)
+        .await
+        .unwrap();
+    p.wait(
+        "the citizen receipt verified",
+        "return document.getElementById('receipt-verdict')?.dataset.valid === 'true'",
+    )
+    .await;
+    p.wait(
+        "the status and the access",
+        "return document.getElementById('consent-status')?.dataset.status === 'given' \
+         && document.querySelectorAll('#accesses tr[data-access-id]').length === 1",
+    )
+    .await;
+    let access = p
+        .js(
+            "const r = document.querySelector('#accesses tr[data-access-id]'); \
+             return {decision: r.dataset.decision, reason: r.dataset.reason, verified: r.dataset.verified, \
+                     text: r.innerText, download: !!r.querySelector('a[download]')}",
+            vec![],
+        )
+        .await;
+    assert_eq!(access["decision"], "permit", "{access}");
+    assert_eq!(access["reason"], "consented", "{access}");
+    assert_eq!(access["verified"], "true", "{access}");
+    assert_eq!(access["download"], true, "{access}");
+    assert!(
+        access["text"].as_str().unwrap().contains("Org 3"),
+        "the lab's name: {access}"
+    );
+    let details = p.find("#consent-details").await.text().await.unwrap();
+    for shown in [
+        "Étude de cohorte sur le diabète de type 2",
+        "Org 3",
+        "P5Y",
+        "Org 1",
+    ] {
+        assert!(
+            details.contains(shown),
+            "{shown} not in the consent's details:\n{details}"
+        );
+    }
+    p.shot("consent").await;
+    p.audit("consent").await;
+
+    // Withdraw with the keyboard: cancel first (nothing changes), then confirm.
+    let before = s.server.size();
+    p.tab_to("withdraw-button").await;
+    p.press(Key::Enter).await;
+    p.wait(
+        "the confirmation dialog",
+        "return document.getElementById('withdraw-dialog').open",
+    )
+    .await;
+    let inside = p
+        .js(
+            "return !!document.activeElement.closest('#withdraw-dialog')",
+            vec![],
+        )
+        .await;
+    assert_eq!(inside, json!(true), "the focus moves into the dialog");
+    p.shot("consent-confirm").await;
+    p.audit("consent-dialog").await;
+    p.press(Key::Escape).await;
+    p.wait(
+        "the dialog closed",
+        "return !document.getElementById('withdraw-dialog').open",
+    )
+    .await;
+    assert_eq!(s.server.size(), before, "cancelling withdrew nothing");
+    p.tab_to("withdraw-button").await;
+    p.press(Key::Enter).await;
+    p.wait(
+        "the confirmation dialog",
+        "return document.getElementById('withdraw-dialog').open",
+    )
+    .await;
+    p.tab_to("withdraw-yes").await;
+    p.press(Key::Enter).await;
+    p.wait(
+        "the withdrawal receipt verified",
+        "return document.getElementById('withdrawal-result')?.dataset.verified === 'true' \
+         && document.getElementById('consent-status')?.dataset.status === 'withdrawn'",
+    )
+    .await;
+    assert_eq!(s.server.size(), before + 1, "one withdrawal entry");
+    p.shot("consent-withdrawn").await;
+
+    // The withdrawal receipt downloads, and the Rust verifier accepts it.
+    p.find("#withdrawal-download").await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let downloaded = loop {
+        let done: Vec<PathBuf> = std::fs::read_dir(&downloads)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        if let [file] = done.as_slice() {
+            break file.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no download in {}",
+            downloads.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let file: Value = serde_json::from_slice(&std::fs::read(&downloaded).unwrap()).unwrap();
+    let (report, receipt) =
+        datapole::verify::receipt::verify_document(&file, Some(&s.vkey)).unwrap();
+    assert!(report.ok(), "{report:#?}");
+    let leaf: Value = serde_json::from_slice(&receipt.leaf_bytes().unwrap()).unwrap();
+    assert_eq!(leaf["type"], "withdrawal");
+
+    // The lab's next access is denied, and shows in the list once refreshed.
+    let deny = s.access(&consent_id);
+    assert_eq!(deny.status, 403, "{}", deny.text());
+    p.find("#refresh-button").await.click().await.unwrap();
+    p.wait(
+        "the denied access listed",
+        "return document.querySelectorAll('#accesses tr[data-access-id]').length === 2 \
+         && document.querySelector('#accesses tr[data-decision=deny][data-reason=consent_withdrawn][data-verified=true]')",
+    )
+    .await;
+    let events = p
+        .js(
+            "return [...document.querySelectorAll('#events tr[data-type]')].map((r) => [r.dataset.type, r.dataset.verified])",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        events,
+        json!([["consent", "true"], ["withdrawal", "true"]]),
+        "the events, each receipt verified"
+    );
+    p.wait(
+        "the withdraw button hidden once withdrawn",
+        "return document.getElementById('withdraw-button').offsetParent === null",
+    )
+    .await;
+    p.shot("consent-accesses").await;
+
+    // In English too.
+    p.find("#lang-switch").await.click().await.unwrap();
+    p.wait(
+        "the page in English",
+        "return document.documentElement.lang === 'en' && document.getElementById('consent-status').innerText !== ''",
+    )
+    .await;
+    p.shot("consent-en").await;
+    p.find("#lang-switch").await.click().await.unwrap();
+
+    // The explorer: a file picked in the browser, hashed there, found; another not found.
+    p.goto("/explorer").await;
+    let deposited = write_file(&files, "air-quality.csv", vectors::PUBLIC_CONTENT);
+    p.find("#file-input")
+        .await
+        .send_keys(&deposited)
+        .await
+        .unwrap();
+    let sha = common::sha_hex(vectors::PUBLIC_CONTENT);
+    p.wait(
+        "the deposited file found",
+        &format!(
+            "return document.getElementById('file-hash').textContent === '{sha}' \
+             && document.querySelector('#file-result [data-result=found]') \
+             && document.querySelectorAll('#file-result tbody tr').length === 1"
+        ),
+    )
+    .await;
+    p.shot("explorer-found").await;
+    let other = write_file(&files, "never-deposited.csv", b"not in the log\n");
+    p.find("#file-input").await.send_keys(&other).await.unwrap();
+    let other_sha = common::sha_hex(b"not in the log\n");
+    p.wait(
+        "the other file not found",
+        &format!(
+            "return document.getElementById('file-hash').textContent === '{other_sha}' \
+             && document.querySelector('#file-result [data-result=not-found]')"
+        ),
+    )
+    .await;
+    p.audit("explorer").await;
+    p.c.close().await.unwrap();
+    eprintln!("screenshots in {}", shots.display());
+}
