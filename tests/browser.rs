@@ -468,6 +468,23 @@ async fn the_pages_work_in_chromium() {
         if name == "consent" {
             p.shot("verify-valid").await;
         }
+        if name == "registration" || name == "controller withdrawal" {
+            // The live log extends the receipt's checkpoint: a consistency proof from the
+            // server, checked in the browser (or the same root when no entry came since).
+            p.js(
+                "document.getElementById('live-result').removeAttribute('data-consistent')",
+                vec![],
+            )
+            .await;
+            p.find("#live-button").await.click().await.unwrap();
+            let consistent = p
+                .wait(
+                    &format!("the live comparison of {name}"),
+                    "return document.getElementById('live-result').dataset.consistent",
+                )
+                .await;
+            assert_eq!(consistent, json!("true"), "{name}");
+        }
         if name == "consent/record purpose" {
             p.shot("verify-tampered").await;
         }
@@ -483,6 +500,69 @@ async fn the_pages_work_in_chromium() {
         &serde_json::to_vec_pretty(citizen).unwrap(),
     );
     p.goto("/consent").await;
+
+    // A tampered receipt (the purpose changed) shows the failed check, and nothing it says.
+    let mut forged = citizen.clone();
+    forged["record"]["purposes"][0]["text"] = json!("Prospection commerciale");
+    let forged_path = write_file(&files, "forged.json", &serde_json::to_vec(&forged).unwrap());
+    p.find("#consent-file")
+        .await
+        .send_keys(&forged_path)
+        .await
+        .unwrap();
+    p.wait(
+        "the forged receipt refused",
+        "return document.getElementById('receipt-verdict')?.dataset.valid === 'false' \
+         && document.querySelector('#receipt-checks li[data-check=record][data-ok=false]')",
+    )
+    .await;
+    let leaked = p
+        .js(
+            "return document.body.innerText.includes('Prospection commerciale') \
+             || document.getElementById('withdraw-button').offsetParent !== null",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        leaked,
+        json!(false),
+        "a forged receipt's record is not shown"
+    );
+    p.shot("consent-forged").await;
+
+    // A wrong secret: the server's 401, said in words; nothing shown of the consent's state.
+    let mut wrong = citizen.clone();
+    wrong["citizen_secret"] = json!("c2VjcmV0LW5vdC10aGUtcmlnaHQtb25lLTAwMDAwMDA");
+    let wrong_path = write_file(
+        &files,
+        "wrong-secret.json",
+        &serde_json::to_vec(&wrong).unwrap(),
+    );
+    p.find("#consent-file")
+        .await
+        .send_keys(&wrong_path)
+        .await
+        .unwrap();
+    p.wait(
+        "the wrong secret reported",
+        "const e = document.getElementById('consent-status'); \
+         return e.classList.contains('bad') && !e.dataset.status && e.innerText.trim() !== ''",
+    )
+    .await;
+    let shown = p
+        .js(
+            "return [document.querySelectorAll('#accesses tr[data-access-id]').length, \
+                     document.getElementById('withdraw-button').offsetParent === null]",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!([0, true]),
+        "no accesses, no withdraw button with a wrong secret"
+    );
+    p.shot("consent-wrong-secret").await;
+
     p.find("#consent-file")
         .await
         .send_keys(&receipt_path)

@@ -18,7 +18,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const MEANING = {
   format: "means_format",
-  "log key": "means_log_key",
+  "log key": "means_log_key_consent",
   "checkpoint signature": "means_checkpoint",
   inclusion: "means_inclusion",
   commitment: "means_commitment",
@@ -138,13 +138,19 @@ function errorText(e) {
   return t("error") + (e?.message ?? String(e));
 }
 
+/** The log key of the citizen's verified receipt: every later receipt (events, accesses, the
+ * withdrawal) must be signed by the same log, so a server cannot answer with another key. */
+function logKey() {
+  return state?.valid ? state.value.receipt.log.vkey : undefined;
+}
+
 /** Verifies each receipt in the browser, `BATCH` at a time; a throw is a failed check. */
 async function verifyAll(receipts) {
   const out = [];
   for (let i = 0; i < receipts.length; i += BATCH) {
     const batch = receipts.slice(i, i + BATCH).map(async (r) => {
       try {
-        return await verifyReceipt(r);
+        return await verifyReceipt(r, logKey());
       } catch (e) {
         return [{ name: "format", ok: false, detail: e.message }];
       }
@@ -687,7 +693,7 @@ async function withdraw() {
     const answer = await fetchJSON(consentPath("/withdraw"), { method: "POST", bearer: s.secret });
     let checks;
     try {
-      checks = await verifyReceipt(answer.receipt);
+      checks = await verifyReceipt(answer.receipt, logKey());
     } catch (e) {
       checks = [{ name: "format", ok: false, detail: e.message }];
     }
