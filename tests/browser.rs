@@ -139,6 +139,7 @@ impl Page {
 
     /// Saves a screenshot of the whole page (the window made as tall as the page for it).
     async fn shot(&self, name: &str) {
+        self.js("window.scrollTo(0, 0)", vec![]).await;
         let (width, height) = self.c.get_window_size().await.unwrap();
         let full = self
             .js("return document.documentElement.scrollHeight", vec![])
@@ -374,6 +375,31 @@ return { key: key(e), visible };
 "#
 );
 
+/// A log whose checkpoints a witness cosigns (quorum 1), with one deposit: (log, witness).
+fn witnessed_log(dir: &Path) -> (common::Server, common::Server) {
+    let dir = dir.join("witnessed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (log_key, log_vkey) = common::log_key(&dir, "witnessed.test/log");
+    let (key, vkey) = common::witness_key(&dir, "witness.test/w1");
+    let witness = common::Server::start_witness(&dir.join("w1"), &key, &[&log_vkey], "127.0.0.1:0");
+    let spec = format!("{}={vkey}", witness.base);
+    let log = common::Server::start_with(
+        &dir.join("log"),
+        &[
+            "--key-file",
+            log_key.to_str().unwrap(),
+            "--witness",
+            &spec,
+            "--witness-quorum",
+            "1",
+        ],
+        &[],
+    );
+    let admin = log.admin_token();
+    common::register(&log, &admin, 1, &["depositor"]);
+    (log, witness)
+}
+
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -394,6 +420,8 @@ async fn the_pages_work_in_chromium() {
     };
     let s = vectors::scenario(dir.path());
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    // Only this run's screenshots.
+    let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).unwrap();
     let p = Page {
         c,
@@ -414,12 +442,15 @@ async fn the_pages_work_in_chromium() {
 
     // Verify a receipt: every vector, from a file, with the log key pinned.
     p.goto("/verify").await;
-    p.find("#pinned-key")
-        .await
-        .send_keys(&s.vkey)
-        .await
-        .unwrap();
-    let all = vectors::all(&s.documents);
+    // The page pins the key of the log that served it (a meta tag the server writes).
+    let pinned = p
+        .wait(
+            "the served log key in the pinned-key field",
+            "return document.getElementById('pinned-key').value",
+        )
+        .await;
+    assert_eq!(pinned, json!(s.vkey), "the served key is prefilled");
+    let all = vectors::all(&s);
     for (i, (name, doc)) in all.iter().enumerate() {
         let expected = vectors::rust_failed(doc, &s.vkey);
         let path = write_file(
@@ -529,6 +560,41 @@ async fn the_pages_work_in_chromium() {
         "a forged receipt's record is not shown"
     );
     p.shot("consent-forged").await;
+
+    // A genuine citizen receipt of another log: refused under this log's key, nothing shown.
+    let (_, foreign) = s
+        .foreign
+        .iter()
+        .find(|(n, _)| n == "another log/consent")
+        .unwrap();
+    let foreign_path = write_file(
+        &files,
+        "foreign.json",
+        &serde_json::to_vec(foreign).unwrap(),
+    );
+    p.find("#consent-file")
+        .await
+        .send_keys(&foreign_path)
+        .await
+        .unwrap();
+    p.wait(
+        "the other log's receipt refused",
+        "return document.getElementById('receipt-verdict')?.dataset.valid === 'false' \
+         && document.querySelector('#receipt-checks li[data-check=\"log key\"][data-ok=false]')",
+    )
+    .await;
+    let leaked = p
+        .js(
+            "return document.getElementById('consent-details').innerText.trim() !== '' \
+             && document.getElementById('consent-details').offsetParent !== null",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        leaked,
+        json!(false),
+        "another log's receipt shows no record"
+    );
 
     // A wrong secret: the server's 401, said in words; nothing shown of the consent's state.
     let mut wrong = citizen.clone();
@@ -748,6 +814,24 @@ async fn the_pages_work_in_chromium() {
     )
     .await;
     p.audit("explorer").await;
+
+    // A log with a witness: the home page verifies the checkpoint and the cosignature.
+    let witnessed = witnessed_log(dir.path());
+    let (log, _witness) = &witnessed;
+    let home = Page {
+        c: p.c.clone(),
+        base: log.base.clone(),
+        shots: shots.clone(),
+    };
+    home.goto("/").await;
+    home.wait(
+        "the checkpoint and the cosignature verified",
+        "return document.getElementById('checkpoint-verified')?.dataset.verified === 'true' \
+         && document.querySelector('tr[data-witness][data-verified=true]')",
+    )
+    .await;
+    home.shot("home-witnessed").await;
+    home.audit("home-witnessed").await;
     p.c.close().await.unwrap();
     eprintln!("screenshots in {}", shots.display());
 }

@@ -23,11 +23,18 @@ fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
 fn pages_and_assets_are_served_self_contained_under_a_strict_csp() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"));
+    let vkey = server.vkey();
     for asset in datapole::web::ASSETS {
         let a = server.get(asset.path);
         assert_eq!(a.status, 200, "{}", asset.path);
         assert_eq!(a.content_type, asset.content_type, "{}", asset.path);
-        assert_eq!(a.body, asset.body, "{}", asset.path);
+        // A page carries the log's key (pinned by its scripts); an asset is served as built.
+        let expected = if asset.content_type.starts_with("text/html") {
+            datapole::web::with_log_key(asset.body, &vkey)
+        } else {
+            asset.body.to_vec()
+        };
+        assert_eq!(a.body, expected, "{}", asset.path);
         let head = server.request("HEAD", asset.path, &[], b"");
         assert_eq!(head.status, 200, "HEAD {}", asset.path);
         let text = String::from_utf8(a.body.clone()).unwrap();
@@ -47,6 +54,12 @@ fn pages_and_assets_are_served_self_contained_under_a_strict_csp() {
         assert_eq!(raw.header("x-frame-options"), Some("DENY"));
         let html = a.text();
         assert!(html.starts_with("<!doctype html>"), "{page}");
+        assert!(
+            html.contains(&format!(
+                "<meta name=\"datapole-log-key\" content=\"{vkey}\">"
+            )),
+            "{page}: the log key for the scripts to pin"
+        );
         assert!(
             html.contains("<html lang=\"fr\">"),
             "{page}: French by default"

@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
-use common::{binary, Server};
+use common::{binary, log_key, witness_key, Server};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -16,29 +15,6 @@ fn vectors() -> Value {
 
 fn s(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap().to_owned()
-}
-
-/// `datapole keygen --witness`: writes the key, returns the cosignature/v1 vkey.
-fn witness_key(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
-    let path = dir.join(format!("{}.key", name.replace('/', "_")));
-    let out = Command::new(binary())
-        .args(["keygen", "--witness", "--name", name, "--out"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let vkey = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    assert!(vkey.starts_with(&format!("{name}+")), "{vkey}");
-    // The key type byte 0x04 encodes to a base64 'B'.
-    assert!(
-        vkey.splitn(3, '+').nth(2).unwrap().starts_with('B'),
-        "{vkey}"
-    );
-    (path, vkey)
 }
 
 fn post(w: &Server, body: &[u8]) -> common::Answer {
@@ -199,21 +175,6 @@ fn check_cosignature(cosigned: &str, vkey: &str) {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// `datapole keygen` for a log: (key file, vkey).
-fn log_key(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
-    let path = dir.join("log.key");
-    let out = Command::new(binary())
-        .args(["keygen", "--name", name, "--out"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    (
-        path,
-        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
-    )
 }
 
 fn deposit(log: &Server, p: &common::Participant, content: &[u8]) -> common::Answer {

@@ -132,12 +132,21 @@ pub fn verify_document(
     let mut report = verify_receipt(&receipt, pinned_vkey);
     if let Some(w) = wrapper {
         if let Some(record) = w.get("record") {
-            report.checks.push(check_citizen_record(
-                &receipt,
-                w.get("consent_id").and_then(|v| v.as_str()),
-                record,
-                w.get("expires_at").and_then(|v| v.as_str()),
-            ));
+            let expires_at = w.get("expires_at").filter(|v| !v.is_null());
+            report.checks.push(match expires_at {
+                // An end of validity the reader would see, but not one the check can compare.
+                Some(v) if !v.is_string() => Check {
+                    name: "record",
+                    ok: false,
+                    detail: "expires_at is not a string".into(),
+                },
+                _ => check_citizen_record(
+                    &receipt,
+                    w.get("consent_id").and_then(|v| v.as_str()),
+                    record,
+                    expires_at.and_then(|v| v.as_str()),
+                ),
+            });
         }
     }
     Ok((report, receipt))

@@ -61,6 +61,11 @@ pub const ASSETS: &[Asset] = &[
         body: include_bytes!("assets/verify-page.js"),
     },
     Asset {
+        path: "/assets/checks.js",
+        content_type: JS,
+        body: include_bytes!("assets/checks.js"),
+    },
+    Asset {
         path: "/assets/app.css",
         content_type: CSS,
         body: include_bytes!("assets/app.css"),
@@ -92,7 +97,35 @@ pub const ASSETS: &[Asset] = &[
     },
 ];
 
-fn serve(asset: &'static Asset) -> HttpResponse {
+/// The name of the `<meta>` that carries the log's verifier key in every page: the pages pin
+/// it when they verify receipts, so a receipt signed with another key fails (the page's
+/// scripts come from the same server, so this adds no trust in it).
+pub const LOG_KEY_META: &str = "datapole-log-key";
+
+/// `page` with `<meta name="datapole-log-key" content="<vkey>">` inserted right after its
+/// `<head>` (the page unchanged if it has none).
+pub fn with_log_key(page: &[u8], vkey: &str) -> Vec<u8> {
+    const HEAD: &[u8] = b"<head>";
+    let Some(at) = page.windows(HEAD.len()).position(|w| w == HEAD) else {
+        return page.to_vec();
+    };
+    let mut escaped = String::with_capacity(vkey.len());
+    for c in vkey.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    let meta = format!("\n<meta name=\"{LOG_KEY_META}\" content=\"{escaped}\">");
+    let end = at + HEAD.len();
+    [&page[..end], meta.as_bytes(), &page[end..]].concat()
+}
+
+fn serve(asset: &'static Asset, state: &crate::api::AppState) -> HttpResponse {
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CONTENT_TYPE, asset.content_type))
         .insert_header((
@@ -104,15 +137,50 @@ fn serve(asset: &'static Asset) -> HttpResponse {
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         // Small, and changed only with the binary: revalidate, so an upgrade shows at once.
         .insert_header((header::CACHE_CONTROL, "no-cache"));
-    res.body(asset.body)
+    if asset.content_type == HTML {
+        res.body(with_log_key(asset.body, state.log.signer().vkey()))
+    } else {
+        res.body(asset.body)
+    }
 }
 
 /// Registers the pages and assets.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for asset in ASSETS {
         cfg.service(
-            crate::api::resource(asset.path, "GET, HEAD")
-                .route(crate::api::get().to(move || async move { serve(asset) })),
+            crate::api::resource(asset.path, "GET, HEAD").route(crate::api::get().to(
+                move |state: web::Data<crate::api::AppState>| async move { serve(asset, &state) },
+            )),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_key_goes_right_after_head_escaped() {
+        let page = b"<!doctype html>\n<html><head>\n<title>x</title></head></html>";
+        let out = String::from_utf8(with_log_key(page, "a\"<b>&'+1234abcd+AQ==")).unwrap();
+        assert_eq!(
+            out,
+            "<!doctype html>\n<html><head>\n<meta name=\"datapole-log-key\" \
+             content=\"a&quot;&lt;b&gt;&amp;&#39;+1234abcd+AQ==\">\n<title>x</title></head></html>"
+        );
+        assert_eq!(with_log_key(b"no head", "k"), b"no head");
+    }
+
+    #[test]
+    fn every_page_gets_the_key() {
+        for asset in ASSETS.iter().filter(|a| a.content_type == HTML) {
+            let out = with_log_key(asset.body, "log+01234567+AQ==");
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                text.contains("<meta name=\"datapole-log-key\" content=\"log+01234567+AQ==\">"),
+                "{}",
+                asset.path
+            );
+        }
     }
 }

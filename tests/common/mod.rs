@@ -402,3 +402,41 @@ pub fn register(server: &Server, admin: &str, i: u64, roles: &[&str]) -> Partici
         key: test_signing_key(i),
     }
 }
+
+/// `datapole keygen --witness`: writes the key, returns the cosignature/v1 vkey.
+pub fn witness_key(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+    let path = dir.join(format!("{}.key", name.replace('/', "_")));
+    let out = Command::new(binary())
+        .args(["keygen", "--witness", "--name", name, "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vkey = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(vkey.starts_with(&format!("{name}+")), "{vkey}");
+    // The key type byte 0x04 encodes to a base64 'B'.
+    assert!(
+        vkey.splitn(3, '+').nth(2).unwrap().starts_with('B'),
+        "{vkey}"
+    );
+    (path, vkey)
+}
+
+/// `datapole keygen` for a log: (key file, vkey).
+pub fn log_key(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+    let path = dir.join("log.key");
+    let out = Command::new(binary())
+        .args(["keygen", "--name", name, "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    (
+        path,
+        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+    )
+}

@@ -28,6 +28,11 @@ pub struct Scenario {
     pub documents: Vec<(String, Value)>,
     /// A citizen's consent receipt whose consent is still given and was used once by the lab.
     pub citizen: Value,
+    /// Genuine receipt files of *another* log (its own key, the same origin name): invalid
+    /// under this log's key. (name, file)
+    pub foreign: Vec<(String, Value)>,
+    /// The other log, kept running (its receipts' secrets work there, not here).
+    pub other_server: Option<Server>,
 }
 
 /// Posts `body`, with `bearer` if given.
@@ -119,14 +124,15 @@ fn secret_of(v: &Value) -> String {
     v["citizen_secret"].as_str().unwrap().to_owned()
 }
 
-/// Starts a log and makes a receipt of every kind.
-pub fn scenario(dir: &std::path::Path) -> Scenario {
-    let server = Server::start(&dir.join("data"));
+/// A log with a hospital, a lab and a private dataset, but no receipt yet.
+fn world(dir: &std::path::Path) -> Scenario {
+    let server = Server::start(dir);
     let admin = server.admin_token();
     let vkey = server.vkey();
     let hospital = register(&server, &admin, 1, &["controller", "depositor"]);
     let lab = register(&server, &admin, 3, &["accessor"]);
     let mut s = Scenario {
+        other_server: None,
         server,
         vkey,
         admin,
@@ -135,15 +141,33 @@ pub fn scenario(dir: &std::path::Path) -> Scenario {
         dataset: String::new(),
         documents: Vec::new(),
         citizen: Value::Null,
+        foreign: Vec::new(),
     };
+    let private = s.deposit(b"patient cohort extract", "private");
+    s.dataset = private["dataset_id"].as_str().unwrap().to_owned();
+    s.documents.push(("private deposit".into(), private));
+    s
+}
+
+/// Starts a log and makes a receipt of every kind; and another log, with receipts of its own.
+pub fn scenario(dir: &std::path::Path) -> Scenario {
+    let other = world(&dir.join("other"));
+    let foreign = vec![
+        (
+            "another log/registration".to_owned(),
+            other.server.get("/v1/receipts/0").json(),
+        ),
+        ("another log/consent".to_owned(), other.consent()),
+    ];
+    let mut s = world(&dir.join("data"));
+    s.other_server = Some(other.server);
+    s.foreign = foreign;
     let mut docs = vec![(
         "registration".to_owned(),
         s.server.get("/v1/receipts/0").json(),
     )];
     docs.push(("public deposit".into(), s.deposit(PUBLIC_CONTENT, "public")));
-    let private = s.deposit(b"patient cohort extract", "private");
-    s.dataset = private["dataset_id"].as_str().unwrap().to_owned();
-    docs.push(("private deposit".into(), private));
+    docs.append(&mut s.documents);
 
     // Consent A: given, used once by the lab, left given.
     let a = s.consent();
@@ -259,6 +283,53 @@ pub fn tampered(name: &str, doc: &Value) -> Vec<(String, Value)> {
             }
         }
     });
+    add("statement payload", &|r| {
+        if let Some(p) = r.pointer_mut("/statement/payload") {
+            let mut v: Value =
+                serde_json::from_slice(&BASE64_STANDARD.decode(p.as_str().unwrap()).unwrap())
+                    .unwrap();
+            v["nonce"] = json!(nonce());
+            *p = json!(BASE64_STANDARD.encode(v.to_string()));
+        }
+    });
+    add("opening added", &|r| {
+        if r.get("opening").is_none() {
+            r["opening"] = json!({"salt": BASE64_STANDARD.encode([7u8; 32])});
+        }
+    });
+    add("opening dropped", &|r| {
+        if let Some(o) = r.as_object_mut() {
+            if o.contains_key("opening") && o.contains_key("signer") {
+                o.remove("opening");
+                o.remove("statement");
+            }
+        }
+    });
+    add("salt with a newline", &|r| {
+        if let Some(salt) = r.pointer_mut("/opening/salt") {
+            let text = salt.as_str().unwrap();
+            *salt = json!(format!("{}\n{}", &text[..20], &text[20..]));
+        }
+    });
+    add("salt not canonical", &|r| {
+        if let Some(salt) = r.pointer_mut("/opening/salt") {
+            // 32 bytes: 43 characters and "="; the 43rd carries 2 bits that must be zero.
+            let mut chars: Vec<u8> = salt.as_str().unwrap().bytes().collect();
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let at = ALPHABET.iter().position(|&c| c == chars[42]).unwrap();
+            chars[42] = ALPHABET[at | 1];
+            *salt = json!(String::from_utf8(chars).unwrap());
+        }
+    });
+    add("index as text", &|r| {
+        r["index"] = json!(r["index"].as_u64().unwrap().to_string())
+    });
+    add("tree size as text", &|r| {
+        r["inclusion"]["tree_size"] =
+            json!(r["inclusion"]["tree_size"].as_u64().unwrap().to_string())
+    });
+    add("unknown field", &|r| r["note"] = json!("trust me"));
     add("signer key", &|r| {
         if let Some(k) = r.pointer_mut("/signer/public_key") {
             *k = json!(BASE64_STANDARD.encode(super::test_key(99)));
@@ -289,17 +360,22 @@ pub fn tampered(name: &str, doc: &Value) -> Vec<(String, Value)> {
         shown("expires_at", &|d| {
             d["expires_at"] = json!("2099-01-01T00:00:00.000Z")
         });
+        shown("expires_at as a number", &|d| {
+            d["expires_at"] = json!(4102444800000u64)
+        });
     }
     out
 }
 
-/// Every valid file of the scenario followed by its tampered variants.
-pub fn all(documents: &[(String, Value)]) -> Vec<(String, Value)> {
+/// Every valid file of the scenario, each followed by its tampered variants, then the other
+/// log's genuine files (invalid here).
+pub fn all(s: &Scenario) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for (name, doc) in documents {
+    for (name, doc) in &s.documents {
         out.push((name.clone(), doc.clone()));
         out.extend(tampered(name, doc));
     }
+    out.extend(s.foreign.iter().cloned());
     out
 }
 

@@ -3,9 +3,14 @@
 // the checks that failed;
 // and on the Go reference implementation's inclusion and consistency proofs, counting those
 // that verify (and that fail once tampered).
-// Usage: node --experimental-default-type=module run-verifier.mjs VERIFY_JS VECTORS_JSON TLOG_REFERENCE_JSON
+// Usage: node run-verifier.mjs VERIFY_MJS VECTORS_JSON TLOG_REFERENCE_JSON
+// (VERIFY_MJS: a copy of verify.js named .mjs, so that any Node reads it as a module.)
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import { webcrypto } from "node:crypto";
+
+// Node 18 has WebCrypto in node:crypto but not yet as the global `crypto` of browsers.
+globalThis.crypto ??= webcrypto;
 
 const [verifier, vectors, reference] = process.argv.slice(2);
 const { verifyDocument, verifyInclusion, verifyConsistency, fromBase64 } = await import(

@@ -1,11 +1,14 @@
 // My consent: the citizen opens the receipt of their consent (a file or pasted text). The
-// browser verifies it (WebCrypto) before showing anything it says; then, with the receipt's
-// secret, reads the consent's status, its history and every access that invoked it, verifies
-// each of their receipts here too, and lets the citizen withdraw it. The secret stays in this
-// page's memory: never stored in the browser, never put in a URL.
+// browser verifies it (WebCrypto), pinned to the key of the Data Pôle that served this page,
+// before showing anything it says; then, with the receipt's secret, reads the consent's status,
+// its history and every access that invoked it, verifies each of their receipts here too
+// (pinned to the same key), and shows what those verified receipts say, not what the server
+// claims beside them. The citizen can withdraw the consent. The secret stays in this page's
+// memory: never stored in the browser, never put in a URL.
 import { apply, lang, t } from "/assets/i18n.js";
 import { el, fetchJSON, getJSON } from "/assets/api.js";
-import { verifyDocument, verifyReceipt } from "/assets/verify.js";
+import { passed, renderChecks, verifiedCell } from "/assets/checks.js";
+import { opened, servedLogKey, verifyDocument, verifyReceipt } from "/assets/verify.js";
 
 /** At most this many pages of accesses (1,000 each) are read. */
 const MAX_PAGES = 10;
@@ -16,19 +19,8 @@ const BATCH = 50;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const MEANING = {
-  format: "means_format",
-  "log key": "means_log_key_consent",
-  "checkpoint signature": "means_checkpoint",
-  inclusion: "means_inclusion",
-  commitment: "means_commitment",
-  "statement signature": "means_statement_signature",
-  "statement matches entry": "means_statement_matches",
-  statement: "means_statement",
-  "record matches entry": "means_record_matches",
-  record: "means_record",
-  event: "means_event",
-};
+/** The key of the Data Pôle that served this page (undefined if it names none). */
+const served = servedLogKey();
 
 /** What is shown; `null` until a receipt is opened. */
 let state = null;
@@ -76,6 +68,14 @@ function word(kind, value) {
   return text === key ? String(value ?? "") : text;
 }
 
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Two UUIDs are the same (case aside). */
+function sameId(a, b) {
+  return typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+}
 /** An ISO 8601 duration in words (`P5Y`: "5 ans"); as it is if it is not one. */
 function duration(iso) {
   const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(
@@ -138,19 +138,34 @@ function errorText(e) {
   return t("error") + (e?.message ?? String(e));
 }
 
-/** The log key of the citizen's verified receipt: every later receipt (events, accesses, the
- * withdrawal) must be signed by the same log, so a server cannot answer with another key. */
+/** Whether the server refused the secret (the same 401 for a wrong secret and an unknown id). */
+function unauthorized(e) {
+  return e?.status === 401 || e?.code === "unauthorized";
+}
+
+/** The key every receipt on this page is verified with: this Data Pôle's, from the page; when
+ * the page names none, the key of the citizen's verified receipt, so that at least every later
+ * receipt (events, accesses, the withdrawal) comes from the same log. */
 function logKey() {
+  if (served) return served;
   return state?.valid ? state.value.receipt.log.vkey : undefined;
+}
+
+/** What the `log key` check proves, for the key it was pinned to. */
+function meanings() {
+  return served
+    ? { "log key": { ok: "means_log_key_served", fail: "fails_log_key_served" } }
+    : { "log key": { ok: "means_log_key_consent", fail: "fails_log_key_consent" } };
 }
 
 /** Verifies each receipt in the browser, `BATCH` at a time; a throw is a failed check. */
 async function verifyAll(receipts) {
   const out = [];
+  const key = logKey();
   for (let i = 0; i < receipts.length; i += BATCH) {
     const batch = receipts.slice(i, i + BATCH).map(async (r) => {
       try {
-        return await verifyReceipt(r, logKey());
+        return await verifyReceipt(r, key);
       } catch (e) {
         return [{ name: "format", ok: false, detail: e.message }];
       }
@@ -160,36 +175,59 @@ async function verifyAll(receipts) {
   return out;
 }
 
-function passed(checks) {
-  return Array.isArray(checks) && checks.length > 0 && checks.every((c) => c.ok === true);
-}
-
-/** The list of checks, each with its mark, a text for screen readers, and what it means. */
-function fillChecks(list, checks) {
-  list.replaceChildren();
-  for (const c of checks) {
-    const li = el("li", null, { "data-check": c.name, "data-ok": String(c.ok === true) });
-    const mark = el("span", c.ok ? "✓" : "✗", { class: c.ok ? "ok" : "bad", "aria-hidden": "true" });
-    const sr = el("span", c.ok ? t("check_ok") : t("check_failed"), { class: "skip" });
-    const name = el("strong", ` ${c.name} `);
-    const meaning = el("span", MEANING[c.name] ? t(MEANING[c.name]) : "", { class: "muted" });
-    li.append(mark, sr, name, el("span", `— ${c.detail}. `), meaning);
-    list.append(li);
+/** What a receipt says, once verified: its entry, opened document and signed payload; null
+ * for a receipt that does not verify (nothing it says is used). */
+function openedIfValid(receipt, checks) {
+  if (!passed(checks)) return null;
+  try {
+    return opened(receipt);
+  } catch {
+    return null;
   }
 }
 
-/** "✓ verified in your browser", or "✗" and the checks that failed: in words, not colour. */
-function verifiedCell(checks) {
-  const ok = passed(checks);
-  const span = el("span", null, { class: ok ? "ok" : "bad" });
-  span.append(el("span", ok ? "✓ " : "✗ ", { "aria-hidden": "true" }));
-  if (ok) {
-    span.append(t("receipt_verified"));
-  } else {
-    const failed = (checks ?? []).filter((c) => !c.ok).map((c) => c.name);
-    span.append(failed.length ? `${t("receipt_not_verified")} (${failed.join(", ")})` : t("receipt_not_verified"));
+/** The `concerns` check of an event's receipt: the event is about this very consent (the
+ * consent's own entry, or a withdrawal or erasure whose document or signed statement names
+ * it). */
+function eventConcerns(open, id) {
+  const fail = (detail) => ({ name: "concerns", ok: false, detail });
+  const leaf = open?.leaf;
+  if (!isObject(leaf)) return fail("the receipt's entry is not readable");
+  if (leaf.type === "consent") {
+    return sameId(leaf.id, id)
+      ? { name: "concerns", ok: true, detail: `the entry is consent ${leaf.id}` }
+      : fail(`the entry is consent ${leaf.id}, not ${id}`);
   }
-  return span;
+  if (leaf.type === "withdrawal" || leaf.type === "erasure") {
+    const named = isObject(open.document) ? open.document.consent_id : open.payload?.consent_id;
+    if (named === undefined || named === null) return fail(`the receipt does not say which consent the ${leaf.type} ends`);
+    return sameId(named, id)
+      ? { name: "concerns", ok: true, detail: `${leaf.type} of consent ${named}` }
+      : fail(`${leaf.type} of consent ${named}, not ${id}`);
+  }
+  return fail(`the entry is a ${leaf.type}, not an event of a consent`);
+}
+
+/** The `concerns` check of an access's receipt: it opens an access record, with the id the
+ * server listed, whose signed statement invokes this consent. */
+function accessConcerns(open, id, listedId) {
+  const fail = (detail) => ({ name: "concerns", ok: false, detail });
+  const doc = open?.document;
+  if (open?.leaf?.type !== "access" || !isObject(doc)) return fail("the receipt opens no access record");
+  if (!sameId(doc.id, listedId)) return fail(`the receipt is for access ${doc.id}, not the listed ${listedId}`);
+  const ids = open.payload?.consent_ids;
+  if (!Array.isArray(ids) || !ids.some((c) => sameId(c, id))) {
+    return fail(`the signed access statement does not invoke consent ${id}`);
+  }
+  return { name: "concerns", ok: true, detail: `access ${doc.id} invokes consent ${id}` };
+}
+
+/** A receipt verified, then checked to concern this consent: `{checks, open}`. */
+function judged(receipt, checks, concerns) {
+  const open = openedIfValid(receipt, checks);
+  if (!open) return { checks, open: null };
+  const c = concerns(open);
+  return { checks: [...checks, c], open: c.ok ? open : null };
 }
 
 /** A link that downloads `receipt` as a JSON file. */
@@ -229,18 +267,27 @@ function drawReceipt() {
   const section = $("receipt-section");
   const verdict = $("receipt-verdict");
   const list = $("receipt-checks");
+  const warning = $("receipt-key-warning");
   if (!state?.checks) {
     section.hidden = true;
     verdict.textContent = "";
     verdict.removeAttribute("data-valid");
     list.replaceChildren();
+    warning.hidden = true;
     return;
   }
   section.hidden = false;
-  fillChecks(list, state.checks);
-  verdict.textContent = state.valid ? t("consent_receipt_valid") : t("consent_receipt_invalid");
+  renderChecks(list, state.checks, meanings());
+  let text;
+  if (state.otherLog) text = t("consent_other_log");
+  else if (state.valid) text = t(served ? "consent_receipt_valid" : "consent_receipt_consistent");
+  else text = t("consent_receipt_invalid");
+  verdict.textContent = text;
   verdict.className = state.valid ? "ok" : "bad";
   verdict.dataset.valid = String(state.valid);
+  // Without this Data Pôle's key, a consistent receipt is not yet a genuine one: say so.
+  warning.hidden = Boolean(served) || state.otherLog;
+  warning.textContent = warning.hidden ? "" : t("consent_key_warning");
 }
 
 /** A list in a `<dd>`, or `empty` when there is nothing. */
@@ -261,6 +308,15 @@ function participant(id, name) {
   return [el("span", name), " ", el("span", `(${id})`, { class: "mono muted" })];
 }
 
+/** The controller named by the verified receipt (its entry's issuer), and its name: the
+ * server's, only when it is about that same participant, else the public register's. */
+function controller() {
+  const id = state?.leaf?.issuer ?? state?.value?.receipt?.signer?.participant_id ?? "";
+  const view = state?.view;
+  const name = view && sameId(view.controller, id) ? view.controller_name : names.get(id);
+  return { id, name };
+}
+
 function drawDetails() {
   const section = $("details-section");
   const dl = $("consent-details");
@@ -278,8 +334,8 @@ function drawDetails() {
     dl.append(el("dt", t(`fact_${key}`)), dd);
   };
   fact("decision", el("span", word("decision", r.decision)));
-  const controllerId = view?.controller ?? state.value.receipt?.signer?.participant_id ?? "";
-  fact("controller", ...participant(controllerId, view?.controller_name));
+  const who = controller();
+  fact("controller", ...participant(who.id, who.name));
   fact(
     "purposes",
     listOf(
@@ -329,6 +385,16 @@ function drawDetails() {
   $("details-erased").hidden = view?.status !== "erased";
 }
 
+/** The 401 in words: the receipt is genuine, but this Data Pôle gives no access to the consent
+ * with it; the citizen can turn to the controller the receipt names. */
+function unauthorizedMessage(out) {
+  const who = controller();
+  out.append(el("span", t("consent_unauthorized")), " ");
+  out.append(el("span", t("consent_unauthorized_contact")), " ");
+  out.append(...participant(who.id, who.name), ". ");
+  out.append(el("span", t("consent_unauthorized_how")));
+}
+
 function drawStatus() {
   const section = $("status-section");
   const out = $("consent-status");
@@ -340,9 +406,11 @@ function drawStatus() {
   }
   section.hidden = false;
   whenLine.replaceChildren();
+  out.replaceChildren();
   out.className = "";
   if (state.viewError) {
-    out.textContent = errorText(state.viewError);
+    if (unauthorized(state.viewError)) unauthorizedMessage(out);
+    else out.textContent = errorText(state.viewError);
     out.className = "bad";
     out.removeAttribute("data-status");
     button.hidden = true;
@@ -358,14 +426,26 @@ function drawStatus() {
   out.textContent = word("state", view.status);
   out.className = view.status === "given" ? "ok" : "";
   out.dataset.status = view.status;
-  whenLine.append(`${t("recorded_on")} `, timeEl(view.recorded_at, true));
-  const ended = (view.events ?? []).filter((ev) => ev.type === "withdrawal" || ev.type === "erasure");
-  for (const ev of ended) whenLine.append(" · ", `${t(`${ev.type}_on`)} `, timeEl(ev.time, true));
+  // Times from verified entries: the consent's own, and each verified withdrawal or erasure.
+  whenLine.append(`${t("recorded_on")} `, timeEl(state.leaf?.time ?? view.recorded_at, true));
+  for (const row of state.eventRows ?? []) {
+    const leaf = row.open?.leaf;
+    if (leaf?.type === "withdrawal" || leaf?.type === "erasure") {
+      whenLine.append(" · ", `${t(`${leaf.type}_on`)} `, timeEl(leaf.time, true));
+    }
+  }
   if (view.expires_at && (view.status === "given" || view.status === "expired")) {
     const key = view.status === "expired" ? "expired_on" : "expires_on";
-    whenLine.append(" · ", `${t(key)} `, timeEl(view.expires_at, true));
+    whenLine.append(" · ", `${t(key)} `, timeEl(state.value.expires_at ?? view.expires_at, true));
   }
   button.hidden = view.status !== "given";
+}
+
+/** "Not verified": what stands in a row in place of what its receipt would have proved. */
+function unverifiedCell(colspan) {
+  const td = el("td", null, { colspan: String(colspan), class: "bad" });
+  td.append(el("span", "✗ ", { "aria-hidden": "true" }), t("row_not_verified"));
+  return td;
 }
 
 function drawEvents() {
@@ -376,29 +456,46 @@ function drawEvents() {
   const view = state?.valid ? state.view : null;
   section.hidden = !view;
   if (!view) return;
-  for (const ev of view.events ?? []) {
-    const checks = state.eventChecks?.get(ev.index);
+  for (const row of state.eventRows ?? []) {
+    const ev = row.claim;
+    const leaf = row.open?.leaf;
+    const ok = Boolean(leaf);
     const tr = el("tr", null, {
-      "data-type": ev.type,
+      "data-type": ok ? leaf.type : String(ev.type ?? ""),
       "data-index": String(ev.index),
-      "data-verified": String(passed(checks)),
+      "data-verified": String(ok),
     });
-    const what = ev.type === "consent" ? word("event_consent", state.value.record.decision) : word("event", ev.type);
-    const by = ev.initiated_by ?? "controller";
+    let what = t("row_not_verified_short");
     const receipt = el("td");
+    if (ok) {
+      what = leaf.type === "consent" ? word("event_consent", state.value.record.decision) : word("event", leaf.type);
+      const time = el("td");
+      time.append(timeEl(leaf.time));
+      let by;
+      if (leaf.type === "consent") {
+        const who = controller();
+        by = el("td");
+        const named = who.name ? el("span", who.name) : el("span", who.id, { class: "mono" });
+        by.append(`${t("initiator_subject")} (${t("collected_by")} `, named, ")");
+      } else {
+        // A citizen's event opens to a document the log wrote; a controller's to its statement.
+        by = el("td", t(isObject(row.open.document) ? "initiator_subject" : "initiator_controller"));
+      }
+      tr.append(time, el("td", what), by);
+    } else {
+      tr.append(unverifiedCell(3));
+    }
     receipt.append(
-      checks ? verifiedCell(checks) : el("span", t("verifying")),
+      verifiedCell(row.checks),
       el("br"),
       downloadLink(
         "events",
         ev.receipt,
-        `${ev.type}-receipt-${ev.id}.json`,
-        fill(t("download_event_label"), { event: what, date: when(ev.time) }),
+        `${ok ? leaf.type : "event"}-receipt-${ev.index}.json`,
+        fill(t("download_event_label"), { event: what, date: ok ? when(leaf.time) : `n° ${ev.index}` }),
       ),
     );
-    const time = el("td");
-    time.append(timeEl(ev.time));
-    tr.append(time, el("td", what), el("td", word("initiator", by)), receipt);
+    tr.append(receipt);
     rows.append(tr);
   }
 }
@@ -408,8 +505,34 @@ function purposeCell(code) {
   const td = el("td");
   const known = (state.value.record.purposes ?? []).find((p) => p.code === code);
   if (known) td.append(el("span", known.text), " ");
-  td.append(el("span", known ? `(${code})` : code, { class: known ? "mono muted" : "mono" }));
+  td.append(el("span", known ? `(${code})` : String(code ?? ""), { class: known ? "mono muted" : "mono" }));
   return td;
+}
+
+/** One access, from its verified receipt: the record the log wrote and the statement the
+ * accessor signed. The server's name for the accessor only if it is about that accessor. */
+function accessCells(row) {
+  const a = row.claim;
+  const doc = row.open.document;
+  const p = row.open.payload;
+  const permit = doc.decision === "permit";
+  const time = el("td");
+  time.append(timeEl(doc.decided_at));
+  const org = el("td");
+  if (a.accessor_name && sameId(a.accessor, doc.accessor)) org.append(...participant(doc.accessor, a.accessor_name));
+  else org.append(...participant(doc.accessor, names.get(doc.accessor)));
+  const dataset = el("td", p.dataset_id ?? "—", { class: "mono" });
+  const decision = el("td", null, { class: permit ? "ok" : "bad" });
+  decision.append(el("span", permit ? "✓ " : "✗ ", { "aria-hidden": "true" }), word("verdict", doc.decision));
+  const reason = el("td");
+  reason.append(el("span", word("reason", doc.reason)));
+  if (doc.overridden) reason.append(el("br"), el("span", `${t("overridden")} ${word("reason", doc.overridden)}`));
+  if (doc.emergency) {
+    reason.append(el("br"), el("strong", t("emergency")));
+    const why = p.emergency?.justification;
+    if (why) reason.append(el("br"), `${t("justification")} ${why}`);
+  }
+  return [time, org, dataset, purposeCell(p.purpose?.code), el("td", word("action", p.action)), decision, reason];
 }
 
 function drawAccesses() {
@@ -426,59 +549,57 @@ function drawAccesses() {
   }
   section.hidden = false;
   if (state.accessError) {
-    message.textContent = errorText(state.accessError);
+    message.textContent = unauthorized(state.accessError) ? t("accesses_unauthorized") : errorText(state.accessError);
     message.className = "bad";
     table.hidden = true;
     return;
   }
-  if (!state.accesses) {
+  if (!state.accessRows) {
     message.textContent = t("status_loading");
     table.hidden = true;
     return;
   }
-  if (state.accesses.length === 0) {
+  if (state.accessRows.length === 0) {
     message.textContent = t("accesses_none");
     message.dataset.empty = "true";
     table.hidden = true;
     return;
   }
   delete message.dataset.empty;
-  const n = state.accesses.length.toLocaleString(locale());
-  message.textContent = state.accessesTruncated
+  const n = state.accessRows.length.toLocaleString(locale());
+  let text = state.accessesTruncated
     ? fill(t("accesses_truncated"), { n })
-    : fill(t(state.accesses.length === 1 ? "accesses_count_one" : "accesses_count"), { n });
-  for (const a of state.accesses) {
-    const checks = state.accessChecks?.get(a.access_id);
-    const permit = a.decision === "permit";
+    : fill(t(state.accessRows.length === 1 ? "accesses_count_one" : "accesses_count"), { n });
+  const failed = state.accessRows.filter((row) => !row.open).length;
+  if (failed) text += ` ${fill(t("accesses_unverified"), { n: failed.toLocaleString(locale()) })}`;
+  message.textContent = text;
+  if (failed) message.className = "bad";
+  for (const row of state.accessRows) {
+    const a = row.claim;
+    const ok = Boolean(row.open);
+    const doc = row.open?.document;
+    // The data attributes say what the verified record says; for a receipt that does not
+    // verify, what the server claims (and `data-verified="false"` says it is only a claim).
     const tr = el("tr", null, {
-      "data-access-id": a.access_id,
-      "data-decision": a.decision,
-      "data-reason": a.reason,
-      "data-verified": String(passed(checks)),
+      "data-access-id": String(a.access_id ?? ""),
+      "data-decision": String(ok ? doc.decision : a.decision ?? ""),
+      "data-reason": String(ok ? doc.reason : a.reason ?? ""),
+      "data-verified": String(ok),
     });
-    const time = el("td");
-    time.append(timeEl(a.time));
-    const org = a.accessor_name ? el("td", a.accessor_name) : el("td", a.accessor, { class: "mono" });
-    const decision = el("td", null, { class: permit ? "ok" : "bad" });
-    decision.append(el("span", permit ? "✓ " : "✗ ", { "aria-hidden": "true" }), word("verdict", a.decision));
-    const reason = el("td");
-    reason.append(el("span", word("reason", a.reason)));
-    if (a.emergency) {
-      reason.append(el("br"), el("strong", t("emergency")));
-      if (a.justification) reason.append(el("br"), `${t("justification")} ${a.justification}`);
-    }
+    if (ok) tr.append(...accessCells(row));
+    else tr.append(unverifiedCell(7));
     const receipt = el("td");
     receipt.append(
-      checks ? verifiedCell(checks) : el("span", t("verifying")),
+      verifiedCell(row.checks),
       el("br"),
       downloadLink(
         "accesses",
         a.receipt,
-        `access-receipt-${a.access_id}.json`,
-        fill(t("download_access_label"), { date: when(a.time) }),
+        `access-receipt-${ok ? doc.id : a.index}.json`,
+        fill(t("download_access_label"), { date: ok ? when(doc.decided_at) : `n° ${a.index}` }),
       ),
     );
-    tr.append(time, org, purposeCell(a.purpose), el("td", word("action", a.action)), decision, reason, receipt);
+    tr.append(receipt);
     rows.append(tr);
   }
   table.hidden = false;
@@ -499,7 +620,7 @@ function drawWithdrawal() {
   const sentence = $("withdrawal-sentence");
   sentence.textContent = fill(t(ok ? "withdrawal_done" : "withdrawal_unverified"), { index: w.answer.index });
   sentence.className = ok ? "ok" : "bad";
-  fillChecks($("withdrawal-checks"), w.checks);
+  renderChecks($("withdrawal-checks"), w.checks, meanings());
   const link = $("withdrawal-download");
   link.textContent = t("withdrawal_download");
   downloadLink("withdrawal", w.answer.receipt, `withdrawal-receipt-${state.id}.json`, t("withdrawal_download"), link);
@@ -534,9 +655,13 @@ async function loadStatus() {
       s.view = null;
       s.viewError = { code: "receipt_mismatch", message: t("api_error_receipt_mismatch") };
     } else {
-      const checks = await verifyAll((view.events ?? []).map((ev) => ev.receipt));
+      const events = Array.isArray(view.events) ? view.events : [];
+      const checks = await verifyAll(events.map((ev) => ev.receipt));
       if (gen !== generation) return;
-      s.eventChecks = new Map((view.events ?? []).map((ev, i) => [ev.index, checks[i]]));
+      s.eventRows = events.map((ev, i) => ({
+        claim: ev,
+        ...judged(ev.receipt, checks[i], (open) => eventConcerns(open, s.id)),
+      }));
       s.view = view;
       s.viewError = null;
     }
@@ -570,22 +695,25 @@ async function loadAccesses() {
     }
     const checks = await verifyAll(all.map((a) => a.receipt));
     if (gen !== generation) return;
-    s.accessChecks = new Map(all.map((a, i) => [a.access_id, checks[i]]));
-    s.accesses = all;
+    s.accessRows = all.map((a, i) => ({
+      claim: a,
+      ...judged(a.receipt, checks[i], (open) => accessConcerns(open, s.id, a.access_id)),
+    }));
     s.accessesTruncated = truncated;
     s.accessError = null;
   } catch (e) {
     if (gen !== generation) return;
-    s.accesses = null;
+    s.accessRows = null;
     s.accessError = e;
   }
   drawAccesses();
 }
 
-/** The names of the consent's recipients (public: `GET /v1/participants/{id}`). */
+/** The names of the consent's controller and recipients (public: `GET /v1/participants/{id}`). */
 async function loadNames() {
   const gen = generation;
-  const ids = (state.value.record.recipients ?? []).filter((id) => !names.has(id)).slice(0, MAX_NAMES);
+  const wanted = [state.leaf?.issuer, ...(state.value.record.recipients ?? [])];
+  const ids = [...new Set(wanted)].filter((id) => id && !names.has(id)).slice(0, MAX_NAMES);
   for (const id of ids) {
     if (!UUID.test(String(id))) continue;
     try {
@@ -596,7 +724,11 @@ async function loadNames() {
     }
     if (gen !== generation) return;
   }
-  if (ids.length) drawDetails();
+  if (ids.length) {
+    drawDetails();
+    drawStatus();
+    drawEvents();
+  }
 }
 
 async function refresh() {
@@ -646,7 +778,9 @@ async function openReceipt(text) {
   }
   let checks;
   try {
-    const result = await verifyDocument(value);
+    // Pinned to this Data Pôle's key: a receipt from another log, or re-signed with any other
+    // key, fails here.
+    const result = await verifyDocument(value, served);
     checks = Array.isArray(result?.checks) ? [...result.checks] : [];
   } catch (e) {
     checks = [{ name: "format", ok: false, detail: e.message }];
@@ -654,14 +788,17 @@ async function openReceipt(text) {
   if (gen !== generation) return;
   // The record shown must be the one the controller signed: without that check, nothing.
   if (!checks.some((c) => c.name === "record")) {
-    checks.push({ name: "record", ok: false, detail: t("record_unchecked") });
+    checks.push({ name: "record", ok: false, detail: "the consent shown could not be compared with the one the controller signed" });
   }
+  const valid = passed(checks);
   state = {
     value,
     id: value.consent_id,
     secret: value.citizen_secret,
     checks,
-    valid: passed(checks),
+    valid,
+    otherLog: checks.some((c) => c.name === "log key" && c.ok !== true),
+    leaf: valid ? openedIfValid(value.receipt, checks)?.leaf ?? null : null,
     error: null,
   };
   draw();
@@ -671,13 +808,20 @@ async function openReceipt(text) {
 
 /** The withdrawal receipt opens a withdrawal of this very consent. */
 function withdrawalEvent(receipt, id) {
+  let open;
   try {
-    const doc = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(receipt.opening.document), (c) => c.charCodeAt(0))));
-    const ok = doc?.type === "withdrawal" && doc?.consent_id === id;
-    return { name: "event", ok, detail: ok ? `withdrawal ${doc.id} of consent ${id}` : "the receipt is not a withdrawal of this consent" };
+    open = opened(receipt);
   } catch {
-    return { name: "event", ok: false, detail: "the receipt opens no withdrawal document" };
+    open = null;
   }
+  const doc = open?.document;
+  if (!isObject(doc)) return { name: "event", ok: false, detail: "the receipt opens no withdrawal document" };
+  const ok = open.leaf?.type === "withdrawal" && doc.type === "withdrawal" && sameId(doc.consent_id, id);
+  return {
+    name: "event",
+    ok,
+    detail: ok ? `withdrawal ${doc.id} of consent ${id}` : "the receipt is not a withdrawal of this consent",
+  };
 }
 
 async function withdraw() {

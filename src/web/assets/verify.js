@@ -6,8 +6,14 @@
 
 const enc = new TextEncoder();
 
+/** Standard, padded, canonical base64 to bytes, as the Rust verifier decodes it (atob alone
+ * would accept white space and stray trailing bits). */
 function b64(s) {
+  if (typeof s !== "string" || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) {
+    throw new Error("not base64");
+  }
   const bin = atob(s);
+  if (btoa(bin) !== s) throw new Error("not canonical base64");
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
@@ -40,12 +46,19 @@ async function ed25519(publicKey, message, signature) {
   return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
 }
 
-/** Parses a signed-note Ed25519 verifier key `name+id+base64(0x01 ‖ key)`. */
-async function parseVkey(vkey) {
+/** Parses a signed-note verifier key `name+id+base64(type ‖ key)`: type 0x01 for a log's
+ * Ed25519 key, 0x04 for a witness's cosignature/v1 key. */
+async function parseVkey(vkey, type = 0x01) {
+  if (typeof vkey !== "string") throw new Error("not a signed-note verifier key");
   const [name, id, key] = [vkey.split("+")[0], vkey.split("+")[1], vkey.split("+").slice(2).join("+")];
-  const raw = b64(key);
-  if (!name || !/^[0-9a-f]{8}$/.test(id) || raw.length !== 33 || raw[0] !== 0x01) {
-    throw new Error("not a signed-note Ed25519 verifier key");
+  let raw;
+  try {
+    raw = b64(key);
+  } catch {
+    raw = new Uint8Array();
+  }
+  if (!name || !/^[0-9a-f]{8}$/.test(id) || raw.length !== 33 || raw[0] !== type) {
+    throw new Error(type === 0x01 ? "not a signed-note Ed25519 verifier key" : "not a cosignature/v1 verifier key");
   }
   const digest = await sha256(concat(enc.encode(name + "\n"), raw));
   if (hex(digest.subarray(0, 4)) !== id) throw new Error("the key ID does not match the key");
@@ -137,7 +150,8 @@ async function checkSignature(r, st, type, expected, report) {
     const ok = await ed25519(b64(signer.public_key), pae(st.payloadType, payload), fromB64Any(st.signatures[0].sig));
     if (!ok) throw new Error("the signature does not verify");
     report.push({ name: "statement signature", ok: true, detail: `signed by participant ${signer.participant_id}` });
-    return JSON.parse(new TextDecoder().decode(payload));
+    // Wrapped: a payload that is JSON null or false is still a signed payload.
+    return { payload: parseJSON(payload) };
   } catch (e) {
     report.push({ name: "statement signature", ok: false, detail: e.message });
     return null;
@@ -152,10 +166,62 @@ const TYPES = {
   access: "application/vnd.datapole.access.v1+json",
 };
 
+/** Why `value` is not of the shape `spec` (as serde reads it: unknown fields refused, a
+ * missing or null optional field is absent); null if it is. */
+function shapeError(value, spec, path = "receipt") {
+  if (!isObject(value)) return `${path} is not an object`;
+  for (const k of Object.keys(value)) if (!(k in spec)) return `unknown field ${path}.${k}`;
+  for (const [k, kind] of Object.entries(spec)) {
+    const optional = kind.endsWith("?");
+    const t = optional ? kind.slice(0, -1) : kind;
+    const v = value[k];
+    if (v === undefined || (optional && v === null)) {
+      if (optional) continue;
+      return `missing field ${path}.${k}`;
+    }
+    const at = `${path}.${k}`;
+    let bad;
+    if (t === "string") bad = typeof v !== "string";
+    else if (t === "u64") bad = !Number.isSafeInteger(v) || v < 0;
+    else if (t === "bool") bad = typeof v !== "boolean";
+    else if (t === "strings") bad = !Array.isArray(v) || v.some((x) => typeof x !== "string");
+    else if (t === "signatures") {
+      if (!Array.isArray(v)) bad = true;
+      else for (const [i, x] of v.entries()) {
+        const e = shapeError(x, SHAPES.signature, `${at}[${i}]`);
+        if (e) return e;
+      }
+    } else {
+      const e = shapeError(v, SHAPES[t], at);
+      if (e) return e;
+    }
+    if (bad) return `${at} is not a ${t === "u64" ? "non-negative integer" : t}`;
+  }
+  return null;
+}
+
+const SHAPES = {
+  receipt: {
+    format: "string", log: "log", index: "u64", leaf: "string", inclusion: "inclusion", checkpoint: "string",
+    statement: "envelope?", opening: "opening?", signer: "signer?", witnessed: "bool?",
+  },
+  log: { origin: "string", vkey: "string" },
+  inclusion: { tree_size: "u64", hashes: "strings" },
+  envelope: { payloadType: "string", payload: "string", signatures: "signatures" },
+  signature: { keyid: "string", sig: "string" },
+  opening: { salt: "string", document: "string?" },
+  signer: { participant_id: "string", public_key: "string" },
+};
+
 /** Verifies a receipt; returns the list of checks {name, ok, detail}. */
 export async function verifyReceipt(r, pinnedVkey) {
   const report = [];
   const push = (name, ok, detail) => report.push({ name, ok, detail });
+  const shape = shapeError(r, SHAPES.receipt);
+  if (shape) {
+    push("format", false, `not a datapole.receipt.v1 receipt: ${shape}`);
+    return report;
+  }
   if (r?.format !== "datapole.receipt.v1") {
     push("format", false, `unknown format ${JSON.stringify(r?.format)}`);
     return report;
@@ -202,23 +268,36 @@ export async function verifyReceipt(r, pinnedVkey) {
 }
 
 async function checkDeposit(r, leaf, report) {
+  const push = (name, ok, detail) => report.push({ name, ok, detail });
   let st;
   if (leaf.visibility === "public") {
-    if (r.statement || r.opening) return report.push({ name: "statement", ok: false, detail: "a public entry's statement is in its leaf" });
+    if (r.statement || r.opening) return void push("statement", false, "a public entry's statement is in its leaf; the receipt must not carry another");
+    if (!isObject(leaf.statement) || leaf.commitment != null) return void push("statement", false, "a public deposit entry must carry its statement and no commitment");
     st = leaf.statement;
-  } else {
-    if (!r.statement && !r.opening) return undefined; // inclusion only
-    if (!r.statement || !r.opening) return report.push({ name: "commitment", ok: false, detail: "incomplete opening of a private entry" });
-    const salt = b64(r.opening.salt);
-    const opened = salt.length === 32 && hex(await sha256(concat(salt, envelopeBytes(r.statement)))) === leaf.commitment;
-    report.push({ name: "commitment", ok: opened, detail: opened ? "the statement and salt open the entry's commitment" : "the statement and salt do not open the entry's commitment" });
+  } else if (r.statement && r.opening && typeof leaf.commitment === "string") {
+    let salt = null;
+    try {
+      salt = b64(r.opening.salt);
+    } catch {
+      // Reported below as an opening that does not open.
+    }
+    const opened = salt !== null && salt.length === 32 && hex(await sha256(concat(salt, envelopeBytes(r.statement)))) === leaf.commitment;
+    push("commitment", opened, opened ? "the statement and salt open the entry's commitment" : "the statement and salt do not open the entry's commitment");
     st = r.statement;
+  } else if (!r.statement && !r.opening && typeof leaf.commitment === "string") {
+    st = null;
+  } else {
+    return void push("commitment", false, "incomplete opening of a private entry");
   }
-  const p = await checkSignature(r, st, TYPES.deposit, leaf.depositor, report);
-  if (!p) return undefined;
-  const ok = String(p.sha256).toLowerCase() === leaf.sha256 && p.size === leaf.size && p.visibility === leaf.visibility && (!p.dataset_id || p.dataset_id === leaf.dataset_id);
-  report.push({ name: "statement matches entry", ok, detail: ok ? `dataset ${leaf.dataset_id} version ${leaf.version}, sha256 ${leaf.sha256}` : "the statement does not describe the entry's content" });
-  return undefined;
+  if (!st) {
+    if (r.signer) push("statement", false, "a signer is named but no statement is given");
+    return;
+  }
+  const signed = await checkSignature(r, st, TYPES.deposit, leaf.depositor, report);
+  if (!signed) return;
+  const p = signed.payload;
+  const ok = isObject(p) && typeof p.sha256 === "string" && p.sha256.toLowerCase() === leaf.sha256 && p.size === leaf.size && p.visibility === leaf.visibility && (p.dataset_id == null || p.dataset_id === leaf.dataset_id);
+  push("statement matches entry", ok, ok ? `dataset ${leaf.dataset_id} version ${leaf.version}, sha256 ${leaf.sha256}` : "the statement does not describe the entry's content");
 }
 
 function isObject(v) {
@@ -270,13 +349,15 @@ async function checkRecord(r, leaf, report) {
   }
   push("commitment", true, `the opening opens the ${leaf.type} entry's commitment`);
   if (leaf.type === "consent" && r.statement) {
-    const p = await checkSignature(r, r.statement, TYPES.consent, leaf.issuer, report);
-    if (!p) return;
+    const signed = await checkSignature(r, r.statement, TYPES.consent, leaf.issuer, report);
+    if (!signed) return;
+    const p = signed.payload;
     const ok = isObject(p) && ["given", "refused"].includes(p.decision) && Array.isArray(p.purposes);
     push("statement matches entry", ok, ok ? `consent ${leaf.id} ${p.decision} by controller ${leaf.issuer} for ${p.purposes.length} purpose(s)` : "the statement is not a consent");
   } else if ((leaf.type === "withdrawal" || leaf.type === "erasure") && r.statement) {
-    const p = await checkSignature(r, r.statement, TYPES[leaf.type], leaf.issuer, report);
-    if (!p) return;
+    const signed = await checkSignature(r, r.statement, TYPES[leaf.type], leaf.issuer, report);
+    if (!signed) return;
+    const p = signed.payload;
     const ok = isObject(p) && isUuid(p.consent_id);
     push("statement matches entry", ok, ok ? `${leaf.type} of consent ${p.consent_id} by its controller` : `the statement is not a consent ${leaf.type}`);
   } else if (leaf.type === "withdrawal" || leaf.type === "erasure") {
@@ -349,6 +430,7 @@ function checkCitizenRecord(r, consentId, record, expiresAt) {
   }
   if (signed === null) return fail("statement payload: not JSON");
   if (!sameJSON(signed, record)) return fail("the record shown is not the one the controller signed");
+  if (expiresAt !== undefined && expiresAt !== null && typeof expiresAt !== "string") return fail("expires_at is not a string");
   if (typeof expiresAt === "string") {
     const v = signed.validity ?? {};
     let end = null;
@@ -418,3 +500,83 @@ export async function verifyConsistency(first, second, firstRoot, secondRoot, pr
 }
 
 export { b64 as fromBase64 };
+
+/** The log key of the server that served this page (a `<meta name="datapole-log-key">` the
+ * server writes into every page); undefined outside a page or if there is none. The pages pin
+ * it: a receipt signed with any other key fails the `log key` check. */
+export function servedLogKey() {
+  if (typeof document === "undefined") return undefined;
+  const key = document.querySelector('meta[name="datapole-log-key"]')?.content?.trim();
+  return key ? key : undefined;
+}
+
+/** What a receipt's entry and opening say, parsed: the entry (`leaf`), the opened document
+ * (`document`: a citizen's event document or an access record) and the signed statement's
+ * payload (`payload`: the receipt's statement, a public deposit's statement in its entry, or
+ * an access record's statement). Null where absent or unreadable. Meaningful only for a
+ * receipt that `verifyReceipt` found valid. */
+export function opened(r) {
+  const json = (bytes) => parseJSON(bytes);
+  let leaf = null;
+  let document = null;
+  let payload = null;
+  try {
+    leaf = json(b64(r.leaf));
+  } catch {
+    leaf = null;
+  }
+  try {
+    if (r.opening?.document != null) document = json(b64(r.opening.document));
+  } catch {
+    document = null;
+  }
+  const statement = r.statement ?? (leaf?.type === "deposit" ? leaf.statement : null) ?? document?.statement ?? null;
+  try {
+    if (isObject(statement) && typeof statement.payload === "string") payload = json(fromB64Any(statement.payload));
+  } catch {
+    payload = null;
+  }
+  return { leaf, document, payload };
+}
+
+/** Checks a checkpoint's cosignature/v1 signature lines (c2sp.org/tlog-cosignature) against
+ * the witnesses' verifier keys (`name+id+base64(0x04 ‖ key)`). One result per witness:
+ * {name, ok, time (Unix seconds, or null), detail}. */
+export async function verifyCosignatures(note, witnessVkeys) {
+  const split = typeof note === "string" ? note.lastIndexOf("\n\n") : -1;
+  const out = [];
+  for (const vkey of witnessVkeys) {
+    let k;
+    try {
+      k = await parseVkey(vkey, 0x04);
+    } catch (e) {
+      out.push({ name: String(vkey).split("+")[0], ok: false, time: null, detail: e.message });
+      continue;
+    }
+    let result = { name: k.name, ok: false, time: null, detail: "no cosignature of this witness" };
+    if (split >= 0) {
+      const text = note.slice(0, split + 1);
+      for (const line of note.slice(split + 2).split("\n")) {
+        const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+        if (!m || m[1] !== k.name) continue;
+        let raw;
+        try {
+          raw = b64(m[2]);
+        } catch {
+          continue;
+        }
+        if (raw.length !== 4 + 72 || !equal(raw.subarray(0, 4), k.id)) continue;
+        const time = new DataView(raw.buffer, raw.byteOffset + 4, 8).getBigUint64(0);
+        const message = concat(enc.encode(`cosignature/v1\ntime ${time}\n`), enc.encode(text));
+        if (time <= 2n ** 63n - 1n && (await ed25519(k.key, message, raw.subarray(12)))) {
+          result = { name: k.name, ok: true, time: Number(time), detail: `cosigned at ${time}` };
+        } else {
+          result = { name: k.name, ok: false, time: null, detail: "the cosignature does not verify" };
+        }
+        break;
+      }
+    }
+    out.push(result);
+  }
+  return out;
+}
