@@ -28,6 +28,7 @@ use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
 /// A chromedriver process in its own process group, ended with the Chromium it started when
@@ -98,14 +99,11 @@ async fn browser(downloads: &Path, profile: &Path) -> Option<(Chromedriver, Clie
             },
         }),
     );
-    // The WebDriver client speaks plain HTTP to chromedriver, but its TLS stack wants a
-    // crypto provider chosen: the one the server uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match ClientBuilder::rustls()
-            .expect("a TLS configuration")
+        // Plain HTTP to chromedriver on loopback.
+        match ClientBuilder::new(HttpConnector::new())
             .capabilities(caps.clone())
             .connect(&url)
             .await
