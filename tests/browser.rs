@@ -431,8 +431,11 @@ async fn the_pages_work_in_chromium() {
     p.goto("/").await;
     let size = s.server.size();
     p.wait(
-        "the log size on the home page",
-        &format!("return document.body.innerText.includes('{size}') && document.querySelector('main dl')"),
+        "the checkpoint verified on the home page, with the log's size",
+        &format!(
+            "return document.getElementById('checkpoint-verified')?.dataset.verified === 'true' \
+             && document.getElementById('log-size')?.innerText.replace(/\\D/g, '') === '{size}'"
+        ),
     )
     .await;
     p.shot("home").await;
@@ -613,6 +616,13 @@ async fn the_pages_work_in_chromium() {
          return e.classList.contains('bad') && !e.dataset.status && e.innerText.trim() !== ''",
     )
     .await;
+    // Once the access list has been answered too (the same 401).
+    p.wait(
+        "the access list refused",
+        "const m = document.getElementById('accesses-message'); \
+         return m && m.classList.contains('bad') && m.innerText.trim() !== ''",
+    )
+    .await;
     let shown = p
         .js(
             "return [document.querySelectorAll('#accesses tr[data-access-id]').length, \
@@ -775,7 +785,9 @@ async fn the_pages_work_in_chromium() {
     p.find("#lang-switch").await.click().await.unwrap();
     p.wait(
         "the page in English",
-        "return document.documentElement.lang === 'en' && document.getElementById('consent-status').innerText !== ''",
+        "return document.documentElement.lang === 'en' \
+         && document.getElementById('consent-status').innerText.includes('You withdrew your consent') \
+         && document.getElementById('withdraw-dialog').textContent.includes('Cancel')",
     )
     .await;
     p.shot("consent-en").await;
@@ -795,7 +807,7 @@ async fn the_pages_work_in_chromium() {
         &format!(
             "return document.getElementById('file-hash').textContent === '{sha}' \
              && document.querySelector('#file-result [data-result=found]') \
-             && document.querySelectorAll('#file-result tbody tr').length === 1"
+             && document.querySelectorAll('#file-result tbody tr[data-verified=true]').length === 1"
         ),
     )
     .await;

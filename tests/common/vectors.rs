@@ -8,6 +8,7 @@ use base64::prelude::*;
 use serde_json::{json, Value};
 
 use super::{nonce, register, sha_hex, Answer, Participant, Server};
+use datapole::log::{Hash, LogSigner};
 use datapole::statement::access::ACCESS_TYPE;
 use datapole::statement::consent::{CONSENT_TYPE, WITHDRAWAL_TYPE};
 use datapole::statement::deposit::DEPOSIT_TYPE;
@@ -31,6 +32,8 @@ pub struct Scenario {
     /// Genuine receipt files of *another* log (its own key, the same origin name): invalid
     /// under this log's key. (name, file)
     pub foreign: Vec<(String, Value)>,
+    /// Receipts of entries made by hand and signed with this log's key (see [`crafted`]).
+    pub crafted: Vec<(String, Value)>,
     /// The other log, kept running (its receipts' secrets work there, not here).
     pub other_server: Option<Server>,
 }
@@ -142,6 +145,7 @@ fn world(dir: &std::path::Path) -> Scenario {
         documents: Vec::new(),
         citizen: Value::Null,
         foreign: Vec::new(),
+        crafted: Vec::new(),
     };
     let private = s.deposit(b"patient cohort extract", "private");
     s.dataset = private["dataset_id"].as_str().unwrap().to_owned();
@@ -213,7 +217,147 @@ pub fn scenario(dir: &std::path::Path) -> Scenario {
 
     s.documents = docs;
     s.citizen = a;
+    s.crafted = crafted(&s);
     s
+}
+
+/// A receipt for a one-entry tree holding `leaf`, its checkpoint signed with this log's own
+/// key: how the operator (or a thief of the log key) could issue any entry. `base` gives the
+/// rest (signer, statement, opening).
+fn receipt_for_leaf(s: &Scenario, base: &Value, leaf: &[u8], signer: &LogSigner) -> Value {
+    use sha2::Digest;
+    let root: [u8; 32] = sha2::Sha256::new()
+        .chain_update([0u8])
+        .chain_update(leaf)
+        .finalize()
+        .into();
+    let checkpoint = signer.sign(1, Hash(root)).unwrap();
+    let mut r = base.clone();
+    r["leaf"] = json!(BASE64_STANDARD.encode(leaf));
+    r["index"] = json!(0);
+    r["inclusion"] = json!({"tree_size": 1, "hashes": []});
+    r["checkpoint"] = json!(checkpoint.note);
+    r["log"]["vkey"] = json!(s.vkey);
+    r
+}
+
+/// Receipts whose entries were made by hand and signed with the log's key: one well-formed
+/// (valid), and entries or documents that JSON.parse would read but the log's types refuse
+/// (an unknown version or field, a key twice, a byte-order mark, a fraction, a field
+/// missing), and a DSSE payload whose base64 padding is short. (name, receipt)
+fn crafted(s: &Scenario) -> Vec<(String, Value)> {
+    let skey = std::fs::read_to_string(s.server.data_dir.join("log.key")).unwrap();
+    let signer = LogSigner::from_skey(&skey, None).unwrap();
+    let (_, public) = s
+        .documents
+        .iter()
+        .find(|(n, _)| n == "public deposit")
+        .unwrap();
+    let base = &public["receipt"];
+    let mut leaf: Value = serde_json::from_slice(
+        &BASE64_STANDARD
+            .decode(base["leaf"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    // The hospital signs a statement of its own for it, its payload a length whose base64 ends
+    // in "==" (so that one "=" can be dropped).
+    let payload_of = |envelope: &Value| -> Value {
+        serde_json::from_slice(
+            &BASE64_STANDARD
+                .decode(envelope["payload"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let mut payload = payload_of(&leaf["statement"]);
+    let mut description = String::new();
+    while {
+        payload["description"] = json!(description);
+        payload.to_string().len() % 3 != 1
+    } {
+        description.push('x');
+    }
+    let envelope: Value = serde_json::from_slice(&s.hospital.sign(DEPOSIT_TYPE, &payload)).unwrap();
+    leaf["statement"] = envelope;
+    let mut out = Vec::new();
+    let mut add = |name: &str, bytes: Vec<u8>| {
+        out.push((name.to_owned(), receipt_for_leaf(s, base, &bytes, &signer)));
+    };
+    add("crafted deposit", serde_json::to_vec(&leaf).unwrap());
+    let mut v2 = leaf.clone();
+    v2["v"] = json!(2);
+    add(
+        "crafted deposit/version 2",
+        serde_json::to_vec(&v2).unwrap(),
+    );
+    let mut extra = leaf.clone();
+    extra["note"] = json!("x");
+    add(
+        "crafted deposit/unknown field",
+        serde_json::to_vec(&extra).unwrap(),
+    );
+    let text = serde_json::to_string(&leaf).unwrap();
+    add(
+        "crafted deposit/a key twice",
+        text.replacen("{", "{\"size\":1,", 1).into_bytes(),
+    );
+    add(
+        "crafted deposit/byte-order mark",
+        [b"\xef\xbb\xbf".as_slice(), text.as_bytes()].concat(),
+    );
+    let size = leaf["size"].as_u64().unwrap();
+    add(
+        "crafted deposit/size with a fraction",
+        text.replacen(
+            &format!("\"size\":{size}"),
+            &format!("\"size\":{size}.0"),
+            1,
+        )
+        .into_bytes(),
+    );
+    let mut short = leaf.clone();
+    let padded = short["statement"]["payload"].as_str().unwrap().to_owned();
+    assert!(padded.ends_with("=="), "{padded}");
+    short["statement"]["payload"] = json!(&padded[..padded.len() - 1]);
+    add(
+        "crafted deposit/payload base64 short of a padding",
+        serde_json::to_vec(&short).unwrap(),
+    );
+
+    // A citizen's withdrawal whose document lacks `initiated_by`.
+    let (_, withdrawal) = s
+        .documents
+        .iter()
+        .find(|(n, _)| n == "citizen withdrawal")
+        .unwrap();
+    let base = &withdrawal["receipt"];
+    let mut record: Value = serde_json::from_slice(
+        &BASE64_STANDARD
+            .decode(base["leaf"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut document: Value = serde_json::from_slice(
+        &BASE64_STANDARD
+            .decode(base["opening"]["document"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    document.as_object_mut().unwrap().remove("initiated_by");
+    let document = serde_json::to_vec(&document).unwrap();
+    let salt = [9u8; 32];
+    record["commitment"] = json!(datapole::field::hex(&datapole::statement::commitment(
+        &salt, &document
+    )));
+    let mut receipt = receipt_for_leaf(s, base, &serde_json::to_vec(&record).unwrap(), &signer);
+    receipt["opening"] = json!({"salt": BASE64_STANDARD.encode(salt),
+                                "document": BASE64_STANDARD.encode(&document)});
+    out.push((
+        "crafted withdrawal/document without initiated_by".into(),
+        receipt,
+    ));
+    out
 }
 
 /// Flips the last bit of a base64 field's bytes.
@@ -368,7 +512,7 @@ pub fn tampered(name: &str, doc: &Value) -> Vec<(String, Value)> {
 }
 
 /// Every valid file of the scenario, each followed by its tampered variants, then the other
-/// log's genuine files (invalid here).
+/// log's genuine files (invalid here), then the hand-made entries.
 pub fn all(s: &Scenario) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for (name, doc) in &s.documents {
@@ -376,6 +520,7 @@ pub fn all(s: &Scenario) -> Vec<(String, Value)> {
         out.extend(tampered(name, doc));
     }
     out.extend(s.foreign.iter().cloned());
+    out.extend(s.crafted.iter().cloned());
     out
 }
 

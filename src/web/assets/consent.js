@@ -8,7 +8,7 @@
 import { apply, lang, t } from "/assets/i18n.js";
 import { el, fetchJSON, getJSON } from "/assets/api.js";
 import { passed, renderChecks, verifiedCell } from "/assets/checks.js";
-import { opened, servedLogKey, verifyDocument, verifyReceipt } from "/assets/verify.js";
+import { consentEnd, opened, servedLogKey, verifyDocument, verifyReceipt } from "/assets/verify.js";
 
 /** At most this many pages of accesses (1,000 each) are read. */
 const MAX_PAGES = 10;
@@ -353,7 +353,8 @@ function drawDetails() {
   fact("special_category", el("span", r.special_category ? t("special_yes") : t("special_no")));
   fact("legal_basis", el("span", legalBasis(r.legal_basis)));
   const validity = r.validity ?? {};
-  const expires = state.value.expires_at ?? view?.expires_at;
+  // From the verified signed validity and entry time, not from the file or the server.
+  const expires = consentEnd(state.value.receipt);
   const v = el("span");
   if (validity.until) v.append(t("validity_until"), " ", timeEl(validity.until, true));
   else if (validity.duration) v.append(fill(t("validity_duration"), { duration: duration(validity.duration) }));
@@ -426,6 +427,18 @@ function drawStatus() {
   out.textContent = word("state", view.status);
   out.className = view.status === "given" ? "ok" : "";
   out.dataset.status = view.status;
+  // The status is the server's word; a verified withdrawal or erasure overrules it.
+  const proven = (state.eventRows ?? []).map((row) => row.open?.leaf?.type);
+  const provenStatus = proven.includes("erasure") ? "erased" : proven.includes("withdrawal") ? "withdrawn" : null;
+  const contradicted = provenStatus !== null && view.status !== provenStatus;
+  if (contradicted) {
+    out.textContent = fill(t("status_contradicted"), {
+      claimed: word("state", view.status),
+      event: t(provenStatus === "erased" ? "event_erasure" : "event_withdrawal").toLowerCase(),
+    });
+    out.className = "bad";
+    out.dataset.status = provenStatus;
+  }
   // Times from verified entries: the consent's own, and each verified withdrawal or erasure.
   whenLine.append(`${t("recorded_on")} `, timeEl(state.leaf?.time ?? view.recorded_at, true));
   for (const row of state.eventRows ?? []) {
@@ -434,11 +447,12 @@ function drawStatus() {
       whenLine.append(" · ", `${t(`${leaf.type}_on`)} `, timeEl(leaf.time, true));
     }
   }
-  if (view.expires_at && (view.status === "given" || view.status === "expired")) {
+  const end = consentEnd(state.value.receipt);
+  if (end && (view.status === "given" || view.status === "expired") && !contradicted) {
     const key = view.status === "expired" ? "expired_on" : "expires_on";
-    whenLine.append(" · ", `${t(key)} `, timeEl(state.value.expires_at ?? view.expires_at, true));
+    whenLine.append(" · ", `${t(key)} `, timeEl(end, true));
   }
-  button.hidden = view.status !== "given";
+  button.hidden = view.status !== "given" || contradicted;
 }
 
 /** "Not verified": what stands in a row in place of what its receipt would have proved. */
@@ -618,7 +632,7 @@ function drawWithdrawal() {
   section.hidden = false;
   section.dataset.verified = String(ok);
   const sentence = $("withdrawal-sentence");
-  sentence.textContent = fill(t(ok ? "withdrawal_done" : "withdrawal_unverified"), { index: w.answer.index });
+  sentence.textContent = fill(t(ok ? "withdrawal_done" : "withdrawal_unverified"), { index: w.answer.receipt?.index ?? "?" });
   sentence.className = ok ? "ok" : "bad";
   renderChecks($("withdrawal-checks"), w.checks, meanings());
   const link = $("withdrawal-download");

@@ -203,7 +203,12 @@ function drawDeposits(part, out) {
     return;
   }
   const verified = s.rows.filter((r) => r.leaf).length;
-  out.append(el("p", `${t("found")} (${s.rows.length})`, { class: "ok", "data-result": "found" }));
+  // "Deposited" only on the strength of receipts verified here, not of the server's listing.
+  if (verified > 0) {
+    out.append(el("p", `${t("found")} (${verified})`, { class: "ok", "data-result": "found" }));
+  } else {
+    out.append(el("p", t("found_unverified"), { class: "bad", "data-result": "unverified" }));
+  }
   const line = el("p", null, { class: verified === s.rows.length ? "ok" : "bad" });
   line.append(
     el("span", verified === s.rows.length ? "✓ " : "✗ ", { "aria-hidden": "true" }),

@@ -66,7 +66,8 @@ async function latestEntry(size, key) {
   try {
     const receipt = await getJSON(`/v1/receipts/${size - 1n}`);
     const checks = await verifyReceipt(receipt, key);
-    const ok = checks.length > 0 && checks.every((c) => c.ok === true);
+    // Valid, and the receipt of that very entry (not of an older one).
+    const ok = checks.length > 0 && checks.every((c) => c.ok === true) && BigInt(receipt.index) === size - 1n;
     if (!ok) return { ok: false };
     const leaf = opened(receipt).leaf;
     const iso = leaf?.time ?? leaf?.deposited_at ?? leaf?.registered_at;
@@ -176,8 +177,9 @@ function drawWitnesses() {
     summary.textContent = t("witnesses_no_checkpoint");
     summary.className = "bad";
   } else {
-    summary.textContent = fill(t("witnesses_count"), { n: count, total: results.length, quorum: w.quorum });
-    summary.className = count >= w.quorum ? "ok" : "bad";
+    // The keys and the quorum are this Data Pôle's own list: say so.
+    summary.textContent = `${fill(t("witnesses_count"), { n: count, total: results.length, quorum: w.quorum })} ${t("witnesses_keys_note")}`;
+    summary.className = w.quorum >= 1 && count >= w.quorum ? "ok" : "bad";
   }
   const rows = $("witness-rows");
   rows.replaceChildren();
@@ -195,7 +197,7 @@ function drawWitnesses() {
     if (ok && r.time !== null) at.append(timeEl(new Date(r.time * 1000)));
     else at.append("—");
     tr.append(
-      el("td", witness.name, { class: "mono" }),
+      el("td", r?.name ?? witness.name, { class: "mono" }),
       status,
       at,
       el("td", Number(witness.size ?? 0).toLocaleString(locale())),

@@ -133,10 +133,24 @@ function envelopeBytes(e) {
   );
 }
 
+/** DSSE base64 as the log decodes it (src/statement/dsse.rs, decode_any): standard, then
+ * URL-safe, then each unpadded; every one strict and canonical, no mixed alphabets. */
 function fromB64Any(s) {
-  // DSSE allows URL-safe and unpadded base64.
-  const std = s.replace(/-/g, "+").replace(/_/g, "/");
-  return b64(std + "=".repeat((4 - (std.length % 4)) % 4));
+  if (typeof s !== "string") throw new Error("not base64");
+  const attempts = [];
+  if (/^[A-Za-z0-9+/]*={0,2}$/.test(s)) attempts.push(s);
+  if (/^[A-Za-z0-9_-]*={0,2}$/.test(s)) attempts.push(s.replace(/-/g, "+").replace(/_/g, "/"));
+  for (const padded of attempts.slice()) {
+    if (!padded.includes("=") && padded.length % 4 !== 0) attempts.push(padded + "=".repeat((4 - (padded.length % 4)) % 4));
+  }
+  for (const a of attempts) {
+    try {
+      return b64(a);
+    } catch {
+      // The next form.
+    }
+  }
+  throw new Error("not base64");
 }
 
 async function checkSignature(r, st, type, expected, report) {
@@ -151,7 +165,7 @@ async function checkSignature(r, st, type, expected, report) {
     if (!ok) throw new Error("the signature does not verify");
     report.push({ name: "statement signature", ok: true, detail: `signed by participant ${signer.participant_id}` });
     // Wrapped: a payload that is JSON null or false is still a signed payload.
-    return { payload: parseJSON(payload) };
+    return { payload: parseJSON(payload, type === TYPES.deposit ? "deposit" : "strict") };
   } catch (e) {
     report.push({ name: "statement signature", ok: false, detail: e.message });
     return null;
@@ -255,14 +269,9 @@ export async function verifyReceipt(r, pinnedVkey) {
   } catch (e) {
     push("inclusion", false, e.message);
   }
-  let entry = null;
-  try {
-    entry = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(leaf));
-  } catch {
-    // Not JSON: nothing more to check.
-  }
-  if (entry?.type === "deposit") await checkDeposit(r, entry, report);
-  else if (["consent", "withdrawal", "erasure", "access"].includes(entry?.type)) await checkRecord(r, entry, report);
+  const entry = parseJSON(leaf);
+  if (isDepositLeaf(entry)) await checkDeposit(r, entry, report);
+  else if (isRecordLeaf(entry)) await checkRecord(r, entry, report);
   else if (r.statement || r.opening || r.signer) push("statement", false, "this entry carries no statement to open or check");
   return report;
 }
@@ -296,7 +305,8 @@ async function checkDeposit(r, leaf, report) {
   const signed = await checkSignature(r, st, TYPES.deposit, leaf.depositor, report);
   if (!signed) return;
   const p = signed.payload;
-  const ok = isObject(p) && typeof p.sha256 === "string" && p.sha256.toLowerCase() === leaf.sha256 && p.size === leaf.size && p.visibility === leaf.visibility && (p.dataset_id == null || p.dataset_id === leaf.dataset_id);
+  const ok = exactKeys(p, ["sha256", "size", "media_type", "title", "visibility", "issued_at", "nonce"], ["description", "license", "retention", "dataset_id", "metadata"]) &&
+    typeof p.sha256 === "string" && p.sha256.toLowerCase() === leaf.sha256 && p.size === leaf.size && p.visibility === leaf.visibility && (p.dataset_id == null || p.dataset_id === leaf.dataset_id);
   push("statement matches entry", ok, ok ? `dataset ${leaf.dataset_id} version ${leaf.version}, sha256 ${leaf.sha256}` : "the statement does not describe the entry's content");
 }
 
@@ -304,17 +314,106 @@ function isObject(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+/** The access decision's reason codes (src/decision/mod.rs). */
+const REASONS = [
+  "consented", "authorization_recorded", "emergency_override", "unknown_consent", "consent_refused",
+  "consent_withdrawn", "consent_erased", "consent_expired", "dataset_not_covered", "purpose_not_consented",
+  "recipient_not_allowed",
+];
+
 function isUuid(v) {
   return typeof v === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v);
 }
 
 /** Parses JSON bytes strictly (UTF-8, one value); null if they are not JSON. */
-function parseJSON(bytes) {
+function parseJSON(bytes, mode = "strict") {
+  let text;
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    // A byte-order mark is kept, so that JSON.parse refuses it as serde_json does.
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return null;
   }
+  if (!strictJSON(text, mode)) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** False for JSON text that serde would refuse into the log's types although JSON.parse takes
+ * it: a key twice in one object (JSON.parse keeps the last), or a number with a fraction or
+ * an exponent (none of the entries', documents' or statements' numbers may have one). In
+ * `deposit` mode (a deposit statement, whose free-form `metadata` may hold any JSON), only
+ * the top-level keys are checked. */
+function strictJSON(text, mode = "strict") {
+  const deposit = mode === "deposit";
+  const stack = [];
+  let i = 0;
+  let expectKey = false;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top instanceof Set && expectKey && (!deposit || stack.length === 1)) {
+        const key = JSON.parse(text.slice(i, j + 1));
+        if (top.has(key)) return false;
+        top.add(key);
+        expectKey = false;
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === "{") {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === "[") {
+      stack.push(null);
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+    } else if (c === ",") {
+      expectKey = stack[stack.length - 1] instanceof Set;
+    } else if (c === "." || c === "e" || c === "E") {
+      // Outside strings: in a number after a digit (the "e" of true and false follows a
+      // letter).
+      const before = text[i - 1];
+      if (!deposit && before >= "0" && before <= "9") return false;
+    }
+    i += 1;
+  }
+  return true;
+}
+
+/** True when `v` is an object whose keys are all in `allowed` and include `required`. */
+function exactKeys(v, required, optional = []) {
+  if (!isObject(v)) return false;
+  const allowed = new Set([...required, ...optional]);
+  return Object.keys(v).every((k) => allowed.has(k)) && required.every((k) => Object.hasOwn(v, k));
+}
+
+const u64 = (v) => Number.isSafeInteger(v) && v >= 0;
+
+/** A deposit entry as the Rust verifier reads one (DepositLeaf, v 1). */
+function isDepositLeaf(e) {
+  return (
+    exactKeys(e, ["v", "type", "dataset_id", "version", "depositor", "sha256", "size", "visibility", "deposited_at"], ["statement", "commitment"]) &&
+    e.v === 1 && e.type === "deposit" && isUuid(e.dataset_id) && u64(e.version) && isUuid(e.depositor) &&
+    typeof e.sha256 === "string" && u64(e.size) && ["public", "private"].includes(e.visibility) &&
+    typeof e.deposited_at === "string" && (e.statement == null || !shapeError(e.statement, SHAPES.envelope)) &&
+    (e.commitment == null || typeof e.commitment === "string")
+  );
+}
+
+/** A consent, event or access entry as the Rust verifier reads one (RecordLeaf, v 1). */
+function isRecordLeaf(e) {
+  return (
+    exactKeys(e, ["v", "type", "id", "issuer", "time", "commitment"]) && e.v === 1 &&
+    ["consent", "withdrawal", "erasure", "access"].includes(e.type) && isUuid(e.id) && isUuid(e.issuer) &&
+    typeof e.time === "string" && typeof e.commitment === "string"
+  );
 }
 
 /** Checks a consent, consent event or access entry: the opening, then what it opens. */
@@ -352,25 +451,38 @@ async function checkRecord(r, leaf, report) {
     const signed = await checkSignature(r, r.statement, TYPES.consent, leaf.issuer, report);
     if (!signed) return;
     const p = signed.payload;
-    const ok = isObject(p) && ["given", "refused"].includes(p.decision) && Array.isArray(p.purposes);
+    const ok =
+      exactKeys(p, ["subject_ref", "expressed_by", "indication_method", "notice", "purposes", "legal_basis", "data_categories",
+        "special_category", "jurisdiction", "storage_location", "retention_period", "validity", "withdrawal_method", "decision",
+        "issued_at", "nonce"], ["datasets", "recipients"]) &&
+      ["given", "refused"].includes(p.decision) && Array.isArray(p.purposes);
     push("statement matches entry", ok, ok ? `consent ${leaf.id} ${p.decision} by controller ${leaf.issuer} for ${p.purposes.length} purpose(s)` : "the statement is not a consent");
   } else if ((leaf.type === "withdrawal" || leaf.type === "erasure") && r.statement) {
     const signed = await checkSignature(r, r.statement, TYPES[leaf.type], leaf.issuer, report);
     if (!signed) return;
     const p = signed.payload;
-    const ok = isObject(p) && isUuid(p.consent_id);
+    const ok = exactKeys(p, ["consent_id", "issued_at", "nonce"], ["reason"]) && isUuid(p.consent_id) &&
+      typeof p.issued_at === "string" && typeof p.nonce === "string" && (p.reason == null || typeof p.reason === "string");
     push("statement matches entry", ok, ok ? `${leaf.type} of consent ${p.consent_id} by its controller` : `the statement is not a consent ${leaf.type}`);
   } else if (leaf.type === "withdrawal" || leaf.type === "erasure") {
     if (r.signer) return void push("record matches entry", false, "a citizen's event names a signer, but the citizen signs nothing");
     const d = parseJSON(bytes);
-    if (!isObject(d) || d.v !== 1 || !isUuid(d.id) || !isUuid(d.consent_id) || typeof d.time !== "string") {
+    if (!exactKeys(d, ["v", "type", "id", "consent_id", "initiated_by", "time"]) || d.v !== 1 || !isUuid(d.id) ||
+        !isUuid(d.consent_id) || typeof d.time !== "string" || !["consent", "withdrawal", "erasure", "access"].includes(d.type) ||
+        !["subject", "controller"].includes(d.initiated_by)) {
       return void push("record matches entry", false, "the document is not a consent event");
     }
     const ok = d.type === leaf.type && d.id === leaf.id && d.time === leaf.time;
     push("record matches entry", ok, ok ? `${leaf.type} of consent ${d.consent_id} by the citizen` : "the document describes another event");
   } else if (leaf.type === "access" && !r.statement) {
     const rec = parseJSON(bytes);
-    if (!isObject(rec) || rec.v !== 1 || !isObject(rec.statement) || !["permit", "deny"].includes(rec.decision) || typeof rec.reason !== "string") {
+    const shaped =
+      exactKeys(rec, ["v", "id", "accessor", "statement", "decision", "reason", "emergency", "evaluated_at_size", "decided_at"], ["consent_id", "overridden"]) &&
+      rec.v === 1 && isUuid(rec.id) && isUuid(rec.accessor) && !shapeError(rec.statement, SHAPES.envelope) &&
+      ["permit", "deny"].includes(rec.decision) && REASONS.includes(rec.reason) && typeof rec.emergency === "boolean" &&
+      u64(rec.evaluated_at_size) && typeof rec.decided_at === "string" && (rec.consent_id == null || isUuid(rec.consent_id)) &&
+      (rec.overridden == null || REASONS.includes(rec.overridden));
+    if (!shaped) {
       return void push("record matches entry", false, "the document is not an access record");
     }
     if (rec.id !== leaf.id || rec.accessor !== leaf.issuer || rec.decided_at !== leaf.time) {
@@ -409,6 +521,24 @@ function addDuration(start, text) {
   return new Date(t.getTime() + ((n[2] * 7 + n[3]) * 86400 + n[4] * 3600 + n[5] * 60 + n[6]) * 1000);
 }
 
+/** The end of a consent's validity (RFC 3339, milliseconds, UTC): its signed `validity.until`,
+ * or `validity.duration` after the time the log recorded it; null if there is none. */
+function validityEnd(payload, recordedAt) {
+  const v = payload?.validity ?? {};
+  let end = null;
+  if (typeof v.until === "string") end = new Date(v.until);
+  else if (typeof v.duration === "string") end = addDuration(new Date(recordedAt), v.duration);
+  return end && !Number.isNaN(end.getTime()) ? end.toISOString() : null;
+}
+
+/** When the consent of a citizen's receipt ends, from its signed statement and its entry's
+ * time alone (not from what the file or the server says); null if it cannot be told. Use on a
+ * receipt that verified. */
+export function consentEnd(receipt) {
+  const { leaf, payload } = opened(receipt);
+  return leaf?.type === "consent" ? validityEnd(payload, leaf.time) : null;
+}
+
 /** The `record` check of a citizen's consent receipt: the consent id, record and end of
  * validity shown beside the log receipt are what its entry and signed statement say. */
 function checkCitizenRecord(r, consentId, record, expiresAt) {
@@ -432,12 +562,8 @@ function checkCitizenRecord(r, consentId, record, expiresAt) {
   if (!sameJSON(signed, record)) return fail("the record shown is not the one the controller signed");
   if (expiresAt !== undefined && expiresAt !== null && typeof expiresAt !== "string") return fail("expires_at is not a string");
   if (typeof expiresAt === "string") {
-    const v = signed.validity ?? {};
-    let end = null;
-    if (typeof v.until === "string") end = new Date(v.until);
-    else if (typeof v.duration === "string") end = addDuration(new Date(leaf.time), v.duration);
-    if (!end || Number.isNaN(end.getTime())) return fail("the consent's validity has no computable end");
-    const computed = end.toISOString();
+    const computed = validityEnd(signed, leaf.time);
+    if (!computed) return fail("the consent's validity has no computable end");
     if (computed !== expiresAt) return fail(`expires_at ${expiresAt} is not the signed validity's end (${computed})`);
   }
   return { name: "record", ok: true, detail: `the record shown is the signed statement of consent ${leaf.id}` };
@@ -532,7 +658,9 @@ export function opened(r) {
   }
   const statement = r.statement ?? (leaf?.type === "deposit" ? leaf.statement : null) ?? document?.statement ?? null;
   try {
-    if (isObject(statement) && typeof statement.payload === "string") payload = json(fromB64Any(statement.payload));
+    if (isObject(statement) && typeof statement.payload === "string") {
+      payload = parseJSON(fromB64Any(statement.payload), statement.payloadType === TYPES.deposit ? "deposit" : "strict");
+    }
   } catch {
     payload = null;
   }
@@ -545,6 +673,7 @@ export function opened(r) {
 export async function verifyCosignatures(note, witnessVkeys) {
   const split = typeof note === "string" ? note.lastIndexOf("\n\n") : -1;
   const out = [];
+  const seen = new Set();
   for (const vkey of witnessVkeys) {
     let k;
     try {
@@ -553,6 +682,15 @@ export async function verifyCosignatures(note, witnessVkeys) {
       out.push({ name: String(vkey).split("+")[0], ok: false, time: null, detail: e.message });
       continue;
     }
+    // A witness counts once: a key or a name listed twice does not make two cosignatures.
+    const name = `name:${k.name}`;
+    const key = `key:${hex(k.key)}`;
+    if (seen.has(name) || seen.has(key)) {
+      out.push({ name: k.name, ok: false, time: null, detail: "this witness is listed twice" });
+      continue;
+    }
+    seen.add(name);
+    seen.add(key);
     let result = { name: k.name, ok: false, time: null, detail: "no cosignature of this witness" };
     if (split >= 0) {
       const text = note.slice(0, split + 1);
