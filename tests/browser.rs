@@ -177,6 +177,11 @@ impl Page {
         }
     }
 
+    /// Picks the file at `path` in the file input `input`, as a user does in its dialog.
+    async fn pick(&self, input: &str, path: &str) {
+        self.find(input).await.send_keys(path).await.unwrap();
+    }
+
     /// Presses `key` on the keyboard (a WebDriver key action: whatever has the focus gets it).
     async fn press(&self, key: Key) {
         let k = char::from(key);
@@ -464,11 +469,7 @@ async fn the_pages_work_in_chromium() {
             vec![],
         )
         .await;
-        p.find("#receipt-file")
-            .await
-            .send_keys(&path)
-            .await
-            .unwrap();
+        p.pick("#receipt-file", &path).await;
         let valid = p
             .wait(
                 &format!("the verdict on {name}"),
@@ -537,11 +538,7 @@ async fn the_pages_work_in_chromium() {
     let mut forged = citizen.clone();
     forged["record"]["purposes"][0]["text"] = json!("Prospection commerciale");
     let forged_path = write_file(&files, "forged.json", &serde_json::to_vec(&forged).unwrap());
-    p.find("#consent-file")
-        .await
-        .send_keys(&forged_path)
-        .await
-        .unwrap();
+    p.pick("#consent-file", &forged_path).await;
     p.wait(
         "the forged receipt refused",
         "return document.getElementById('receipt-verdict')?.dataset.valid === 'false' \
@@ -573,11 +570,7 @@ async fn the_pages_work_in_chromium() {
         "foreign.json",
         &serde_json::to_vec(foreign).unwrap(),
     );
-    p.find("#consent-file")
-        .await
-        .send_keys(&foreign_path)
-        .await
-        .unwrap();
+    p.pick("#consent-file", &foreign_path).await;
     p.wait(
         "the other log's receipt refused",
         "return document.getElementById('receipt-verdict')?.dataset.valid === 'false' \
@@ -605,11 +598,7 @@ async fn the_pages_work_in_chromium() {
         "wrong-secret.json",
         &serde_json::to_vec(&wrong).unwrap(),
     );
-    p.find("#consent-file")
-        .await
-        .send_keys(&wrong_path)
-        .await
-        .unwrap();
+    p.pick("#consent-file", &wrong_path).await;
     p.wait(
         "the wrong secret reported",
         "const e = document.getElementById('consent-status'); \
@@ -637,11 +626,7 @@ async fn the_pages_work_in_chromium() {
     );
     p.shot("consent-wrong-secret").await;
 
-    p.find("#consent-file")
-        .await
-        .send_keys(&receipt_path)
-        .await
-        .unwrap();
+    p.pick("#consent-file", &receipt_path).await;
     p.wait(
         "the citizen receipt verified",
         "return document.getElementById('receipt-verdict')?.dataset.valid === 'true'",
@@ -796,11 +781,7 @@ async fn the_pages_work_in_chromium() {
     // The explorer: a file picked in the browser, hashed there, found; another not found.
     p.goto("/explorer").await;
     let deposited = write_file(&files, "air-quality.csv", vectors::PUBLIC_CONTENT);
-    p.find("#file-input")
-        .await
-        .send_keys(&deposited)
-        .await
-        .unwrap();
+    p.pick("#file-input", &deposited).await;
     let sha = common::sha_hex(vectors::PUBLIC_CONTENT);
     p.wait(
         "the deposited file found",
@@ -813,7 +794,7 @@ async fn the_pages_work_in_chromium() {
     .await;
     p.shot("explorer-found").await;
     let other = write_file(&files, "never-deposited.csv", b"not in the log\n");
-    p.find("#file-input").await.send_keys(&other).await.unwrap();
+    p.pick("#file-input", &other).await;
     let other_sha = common::sha_hex(b"not in the log\n");
     p.wait(
         "the other file not found",
