@@ -354,9 +354,16 @@ for (const e of document.querySelectorAll("body *")) {
 return problems;
 "#;
 
+/// A JavaScript function `key(e)` naming an element stably: its id, or its tag and text.
+macro_rules! key_fn {
+    () => {
+        r#"const key = (e) => e.id ? `#${e.id}` : `${e.tagName.toLowerCase()}:${(e.getAttribute("href") || e.textContent || "").trim().slice(0, 60)}`;"#
+    };
+}
+
 /// The keys of the visible controls and links that Tab should reach (outside closed dialogs).
 const TAB_TARGETS_JS: &str = concat!(
-    r#"const key = (e) => e.id ? `#${e.id}` : `${e.tagName.toLowerCase()}:${(e.getAttribute("href") || e.textContent || "").trim().slice(0, 60)}`;"#,
+    key_fn!(),
     r#"
 const modal = document.querySelector("dialog:modal");
 return [...document.querySelectorAll("a[href], button, input, textarea, select")]
@@ -368,7 +375,7 @@ return [...document.querySelectorAll("a[href], button, input, textarea, select")
 
 /// What has the focus, and whether the focus is visible (an outline or a shadow).
 const FOCUS_JS: &str = concat!(
-    r#"const key = (e) => e.id ? `#${e.id}` : `${e.tagName.toLowerCase()}:${(e.getAttribute("href") || e.textContent || "").trim().slice(0, 60)}`;"#,
+    key_fn!(),
     r#"
 const e = document.activeElement;
 if (!e || e === document.body) return {};

@@ -1,39 +1,5 @@
 // Same-origin calls to the log's API, and the byte helpers the pages share.
 
-/** GETs `path` as JSON; throws an Error carrying the API's error message. */
-export async function getJSON(path) {
-  const res = await fetch(path, { headers: { Accept: "application/json" } });
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    // Not JSON: reported below by status.
-  }
-  if (!res.ok && res.status !== 202) {
-    const message = body?.error?.message ?? `HTTP ${res.status}`;
-    const err = new Error(message);
-    err.status = res.status;
-    err.code = body?.error?.code;
-    throw err;
-  }
-  return body;
-}
-
-/** GETs `path` as text. */
-export async function getText(path) {
-  const res = await fetch(path);
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  return res.text();
-}
-
-/** Standard base64 to bytes. */
-export function fromBase64(s) {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /** Bytes to lower-case hex. */
 export function toHex(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -55,7 +21,8 @@ export function el(tag, text, attrs = {}) {
 /**
  * Calls `path` on this origin and reads its JSON answer: `method` (GET unless told) with no
  * body, and `bearer`, if given, sent as `Authorization: Bearer` (a secret goes in that header,
- * never in the URL). Nothing is cached. Throws like getJSON on an error status.
+ * never in the URL). Nothing is cached. Throws an Error carrying the API's error message,
+ * with its `status` and `code`, on an error status.
  */
 export async function fetchJSON(path, { method = "GET", bearer } = {}) {
   const headers = { Accept: "application/json" };

@@ -6,7 +6,7 @@
 // claims beside them. The citizen can withdraw the consent. The secret stays in this page's
 // memory: never stored in the browser, never put in a URL.
 import { apply, lang, t } from "/assets/i18n.js";
-import { el, fetchJSON, getJSON } from "/assets/api.js";
+import { el, fetchJSON } from "/assets/api.js";
 import { passed, renderChecks, verifiedCell } from "/assets/checks.js";
 import { consentEnd, opened, servedLogKey, verifyDocument, verifyReceipt } from "/assets/verify.js";
 
@@ -731,7 +731,7 @@ async function loadNames() {
   for (const id of ids) {
     if (!UUID.test(String(id))) continue;
     try {
-      const p = await getJSON(`/v1/participants/${encodeURIComponent(id)}`);
+      const p = await fetchJSON(`/v1/participants/${encodeURIComponent(id)}`);
       names.set(id, p?.name || null);
     } catch {
       names.set(id, null);

@@ -3,7 +3,7 @@
 // deposit found is proved here: its receipt is verified in the browser against this Data
 // Pôle's key, and its entry must name the digest looked up.
 import { apply, lang, t } from "/assets/i18n.js";
-import { el, getJSON, sha256, toHex } from "/assets/api.js";
+import { el, fetchJSON, sha256, toHex } from "/assets/api.js";
 import { passed, verifiedCell } from "/assets/checks.js";
 import { opened, servedLogKey, verifyReceipt } from "/assets/verify.js";
 
@@ -102,10 +102,10 @@ function drawLatest() {
 
 async function latest() {
   try {
-    const info = await getJSON("/v1/log");
+    const info = await fetchJSON("/v1/log");
     const first = Math.max(0, info.size - LATEST);
     const views = await Promise.all(
-      Array.from({ length: info.size - first }, (_, k) => getJSON(`/v1/entries/${info.size - 1 - k}`)),
+      Array.from({ length: info.size - first }, (_, k) => fetchJSON(`/v1/entries/${info.size - 1 - k}`)),
     );
     shown.latest = { views };
   } catch (e) {
@@ -123,7 +123,7 @@ async function verifyDeposits(deposits, hex) {
       let checks;
       let leaf = null;
       try {
-        const receipt = await getJSON(`/v1/receipts/${encodeURIComponent(d.index)}`);
+        const receipt = await fetchJSON(`/v1/receipts/${encodeURIComponent(d.index)}`);
         checks = await verifyReceipt(receipt, served);
         if (passed(checks)) {
           const entry = opened(receipt).leaf;
@@ -228,7 +228,7 @@ async function showDeposits(part, hex, out) {
   shown[part] = { loading: true };
   drawDeposits(part, out);
   try {
-    const list = await getJSON(`/v1/deposits?sha256=${encodeURIComponent(hex)}`);
+    const list = await fetchJSON(`/v1/deposits?sha256=${encodeURIComponent(hex)}`);
     const deposits = Array.isArray(list?.deposits) ? list.deposits : [];
     const rows = await verifyDeposits(deposits, hex);
     if (gen !== generations[part]) return;
@@ -291,7 +291,7 @@ function wire() {
     const gen = ++generations.entry;
     const index = $("entry-input").value;
     try {
-      const view = await getJSON(`/v1/entries/${encodeURIComponent(index)}`);
+      const view = await fetchJSON(`/v1/entries/${encodeURIComponent(index)}`);
       if (gen !== generations.entry) return;
       shown.entry = { view };
     } catch (e) {

@@ -3,7 +3,7 @@
 // the verified checkpoint's; the latest entry's time comes from its receipt, verified too; and
 // each witness's cosignature of that checkpoint is verified with the witness's key.
 import { apply, lang, t } from "/assets/i18n.js";
-import { el, getJSON } from "/assets/api.js";
+import { el, fetchJSON } from "/assets/api.js";
 import { opened, servedLogKey, verifyCheckpoint, verifyCosignatures, verifyReceipt } from "/assets/verify.js";
 
 const $ = (id) => document.getElementById(id);
@@ -64,7 +64,7 @@ async function readCheckpoint() {
 async function latestEntry(size, key) {
   if (size === 0n) return { empty: true };
   try {
-    const receipt = await getJSON(`/v1/receipts/${size - 1n}`);
+    const receipt = await fetchJSON(`/v1/receipts/${size - 1n}`);
     const checks = await verifyReceipt(receipt, key);
     // Valid, and the receipt of that very entry (not of an older one).
     const ok = checks.length > 0 && checks.every((c) => c.ok === true) && BigInt(receipt.index) === size - 1n;
@@ -80,7 +80,7 @@ async function latestEntry(size, key) {
 async function load() {
   const s = {};
   try {
-    s.info = await getJSON("/v1/log");
+    s.info = await fetchJSON("/v1/log");
   } catch (e) {
     state = { error: e.message };
     draw();
