@@ -14,14 +14,13 @@ use rand::RngCore;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::consents::{load, MAX_LISTED};
-use super::corrupt;
-use super::deposits::{read_deposit, versions};
+use super::consents::load;
+use super::deposits::published_dataset;
 use super::error::ApiError;
 use super::participants::lookup_participant;
 use super::receipts::build_receipt;
 use super::statements::{check_fresh, parse_payload, read_statement};
-use super::{Against, AppState};
+use super::{Against, AppState, UnreadableEntry};
 use crate::consent::{time, AccessRecord, RecordKind, RecordLeaf};
 use crate::decision::{decide, AccessFacts, Reason, Verdict};
 use crate::log::sequencer::AppendError;
@@ -105,19 +104,29 @@ pub struct AccessView {
 pub struct AccessList {
     /// The consent.
     pub consent_id: Uuid,
-    /// Every access decision that referenced it, oldest first (at most 1,000, after the
-    /// `after` entry if given).
+    /// Every access decision that referenced it, oldest first, after the `after` entry if
+    /// given (at most `limit`, 1,000 by default and at most).
     pub accesses: Vec<AccessView>,
-    /// True when there are more: ask again with `after` = the last index listed.
+    /// Entries of this page the store could not read: listed apart, the listing goes on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableEntry>,
+    /// True when there are more: ask again with `after` = the last index of this page.
     pub truncated: bool,
 }
 
-/// The access record committed by entry `index`.
-fn read_access(state: &AppState, index: u64) -> Result<(RecordLeaf, AccessRecord), ApiError> {
-    let leaf = RecordLeaf::from_bytes(&state.entry(index)?)
-        .filter(|l| l.kind == RecordKind::Access)
-        .ok_or_else(|| corrupt(format!("entry {index} is not an access record")))?;
-    let record = state
+/// The access decision committed by entry `index`: its leaf, its record and the accessor's
+/// statement; `Ok(Err(why))` when the store holds something that cannot be read.
+#[allow(clippy::type_complexity)]
+fn read_access(
+    state: &AppState,
+    index: u64,
+) -> Result<Result<(RecordLeaf, AccessRecord, AccessPayload), String>, ApiError> {
+    let Some(leaf) =
+        RecordLeaf::from_bytes(&state.entry(index)?).filter(|l| l.kind == RecordKind::Access)
+    else {
+        return Ok(Err(format!("entry {index} is not an access record")));
+    };
+    let Some(record) = state
         .log
         .store()
         .sidecar(index)?
@@ -125,36 +134,59 @@ fn read_access(state: &AppState, index: u64) -> Result<(RecordLeaf, AccessRecord
         .and_then(|s| s.document)
         .and_then(|d| BASE64_STANDARD.decode(d).ok())
         .and_then(|d| serde_json::from_slice::<AccessRecord>(&d).ok())
-        .ok_or_else(|| corrupt(format!("access entry {index} has no readable record")))?;
-    Ok((leaf, record))
+    else {
+        return Ok(Err(format!("access entry {index} has no readable record")));
+    };
+    let Some(payload) = record
+        .statement
+        .check()
+        .ok()
+        .and_then(|(p, _)| serde_json::from_slice::<AccessPayload>(&p).ok())
+    else {
+        return Ok(Err(format!(
+            "access entry {index}: the signed statement cannot be read"
+        )));
+    };
+    Ok(Ok((leaf, record, payload)))
 }
 
 /// The access decisions that referenced consent `id`, oldest first, from entry `after` on
-/// (exclusive), at most [`MAX_LISTED`].
-pub fn of_consent(state: &AppState, id: Uuid, after: Option<u64>) -> Result<AccessList, ApiError> {
+/// (exclusive), at most `limit`: one seek and one page. An entry the store cannot read is
+/// listed apart in `unreadable`.
+pub fn of_consent(
+    state: &AppState,
+    id: Uuid,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<AccessList, ApiError> {
     let basis = state.receipt_basis();
-    let checkpoint = state.log.latest();
-    // Keys are consent id ‖ leaf index (big-endian): the scan is in log order.
+    let size = state.log.latest().size;
+    // Keys are consent id ‖ leaf index (big-endian): the seek starts right after `after`.
     let found: Vec<u64> = state
         .log
         .store()
-        .scan(Index::ConsentAccess, id.as_bytes(), usize::MAX)?
+        .scan(
+            Index::ConsentAccess,
+            id.as_bytes(),
+            after.map(u64::to_be_bytes).as_ref().map(|a| a.as_slice()),
+            limit + 1,
+        )?
         .into_iter()
         .map(|(_, index)| index)
-        .filter(|&index| index < checkpoint.size && after.is_none_or(|a| index > a))
-        .take(MAX_LISTED + 1)
+        .filter(|&index| index < size)
         .collect();
-    let truncated = found.len() > MAX_LISTED;
+    let truncated = found.len() > limit;
     let mut names: HashMap<Uuid, String> = HashMap::new();
     let mut accesses = Vec::new();
-    for &index in found.iter().take(MAX_LISTED) {
-        let (leaf, record) = read_access(state, index)?;
-        let payload: AccessPayload = record
-            .statement
-            .check()
-            .ok()
-            .and_then(|(p, _)| serde_json::from_slice(&p).ok())
-            .ok_or_else(|| corrupt(format!("access entry {index} has no readable statement")))?;
+    let mut unreadable = Vec::new();
+    for &index in found.iter().take(limit) {
+        let (leaf, record, payload) = match read_access(state, index)? {
+            Ok(read) => read,
+            Err(why) => {
+                unreadable.push(UnreadableEntry::new(index, why));
+                continue;
+            }
+        };
         if let std::collections::hash_map::Entry::Vacant(e) = names.entry(record.accessor) {
             e.insert(
                 lookup_participant(state, record.accessor)?
@@ -182,6 +214,7 @@ pub fn of_consent(state: &AppState, id: Uuid, after: Option<u64>) -> Result<Acce
     Ok(AccessList {
         consent_id: id,
         accesses,
+        unreadable,
         truncated,
     })
 }
@@ -199,6 +232,7 @@ fn message(reason: Reason, consent: Option<Uuid>) -> String {
         Reason::RecipientNotAllowed => {
             format!("consent {c} does not list this accessor among its recipients")
         }
+        Reason::ConsentUnreadable => format!("consent {c}'s record cannot be read"),
         Reason::Consented | Reason::AuthorizationRecorded | Reason::EmergencyOverride => {
             String::new()
         }
@@ -217,10 +251,7 @@ pub async fn submit(
         Access::try_from(&payload).map_err(|e| ApiError::invalid_field(format!("payload.{e}")))?;
     let accessor = signed.signer.id;
     let nonce_key = check_fresh(&state, accessor, &access.freshness)?;
-    let dataset_owner = match versions(&state, payload.dataset_id)?.first() {
-        Some(&(_, first)) => read_deposit(&state, first)?.map(|d| d.depositor),
-        None => None,
-    };
+    let dataset_controller = published_dataset(&state, payload.dataset_id)?.map(|d| d.controller());
     let access_id = Uuid::new_v4();
     for _ in 0..DECISION_RETRIES {
         // Everything below this size is seen by the decision (and recorded with it).
@@ -235,7 +266,7 @@ pub async fn submit(
         let facts = AccessFacts {
             accessor,
             dataset_id: payload.dataset_id,
-            dataset_owner,
+            dataset_controller,
             purpose: &payload.purpose.code,
             legal_basis: payload.legal_basis,
             consent_ids: &access.consent_ids,

@@ -18,13 +18,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::corrupt;
-use super::deposits::pending;
+use super::deposits::published_dataset;
 use super::error::ApiError;
 use super::log::Params;
 use super::participants::{lookup_participant, token_key};
 use super::receipts::{build_receipt, read_sidecar};
 use super::statements::{check_fresh, parse_payload, read_statement};
-use super::{bearer, Against, AppState};
+use super::{bearer, off_reactor, Against, AppState, UnreadableEntry};
 use crate::consent::{time, EventDocument, Initiator, Lifecycle, RecordKind, RecordLeaf, Status};
 use crate::decision::{ConsentFacts, ConsentTerms};
 use crate::log::sequencer::AppendError;
@@ -92,16 +92,19 @@ pub struct ConsentView {
     pub controller: Uuid,
     /// The controller's name.
     pub controller_name: String,
-    /// The status now: `given`, `refused`, `withdrawn`, `expired` or `erased`.
+    /// The status now: `given`, `refused`, `withdrawn`, `expired`, `erased` or `unreadable`.
     pub status: Status,
     /// When the log recorded it.
     pub recorded_at: String,
     /// When it expires (absent once erased).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
-    /// The full record (absent once erased).
+    /// The full record (absent once erased, or when the store cannot read it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<ConsentPayload>,
+    /// Why the record cannot be read, when the status is `unreadable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
     /// Its events, in log order, each with its receipt.
     pub events: Vec<ConsentEvent>,
 }
@@ -126,14 +129,26 @@ pub struct ConsentEventRecorded {
     pub receipt: Receipt,
 }
 
+/// A consent's off-log record, as the store holds it.
+pub enum Record {
+    /// Readable: the sidecar (statement and salt) and the payload.
+    Open(PrivateSidecar, ConsentPayload),
+    /// Erased.
+    Erased,
+    /// In the store but unreadable (a store fault, or a statement written before statements
+    /// were parsed strictly): what is wrong. Nothing is permitted on it; it can still be
+    /// withdrawn and erased.
+    Unreadable(String),
+}
+
 /// A consent as loaded from the log and its off-log record.
 pub struct Loaded {
     /// The consent entry's index.
     pub index: u64,
     /// Its leaf.
     pub leaf: RecordLeaf,
-    /// Its record (statement, salt and payload), unless erased.
-    pub record: Option<(PrivateSidecar, ConsentPayload)>,
+    /// Its record.
+    pub record: Record,
     /// Its events (the consent itself first), with their indexes and who initiated them.
     pub events: Vec<(u64, RecordLeaf, Option<Initiator>)>,
     /// Its life so far.
@@ -145,12 +160,23 @@ impl Loaded {
     pub fn facts(&self) -> ConsentFacts {
         ConsentFacts {
             lifecycle: self.lifecycle,
-            terms: self.record.as_ref().map(|(_, p)| ConsentTerms {
-                issuer: self.leaf.issuer,
-                datasets: p.datasets.clone(),
-                purposes: p.purposes.iter().map(|p| p.code.clone()).collect(),
-                recipients: p.recipients.clone(),
-            }),
+            terms: match &self.record {
+                Record::Open(_, p) => Some(ConsentTerms {
+                    issuer: self.leaf.issuer,
+                    datasets: p.datasets.clone(),
+                    purposes: p.purposes.iter().map(|p| p.code.clone()).collect(),
+                    recipients: p.recipients.clone(),
+                }),
+                Record::Erased | Record::Unreadable(_) => None,
+            },
+        }
+    }
+
+    /// The record's payload, if it is readable.
+    pub fn payload(&self) -> Option<&ConsentPayload> {
+        match &self.record {
+            Record::Open(_, p) => Some(p),
+            Record::Erased | Record::Unreadable(_) => None,
         }
     }
 }
@@ -160,7 +186,11 @@ fn read_record_leaf(state: &AppState, index: u64) -> Result<RecordLeaf, ApiError
         .ok_or_else(|| corrupt(format!("entry {index} is not a consent or access record")))
 }
 
-/// Loads consent `id` as the log's latest checkpoint shows it; `None` if there is none.
+/// The most events a consent has: itself, a withdrawal and an erasure (each unique).
+const MAX_EVENTS: usize = 3;
+
+/// Loads consent `id` as the log's latest checkpoint shows it; `None` if there is none. A
+/// record the store holds but cannot read is [`Record::Unreadable`], never an error.
 pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, ApiError> {
     let store = state.log.store();
     let size = state.log.latest().size;
@@ -174,26 +204,24 @@ pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, ApiError> {
     if leaf.kind != RecordKind::Consent {
         return Ok(None);
     }
-    let recorded_at = leaf
-        .at()
-        .ok_or_else(|| corrupt(format!("entry {index} has an unreadable time")))?;
-    let record = match read_sidecar(state, index)? {
-        None => None,
-        Some(sidecar) => {
-            let payload = sidecar
-                .statement
-                .as_ref()
-                .and_then(|e| e.check().ok())
-                .and_then(|(p, _)| serde_json::from_slice::<ConsentPayload>(&p).ok())
-                .ok_or_else(|| {
-                    corrupt(format!("consent entry {index} has no readable statement"))
-                })?;
-            Some((sidecar, payload))
-        }
+    let recorded_at = leaf.at();
+    let mut record = match read_sidecar(state, index)? {
+        None => Record::Erased,
+        Some(sidecar) => match sidecar
+            .statement
+            .as_ref()
+            .and_then(|e| e.check().ok())
+            .and_then(|(p, _)| serde_json::from_slice::<ConsentPayload>(&p).ok())
+        {
+            Some(payload) => Record::Open(sidecar, payload),
+            None => Record::Unreadable(format!(
+                "consent entry {index}: the signed statement in the store cannot be read"
+            )),
+        },
     };
     let mut events = Vec::new();
     let (mut withdrawn_at, mut erased_at) = (None, None);
-    for (_, event_index) in store.scan(Index::ConsentEvent, id.as_bytes(), usize::MAX)? {
+    for (_, event_index) in store.scan(Index::ConsentEvent, id.as_bytes(), None, MAX_EVENTS)? {
         if event_index >= size {
             continue;
         }
@@ -215,21 +243,35 @@ pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, ApiError> {
         }
         events.push((event_index, event, initiated_by));
     }
+    let expires_at = match (&record, recorded_at) {
+        (Record::Open(_, p), Some(at)) => p.expires_at(at),
+        _ => None,
+    };
+    if matches!(record, Record::Open(..)) && expires_at.is_none() {
+        record = Record::Unreadable(format!(
+            "consent entry {index}: its time or validity cannot be read"
+        ));
+    }
+    let epoch = chrono::DateTime::<Utc>::UNIX_EPOCH;
     let lifecycle = match &record {
-        Some((_, p)) => Lifecycle {
-            decision: p.decision,
-            expires_at: p
-                .expires_at(recorded_at)
-                .ok_or_else(|| corrupt(format!("consent entry {index} has no validity")))?,
+        Record::Open(_, p) => Lifecycle {
+            decision: Some(p.decision),
+            expires_at: expires_at.unwrap_or(epoch),
             withdrawn_at,
             erased_at,
         },
         // Erased: what the record said is gone, and the status is `erased` whatever it was.
-        None => Lifecycle {
-            decision: ConsentDecision::Refused,
-            expires_at: recorded_at,
+        Record::Erased => Lifecycle {
+            decision: None,
+            expires_at: recorded_at.unwrap_or(epoch),
             withdrawn_at,
-            erased_at: Some(erased_at.unwrap_or(recorded_at)),
+            erased_at: Some(erased_at.or(recorded_at).unwrap_or(epoch)),
+        },
+        Record::Unreadable(_) => Lifecycle {
+            decision: None,
+            expires_at: recorded_at.unwrap_or(epoch),
+            withdrawn_at,
+            erased_at,
         },
     };
     Ok(Some(Loaded {
@@ -266,39 +308,73 @@ fn secret_key(id: Uuid, secret: &str) -> IndexKey {
     )
 }
 
-/// Authenticates a request on consent `id`: the citizen's secret, or (if `participants`) the
-/// participant token of its controller or of an auditor. Unknown consents get the same 401.
-fn authorize(
-    state: &AppState,
-    req: &HttpRequest,
-    id: Uuid,
-    participants: bool,
-) -> Result<(Reader, Loaded), ApiError> {
-    let token = bearer(req).map_err(|_| unreadable())?;
+/// Whether `controller` recorded consent `id`, from the indexes alone (two lookups, no
+/// record read): the consent's leaf index, then the controller's key for that leaf.
+fn controls(state: &AppState, controller: Uuid, id: Uuid) -> Result<bool, ApiError> {
     let store = state.log.store();
     let size = state.log.latest().size;
-    let citizen = store
-        .lookup(&secret_key(id, token))?
-        .is_some_and(|i| i < size);
-    let reader = if citizen {
-        Reader::Citizen
-    } else if participants {
-        let index = store.lookup(&token_key(token))?.filter(|&i| i < size);
-        let participant = match index {
-            Some(i) => crate::participant::ParticipantLeaf::from_bytes(&state.entry(i)?),
-            None => None,
-        };
-        Reader::Participant(participant.ok_or_else(unreadable)?)
-    } else {
-        return Err(unreadable());
+    let Some(index) = store
+        .lookup(&IndexKey::new(Index::RecordId, id.as_bytes().to_vec()))?
+        .filter(|&i| i < size)
+    else {
+        return Ok(false);
     };
-    let loaded = load(state, id)?.ok_or_else(unreadable)?;
-    if let Reader::Participant(p) = &reader {
-        if p.id != loaded.leaf.issuer && !p.roles.contains(&Role::Auditor) {
-            return Err(unreadable());
-        }
+    let key = IndexKey::new(
+        Index::ControllerConsent,
+        [controller.as_bytes().as_slice(), &index.to_be_bytes()].concat(),
+    );
+    Ok(store.lookup(&key)? == Some(index))
+}
+
+/// Authorizes a request on consent `id` before anything of the consent is read: the
+/// citizen's secret, or (if `participants`) the participant token of its controller or of an
+/// auditor, decided from the indexes alone. An unknown consent, a wrong secret and a
+/// participant who may not read it get the same 401, after the same reads.
+fn authorize(
+    state: &AppState,
+    token: Option<&str>,
+    id: Uuid,
+    participants: bool,
+) -> Result<Reader, ApiError> {
+    let token = token.ok_or_else(unreadable)?;
+    let store = state.log.store();
+    let size = state.log.latest().size;
+    if store
+        .lookup(&secret_key(id, token))?
+        .is_some_and(|i| i < size)
+    {
+        return Ok(Reader::Citizen);
     }
-    Ok((reader, loaded))
+    if !participants {
+        return Err(unreadable());
+    }
+    // The caller's own registration: a participant record, not the consent's.
+    let participant = match store.lookup(&token_key(token))?.filter(|&i| i < size) {
+        Some(i) => ParticipantLeaf::from_bytes(&state.entry(i)?),
+        None => None,
+    }
+    .ok_or_else(unreadable)?;
+    if participant.roles.contains(&Role::Auditor) || controls(state, participant.id, id)? {
+        Ok(Reader::Participant(participant))
+    } else {
+        Err(unreadable())
+    }
+}
+
+/// [`authorize`], then the consent: the same 401 if there is none.
+fn authorize_and_load(
+    state: &AppState,
+    token: Option<&str>,
+    id: Uuid,
+    participants: bool,
+) -> Result<Loaded, ApiError> {
+    authorize(state, token, id, participants)?;
+    load(state, id)?.ok_or_else(unreadable)
+}
+
+/// The request's bearer token, if it has a well-formed one.
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    bearer(req).ok().map(str::to_owned)
 }
 
 fn parse_consent_id(id: &str) -> Result<Uuid, ApiError> {
@@ -341,15 +417,23 @@ pub async fn record(
         }
     }
     for (k, dataset) in payload.datasets.iter().enumerate() {
-        let size = state.log.latest().size;
-        let published = super::deposits::versions(&state, *dataset)?
-            .iter()
-            .any(|&(_, index)| index < size);
-        if !published {
+        let Some(first) = published_dataset(&state, *dataset)? else {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown_dataset",
                 format!("payload.datasets[{k}]: no dataset {dataset} on the log"),
+            ));
+        };
+        // A controller's consent covers only its own datasets (fixed by their first version).
+        if first.controller() != controller {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "dataset_not_controlled",
+                format!(
+                    "payload.datasets[{k}]: dataset {dataset}'s controller is {}, not this \
+                     controller: a consent may cover only its controller's own datasets",
+                    first.controller()
+                ),
             ));
         }
     }
@@ -431,6 +515,10 @@ fn view(state: &AppState, loaded: Loaded) -> Result<ConsentView, ApiError> {
         .map(|(_, p)| p.name)
         .unwrap_or_default();
     let recorded_at = loaded.leaf.at();
+    let unreadable = match &loaded.record {
+        Record::Unreadable(why) => Some(why.clone()),
+        Record::Open(..) | Record::Erased => None,
+    };
     Ok(ConsentView {
         consent_id: loaded.leaf.id,
         index: loaded.index,
@@ -439,12 +527,15 @@ fn view(state: &AppState, loaded: Loaded) -> Result<ConsentView, ApiError> {
         status: loaded.lifecycle.status_at(Utc::now()),
         recorded_at: loaded.leaf.time.clone(),
         expires_at: loaded
-            .record
-            .as_ref()
+            .payload()
             .zip(recorded_at)
-            .and_then(|((_, p), at)| p.expires_at(at))
+            .and_then(|(p, at)| p.expires_at(at))
             .map(time),
-        record: loaded.record.map(|(_, p)| p),
+        record: match loaded.record {
+            Record::Open(_, p) => Some(p),
+            Record::Erased | Record::Unreadable(_) => None,
+        },
+        unreadable,
         events,
     })
 }
@@ -458,8 +549,12 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     Params::new(query.into_inner(), &[])?;
     let id = parse_consent_id(&id)?;
-    let (_, loaded) = authorize(&state, &req, id, true)?;
-    Ok(HttpResponse::Ok().json(view(&state, loaded)?))
+    let token = bearer_token(&req);
+    let view = off_reactor(&state, move |state| {
+        view(state, authorize_and_load(state, token.as_deref(), id, true)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// A controller's signed withdrawal or erasure of `loaded`, read from the request body.
@@ -486,15 +581,18 @@ async fn controller_statement(
         ));
     }
     let nonce = check_fresh(state, signed.signer.id, &freshness)?;
-    let loaded = load(state, id)?
-        .ok_or_else(|| ApiError::not_found("consent_not_found", format!("no consent {id}")))?;
-    if loaded.leaf.issuer != signed.signer.id {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_consent_controller",
-            format!("consent {id} was recorded by another controller; only it may act on it"),
-        ));
+    // Authorized from the indexes before the consent is read; another controller's consent
+    // and no consent get the same answer.
+    let not_found = || {
+        ApiError::not_found(
+            "consent_not_found",
+            format!("no consent {id} recorded by this controller"),
+        )
+    };
+    if !controls(state, signed.signer.id, id)? {
+        return Err(not_found());
     }
+    let loaded = load(state, id)?.ok_or_else(not_found)?;
     Ok((signed.envelope, nonce, loaded))
 }
 
@@ -516,7 +614,7 @@ async fn end(
     };
     // The citizen sends the receipt's secret and nothing else; the controller a statement.
     let (statement, nonce, loaded) = if has_auth {
-        let (_, loaded) = authorize(state, &req, id, false)?;
+        let loaded = authorize_and_load(state, bearer_token(&req).as_deref(), id, false)?;
         (None, None, loaded)
     } else {
         let (envelope, nonce, loaded) =
@@ -671,30 +769,35 @@ pub struct ConsentSummary {
     pub recorded_at: String,
 }
 
-/// `GET /v1/consents?controller=<id>`.
+/// `GET /v1/consents?controller=<id>[&after=<index>][&limit=<n>]`.
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct ConsentList {
     /// The controller.
     pub controller: Uuid,
-    /// Its consents, oldest first (at most 1,000, from `after` on).
+    /// Its consents, oldest first, after the `after` entry if given (at most `limit`, 1,000
+    /// by default and at most).
     pub consents: Vec<ConsentSummary>,
-    /// True when there are more: ask again with `after` = the last index listed.
+    /// Entries of this page the store could not read: listed apart, the listing goes on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableEntry>,
+    /// True when there are more: ask again with `after` = the last index of this page.
     pub truncated: bool,
 }
 
-/// `GET /v1/consents?controller=<id>[&after=<index>]`, with the participant token of that
-/// controller or of an auditor.
+/// `GET /v1/consents?controller=<id>[&after=<index>][&limit=<n>]`, with the participant token
+/// of that controller or of an auditor: one seek and one page.
 pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = Params::new(query.into_inner(), &["controller", "after"])?;
+    let q = Params::new(query.into_inner(), &["controller", "after", "limit"])?;
     let controller = q
         .get("controller")
         .ok_or_else(|| ApiError::bad_request("invalid_query", "missing parameter controller"))
         .and_then(|c| super::parse_uuid("invalid_query", c))?;
     let after = q.u64("after")?;
+    let limit = q.limit(MAX_LISTED)?;
     let reader = super::statements::authenticate(&state, &req)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -709,49 +812,83 @@ pub async fn list(
             "only the controller itself and auditors list its consents",
         ));
     }
-    let size = state.log.latest().size;
-    let now = Utc::now();
-    let mut consents = Vec::new();
-    let mut truncated = false;
-    for (_, index) in
-        state
-            .log
-            .store()
-            .scan(Index::ControllerConsent, controller.as_bytes(), usize::MAX)?
-    {
-        if index >= size || after.is_some_and(|a| index <= a) {
-            continue;
-        }
-        if consents.len() == MAX_LISTED {
-            truncated = true;
-            break;
-        }
-        let leaf = read_record_leaf(&state, index)?;
-        let loaded = load(&state, leaf.id)?.ok_or_else(pending)?;
-        consents.push(ConsentSummary {
-            consent_id: leaf.id,
-            index,
-            status: loaded.lifecycle.status_at(now),
-            recorded_at: leaf.time,
-        });
-    }
-    Ok(HttpResponse::Ok().json(ConsentList {
-        controller,
-        consents,
-        truncated,
-    }))
+    let list = off_reactor(&state, move |state| {
+        list_page(state, controller, after, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(list))
 }
 
-/// `GET /v1/consents/{id}/accesses[?after=<index>]`.
+/// One page of a controller's consents.
+fn list_page(
+    state: &AppState,
+    controller: Uuid,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<ConsentList, ApiError> {
+    let size = state.log.latest().size;
+    let now = Utc::now();
+    // Keys are controller ‖ leaf index (big-endian): the seek starts right after `after`.
+    let found: Vec<u64> = state
+        .log
+        .store()
+        .scan(
+            Index::ControllerConsent,
+            controller.as_bytes(),
+            after.map(u64::to_be_bytes).as_ref().map(|a| a.as_slice()),
+            limit + 1,
+        )?
+        .into_iter()
+        .map(|(_, index)| index)
+        .filter(|&index| index < size)
+        .collect();
+    let truncated = found.len() > limit;
+    let mut consents = Vec::new();
+    let mut unreadable = Vec::new();
+    for &index in found.iter().take(limit) {
+        let loaded = match read_record_leaf(state, index) {
+            Ok(leaf) => load(state, leaf.id),
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok(Some(loaded)) => consents.push(ConsentSummary {
+                consent_id: loaded.leaf.id,
+                index,
+                status: loaded.lifecycle.status_at(now),
+                recorded_at: loaded.leaf.time,
+            }),
+            Ok(None) => unreadable.push(UnreadableEntry::new(
+                index,
+                "the entry is not a published consent",
+            )),
+            Err(e) if e.is_internal() => unreadable.push(UnreadableEntry::new(index, e.message())),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(ConsentList {
+        controller,
+        consents,
+        unreadable,
+        truncated,
+    })
+}
+
+/// `GET /v1/consents/{id}/accesses[?after=<index>][&limit=<n>]`.
 pub async fn accesses(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<String>,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
-    let after = Params::new(query.into_inner(), &["after"])?.u64("after")?;
+    let q = Params::new(query.into_inner(), &["after", "limit"])?;
+    let after = q.u64("after")?;
+    let limit = q.limit(MAX_LISTED)?;
     let id = parse_consent_id(&id)?;
-    let (_, loaded) = authorize(&state, &req, id, true)?;
-    let list = super::accesses::of_consent(&state, loaded.leaf.id, after)?;
+    let token = bearer_token(&req);
+    let list = off_reactor(&state, move |state| {
+        let loaded = authorize_and_load(state, token.as_deref(), id, true)?;
+        super::accesses::of_consent(state, loaded.leaf.id, after, limit)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(list))
 }

@@ -10,20 +10,25 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::log::Params;
 use super::receipts::build_receipt;
+use super::participants::lookup_participant;
 use super::statements::{check_fresh, parse_payload, read_statement};
-use super::{Against, AppState};
+use super::{off_reactor, Against, AppState};
 use crate::field;
 use crate::log::sequencer::AppendError;
 use crate::log::store::{Index, IndexKey};
 use crate::log::AppendRequest;
 use crate::participant::Role;
 use crate::receipt::{PrivateSidecar, Receipt};
-use crate::statement::deposit::{Deposit, DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE};
+use crate::statement::deposit::{
+    Deposit, DepositLeaf, DepositPayload, Placement, Visibility, DEPOSIT_TYPE,
+};
 
 /// How many concurrent new versions of one dataset a deposit retries past.
 const VERSION_RETRIES: usize = 16;
-/// The most results a search returns.
-const MAX_RESULTS: usize = 1000;
+/// The most deposits a search lists in one page.
+pub const MAX_RESULTS: usize = 1000;
+/// The most versions `GET /v1/datasets/{id}` lists in one page.
+pub const MAX_VERSIONS: usize = 1000;
 
 /// The answer to a deposit.
 #[derive(Serialize, schemars::JsonSchema)]
@@ -51,6 +56,8 @@ pub struct DepositSummary {
     pub version: u64,
     /// The depositor's participant id.
     pub depositor: Uuid,
+    /// The dataset's controller, whose consents may cover it.
+    pub controller: Uuid,
     /// SHA-256 of the content, hex.
     pub sha256: String,
     /// Size in bytes.
@@ -68,6 +75,7 @@ impl From<(u64, DepositLeaf)> for DepositSummary {
             dataset_id: l.dataset_id,
             version: l.version,
             depositor: l.depositor,
+            controller: l.controller(),
             sha256: l.sha256,
             size: l.size,
             visibility: l.visibility,
@@ -76,26 +84,32 @@ impl From<(u64, DepositLeaf)> for DepositSummary {
     }
 }
 
-/// `GET /v1/deposits?sha256=`.
+/// `GET /v1/deposits?sha256=<hex>[&after=<index>][&limit=<n>]`.
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct DepositList {
     /// The content searched for.
     pub sha256: String,
-    /// Its deposits, oldest first (at most 1,000).
+    /// Its deposits, oldest first, after the `after` entry if given (at most `limit`, 1,000 by
+    /// default and at most).
     pub deposits: Vec<DepositSummary>,
-    /// True when there are more than the deposits listed.
+    /// True when there are more: ask again with `after` = the last index listed.
     pub truncated: bool,
 }
 
-/// `GET /v1/datasets/{dataset_id}`.
+/// `GET /v1/datasets/{dataset_id}[?after=<version>][&limit=<n>]`.
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct DatasetView {
     /// The dataset.
     pub dataset_id: Uuid,
     /// Its depositor.
     pub depositor: Uuid,
-    /// Its versions, first to latest.
+    /// Its controller: the depositor, or the controller its first version named.
+    pub controller: Uuid,
+    /// Its versions, first to latest, after version `after` if given (at most `limit`, 1,000 by
+    /// default and at most).
     pub versions: Vec<DepositSummary>,
+    /// True when there are more: ask again with `after` = the last version listed.
+    pub truncated: bool,
 }
 
 pub(crate) fn read_deposit(state: &AppState, index: u64) -> Result<Option<DepositLeaf>, ApiError> {
@@ -106,18 +120,41 @@ pub(crate) fn read_deposit(state: &AppState, index: u64) -> Result<Option<Deposi
     Ok(DepositLeaf::from_bytes(&data))
 }
 
-/// The versions of a dataset: (version, leaf index), in order.
-pub(crate) fn versions(state: &AppState, dataset: Uuid) -> Result<Vec<(u64, u64)>, ApiError> {
+/// A `DatasetVersion` key's version number.
+fn version_of(key: &[u8]) -> Option<u64> {
+    let v: [u8; 8] = key.get(16..24)?.try_into().ok()?;
+    Some(u64::from_be_bytes(v))
+}
+
+/// The leaf index of a dataset's first version, if it has one (published or not).
+pub(crate) fn first_version(state: &AppState, dataset: Uuid) -> Result<Option<u64>, ApiError> {
     Ok(state
         .log
         .store()
-        .scan(Index::DatasetVersion, dataset.as_bytes(), usize::MAX)?
-        .into_iter()
-        .filter_map(|(k, index)| {
-            let v: [u8; 8] = k.get(16..24)?.try_into().ok()?;
-            Some((u64::from_be_bytes(v), index))
-        })
-        .collect())
+        .scan(Index::DatasetVersion, dataset.as_bytes(), None, 1)?
+        .first()
+        .map(|&(_, index)| index))
+}
+
+/// A dataset's latest version number, if it has one (published or not): one seek.
+fn last_version(state: &AppState, dataset: Uuid) -> Result<Option<u64>, ApiError> {
+    Ok(state
+        .log
+        .store()
+        .last(Index::DatasetVersion, dataset.as_bytes())?
+        .and_then(|(key, _)| version_of(&key)))
+}
+
+/// A published dataset's first version; `None` if there is no such dataset on the log (or its
+/// first version is not published yet).
+pub(crate) fn published_dataset(
+    state: &AppState,
+    dataset: Uuid,
+) -> Result<Option<DepositLeaf>, ApiError> {
+    match first_version(state, dataset)? {
+        Some(index) => read_deposit(state, index),
+        None => Ok(None),
+    }
 }
 
 pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
@@ -134,9 +171,27 @@ pub(crate) fn pending() -> ApiError {
     )
 }
 
-/// The answer for an existing entry. Its receipt has no private opening: a replayed
-/// statement must not obtain it; the depositor reads it with its participant token.
-fn existing(state: &AppState, index: u64, status: StatusCode) -> Result<HttpResponse, ApiError> {
+/// 422 `controller_mismatch`: a later version names another controller than the dataset's.
+fn controller_fixed(dataset: Uuid, controller: Uuid) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "controller_mismatch",
+        format!(
+            "payload.controller: dataset {dataset}'s controller is {controller}, fixed by its \
+             first version"
+        ),
+    )
+}
+
+/// The answer for an existing entry, which a deposit under `controller` repeats. Its receipt
+/// has no private opening: a replayed statement must not obtain it; the depositor reads it
+/// with its participant token.
+fn existing(
+    state: &AppState,
+    index: u64,
+    controller: Uuid,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
     if index >= state.log.latest().size {
         return Err(pending());
     }
@@ -145,6 +200,20 @@ fn existing(state: &AppState, index: u64, status: StatusCode) -> Result<HttpResp
             "entry {index} is not a deposit"
         )))
     })?;
+    // The same content under another controller is not the same deposit: one content, one
+    // dataset, one controller.
+    if leaf.controller() != controller {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "duplicate_content",
+            format!(
+                "this content is already dataset {} (entry {index}) under controller {}; \
+                 deposit it as a new version of that dataset or under the same controller",
+                leaf.dataset_id,
+                leaf.controller()
+            ),
+        ));
+    }
     let basis = state.receipt_basis();
     let receipt = build_receipt(state, index, basis.against(index), false)?;
     Ok(HttpResponse::build(status).json(DepositAccepted {
@@ -175,9 +244,9 @@ pub async fn submit(
         Visibility::Public => b'p',
         Visibility::Private => b's',
     };
-    let (dataset_id, duplicate_key) = match deposit.dataset_id {
+    let (dataset_id, duplicate_key, controller) = match deposit.dataset_id {
         Some(d) => {
-            let &(_, first) = versions(&state, d)?.first().ok_or_else(|| {
+            let first = first_version(&state, d)?.ok_or_else(|| {
                 ApiError::not_found("dataset_not_found", format!("no dataset {d}"))
             })?;
             let first = read_deposit(&state, first)?.ok_or_else(pending)?;
@@ -188,34 +257,59 @@ pub async fn submit(
                     format!("dataset {d} belongs to another depositor"),
                 ));
             }
+            let controller = first.controller();
+            if deposit.controller.is_some_and(|c| c != controller) {
+                return Err(controller_fixed(d, controller));
+            }
             let key = cat(&[depositor.as_bytes(), d.as_bytes(), &deposit.sha256, &[vis]]);
-            (d, IndexKey::new(Index::DatasetContent, key))
+            (d, IndexKey::new(Index::DatasetContent, key), controller)
         }
         None => {
+            let controller = match deposit.controller {
+                None => depositor,
+                Some(c) if c == depositor => depositor,
+                Some(c) => {
+                    let is_controller = lookup_participant(&state, c)?
+                        .is_some_and(|(_, p)| p.roles.contains(&Role::Controller));
+                    if !is_controller {
+                        return Err(ApiError::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "unknown_controller",
+                            format!(
+                                "payload.controller: {c} is not a registered participant with \
+                                 the controller role"
+                            ),
+                        ));
+                    }
+                    c
+                }
+            };
             let key = cat(&[depositor.as_bytes(), &deposit.sha256, &[vis]]);
-            (Uuid::now_v7(), IndexKey::new(Index::NewDatasetContent, key))
+            (
+                Uuid::now_v7(),
+                IndexKey::new(Index::NewDatasetContent, key),
+                controller,
+            )
         }
     };
     if let Some(index) = store.lookup(&duplicate_key)? {
-        return existing(&state, index, StatusCode::OK);
+        return existing(&state, index, controller, StatusCode::OK);
     }
 
     for _ in 0..VERSION_RETRIES {
         let version = match deposit.dataset_id {
-            Some(d) => versions(&state, d)?.last().map_or(1, |&(v, _)| v + 1),
+            Some(d) => last_version(&state, d)?.map_or(1, |v| v + 1),
             None => 1,
         };
         let mut salt = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut salt);
-        let leaf = DepositLeaf::new(
-            &deposit,
-            &signed.envelope,
-            &salt,
+        let place = Placement {
             dataset_id,
             version,
             depositor,
-            chrono::Utc::now(),
-        );
+            controller,
+        };
+        let leaf = DepositLeaf::new(&deposit, &signed.envelope, &salt, place, chrono::Utc::now());
         let sidecar = (deposit.visibility == Visibility::Private)
             .then(|| PrivateSidecar::statement(&salt, signed.envelope.clone()).to_bytes());
         let mut unique = vec![
@@ -276,7 +370,7 @@ pub async fn submit(
                         "a concurrent deposit won; retry",
                     )
                 })?;
-                return existing(&state, index, StatusCode::OK);
+                return existing(&state, index, controller, StatusCode::OK);
             }
             Err(e) => return Err(e.into()),
         }
@@ -288,53 +382,95 @@ pub async fn submit(
     ))
 }
 
-/// `GET /v1/deposits?sha256=<hex>`.
+/// `GET /v1/deposits?sha256=<hex>[&after=<index>][&limit=<n>]`: one seek and one page.
 pub async fn search(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = Params::new(query.into_inner(), &["sha256"])?;
+    let q = Params::new(query.into_inner(), &["sha256", "after", "limit"])?;
     let hex = q
         .get("sha256")
         .ok_or_else(|| ApiError::bad_request("invalid_query", "missing parameter sha256"))?;
     let sha = field::sha256_hex("sha256", hex)
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
-    let mut deposits = Vec::new();
-    let found = state
-        .log
-        .store()
-        .scan(Index::DepositContent, &sha, MAX_RESULTS + 1)?;
-    let truncated = found.len() > MAX_RESULTS;
-    for &(_, index) in found.iter().take(MAX_RESULTS) {
-        if let Some(leaf) = read_deposit(&state, index)? {
-            deposits.push(DepositSummary::from((index, leaf)));
+    let after = q.u64("after")?;
+    let limit = q.limit(MAX_RESULTS)?;
+    let list = off_reactor(&state, move |state| {
+        let size = state.log.latest().size;
+        // Keys are content ‖ leaf index (big-endian): the seek starts right after `after`.
+        let found: Vec<u64> = state
+            .log
+            .store()
+            .scan(
+                Index::DepositContent,
+                &sha,
+                after.map(u64::to_be_bytes).as_ref().map(|a| a.as_slice()),
+                limit + 1,
+            )?
+            .into_iter()
+            .map(|(_, index)| index)
+            .filter(|&index| index < size)
+            .collect();
+        let truncated = found.len() > limit;
+        let mut deposits = Vec::with_capacity(found.len().min(limit));
+        for &index in found.iter().take(limit) {
+            if let Some(leaf) = read_deposit(state, index)? {
+                deposits.push(DepositSummary::from((index, leaf)));
+            }
         }
-    }
-    Ok(HttpResponse::Ok().json(DepositList {
-        sha256: field::hex(&sha),
-        deposits,
-        truncated,
-    }))
+        Ok(DepositList {
+            sha256: field::hex(&sha),
+            deposits,
+            truncated,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(list))
 }
 
-/// `GET /v1/datasets/{dataset_id}`.
+/// `GET /v1/datasets/{dataset_id}[?after=<version>][&limit=<n>]`: one seek and one page.
 pub async fn dataset(
     state: web::Data<AppState>,
     id: web::Path<String>,
+    query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
+    let q = Params::new(query.into_inner(), &["after", "limit"])?;
     let id = super::parse_uuid("invalid_dataset_id", &id)?;
-    let mut out = Vec::new();
-    for (_, index) in versions(&state, id)? {
-        if let Some(leaf) = read_deposit(&state, index)? {
-            out.push(DepositSummary::from((index, leaf)));
+    let after = q.u64("after")?;
+    let limit = q.limit(MAX_VERSIONS)?;
+    let view = off_reactor(&state, move |state| {
+        let first = published_dataset(state, id)?
+            .ok_or_else(|| ApiError::not_found("dataset_not_found", format!("no dataset {id}")))?;
+        let size = state.log.latest().size;
+        // Keys are dataset ‖ version (big-endian): the seek starts right after `after`.
+        let found: Vec<u64> = state
+            .log
+            .store()
+            .scan(
+                Index::DatasetVersion,
+                id.as_bytes(),
+                after.map(u64::to_be_bytes).as_ref().map(|a| a.as_slice()),
+                limit + 1,
+            )?
+            .into_iter()
+            .map(|(_, index)| index)
+            .filter(|&index| index < size)
+            .collect();
+        let truncated = found.len() > limit;
+        let mut versions = Vec::with_capacity(found.len().min(limit));
+        for &index in found.iter().take(limit) {
+            if let Some(leaf) = read_deposit(state, index)? {
+                versions.push(DepositSummary::from((index, leaf)));
+            }
         }
-    }
-    let first = out
-        .first()
-        .ok_or_else(|| ApiError::not_found("dataset_not_found", format!("no dataset {id}")))?;
-    Ok(HttpResponse::Ok().json(DatasetView {
-        dataset_id: id,
-        depositor: first.depositor,
-        versions: out,
-    }))
+        Ok(DatasetView {
+            dataset_id: id,
+            depositor: first.depositor,
+            controller: first.controller(),
+            versions,
+            truncated,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

@@ -75,6 +75,17 @@ impl ApiError {
         self.code
     }
 
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// True for a 500: the store holds something its invariants forbid (not a failed read,
+    /// which is a 503). A listing reports such an entry apart and goes on.
+    pub fn is_internal(&self) -> bool {
+        self.status == StatusCode::INTERNAL_SERVER_ERROR
+    }
+
     /// The generic error for a bare status (unknown path, wrong method, ...).
     fn from_status(status: StatusCode) -> Self {
         let (code, message) = match status {

@@ -264,6 +264,19 @@ impl Params {
             .transpose()
     }
 
+    /// A listing's page size: `limit` if given (1 to `max`), else `max`; 400 `invalid_query`
+    /// otherwise.
+    pub fn limit(&self, max: usize) -> Result<usize, ApiError> {
+        match self.u64("limit")? {
+            None => Ok(max),
+            Some(n) if n >= 1 && n <= max as u64 => Ok(n as usize),
+            Some(n) => Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be between 1 and {max}, got {n}"),
+            )),
+        }
+    }
+
     fn required_u64(&self, name: &str) -> Result<u64, ApiError> {
         self.u64(name)?.ok_or_else(|| {
             ApiError::bad_request("invalid_query", format!("missing parameter {name}"))

@@ -278,6 +278,43 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     })
 }
 
+/// An entry a listing could not read: reported apart, and the listing goes on.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct UnreadableEntry {
+    /// The entry's index.
+    pub index: u64,
+    /// What could not be read.
+    pub message: String,
+}
+
+impl UnreadableEntry {
+    /// Entry `index`, unreadable because of `message`.
+    pub fn new(index: u64, message: impl Into<String>) -> Self {
+        Self {
+            index,
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs `work` (store reads) on actix-web's blocking thread pool, off the HTTP reactor
+/// threads, so that a long listing never holds up `/checkpoint` or any other request. 503
+/// `unavailable` if the pool is gone (the server is stopping).
+pub(crate) async fn off_reactor<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+{
+    let state = state.clone();
+    web::block(move || work(&state)).await.map_err(|_| {
+        ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the server is stopping; retry",
+        )
+    })?
+}
+
 /// A resource whose only methods are `allow`; any other method gets 405 with `Allow`.
 pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {

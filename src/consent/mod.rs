@@ -198,13 +198,17 @@ pub enum Status {
     Expired,
     /// Its off-log record was erased.
     Erased,
+    /// Its off-log record is in the store but cannot be read (a store fault, or a record
+    /// written before statements were parsed strictly): no access is permitted on it, and the
+    /// citizen and the controller can still withdraw or erase it.
+    Unreadable,
 }
 
 /// What a consent's events say about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifecycle {
-    /// Given or refused.
-    pub decision: ConsentDecision,
+    /// Given or refused; `None` when the record cannot be read (or is erased).
+    pub decision: Option<ConsentDecision>,
     /// When it expires.
     pub expires_at: DateTime<Utc>,
     /// When it was withdrawn, if it was.
@@ -214,19 +218,20 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
-    /// The status at `now`: erased, withdrawn, refused and expired take precedence in that
-    /// order over given.
+    /// The status at `now`: erased, withdrawn, unreadable, refused and expired take
+    /// precedence in that order over given.
     pub fn status_at(&self, now: DateTime<Utc>) -> Status {
         if self.erased_at.is_some_and(|t| t <= now) {
             Status::Erased
         } else if self.withdrawn_at.is_some_and(|t| t <= now) {
             Status::Withdrawn
-        } else if self.decision == ConsentDecision::Refused {
-            Status::Refused
-        } else if now >= self.expires_at {
-            Status::Expired
         } else {
-            Status::Given
+            match self.decision {
+                None => Status::Unreadable,
+                Some(ConsentDecision::Refused) => Status::Refused,
+                Some(ConsentDecision::Given) if now >= self.expires_at => Status::Expired,
+                Some(ConsentDecision::Given) => Status::Given,
+            }
         }
     }
 }
@@ -242,7 +247,7 @@ mod tests {
     #[test]
     fn status_follows_the_events() {
         let mut l = Lifecycle {
-            decision: ConsentDecision::Given,
+            decision: Some(ConsentDecision::Given),
             expires_at: t("2027-01-01T00:00:00Z"),
             withdrawn_at: None,
             erased_at: None,
@@ -255,8 +260,18 @@ mod tests {
         assert_eq!(l.status_at(t("2028-01-01T00:00:00Z")), Status::Withdrawn);
         l.erased_at = Some(t("2026-12-20T00:00:00Z"));
         assert_eq!(l.status_at(t("2026-12-21T00:00:00Z")), Status::Erased);
+        let unreadable = Lifecycle {
+            decision: None,
+            withdrawn_at: None,
+            erased_at: None,
+            ..l
+        };
+        assert_eq!(
+            unreadable.status_at(t("2026-12-01T00:00:00Z")),
+            Status::Unreadable
+        );
         let refused = Lifecycle {
-            decision: ConsentDecision::Refused,
+            decision: Some(ConsentDecision::Refused),
             withdrawn_at: None,
             erased_at: None,
             ..l

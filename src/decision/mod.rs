@@ -53,6 +53,8 @@ pub enum Reason {
     PurposeNotConsented,
     /// A referenced consent does not list the accessor among its recipients.
     RecipientNotAllowed,
+    /// A referenced consent's record cannot be read: nothing is permitted on it.
+    ConsentUnreadable,
 }
 
 impl Reason {
@@ -70,6 +72,7 @@ impl Reason {
             Reason::DatasetNotCovered => "dataset_not_covered",
             Reason::PurposeNotConsented => "purpose_not_consented",
             Reason::RecipientNotAllowed => "recipient_not_allowed",
+            Reason::ConsentUnreadable => "consent_unreadable",
         }
     }
 }
@@ -79,7 +82,8 @@ impl Reason {
 pub struct ConsentTerms {
     /// The controller that recorded it.
     pub issuer: Uuid,
-    /// The datasets covered; empty means every dataset the controller deposited.
+    /// The datasets covered, all of this controller's; empty means every dataset whose
+    /// controller it is.
     pub datasets: Vec<Uuid>,
     /// The purpose codes.
     pub purposes: Vec<String>,
@@ -103,8 +107,9 @@ pub struct AccessFacts<'a> {
     pub accessor: Uuid,
     /// The dataset.
     pub dataset_id: Uuid,
-    /// The dataset's depositor, if the dataset is on the log.
-    pub dataset_owner: Option<Uuid>,
+    /// The dataset's controller (its depositor, or the controller its first version named),
+    /// if the dataset is on the log.
+    pub dataset_controller: Option<Uuid>,
     /// The purpose code.
     pub purpose: &'a str,
     /// The legal basis.
@@ -139,9 +144,11 @@ fn check_consent(
     now: DateTime<Utc>,
 ) -> Option<Reason> {
     let status = consent.lifecycle.status_at(now);
-    let terms = match &consent.terms {
-        Some(t) if status != Status::Erased => t,
-        _ => return Some(Reason::ConsentErased),
+    if status == Status::Erased {
+        return Some(Reason::ConsentErased);
+    }
+    let Some(terms) = &consent.terms else {
+        return Some(Reason::ConsentUnreadable);
     };
     if !terms.recipients.contains(&access.accessor) {
         return Some(Reason::RecipientNotAllowed);
@@ -150,13 +157,13 @@ fn check_consent(
         Status::Withdrawn => return Some(Reason::ConsentWithdrawn),
         Status::Refused => return Some(Reason::ConsentRefused),
         Status::Expired => return Some(Reason::ConsentExpired),
+        Status::Unreadable => return Some(Reason::ConsentUnreadable),
         Status::Given | Status::Erased => {}
     }
-    let covered = if terms.datasets.is_empty() {
-        access.dataset_owner == Some(terms.issuer)
-    } else {
-        terms.datasets.contains(&access.dataset_id)
-    };
+    // A consent covers only datasets of its own controller, whatever it lists: a controller
+    // cannot grant access to another's dataset.
+    let covered = access.dataset_controller == Some(terms.issuer)
+        && (terms.datasets.is_empty() || terms.datasets.contains(&access.dataset_id));
     if !covered {
         return Some(Reason::DatasetNotCovered);
     }
@@ -232,7 +239,7 @@ mod tests {
     fn consent() -> ConsentFacts {
         ConsentFacts {
             lifecycle: Lifecycle {
-                decision: ConsentDecision::Given,
+                decision: Some(ConsentDecision::Given),
                 expires_at: t("2027-01-01T00:00:00Z"),
                 withdrawn_at: None,
                 erased_at: None,
@@ -250,7 +257,7 @@ mod tests {
         AccessFacts {
             accessor: id(ACCESSOR),
             dataset_id: id(DATASET),
-            dataset_owner: Some(id(CONTROLLER)),
+            dataset_controller: Some(id(CONTROLLER)),
             purpose: "cohort-2027",
             legal_basis: LegalBasis::Consent,
             consent_ids,
@@ -284,7 +291,7 @@ mod tests {
                 "any dataset, but another controller's",
                 |c, a| {
                     c.terms.as_mut().unwrap().datasets.clear();
-                    a.dataset_owner = Some(id(55));
+                    a.dataset_controller = Some(id(55));
                 },
                 Verdict::Deny,
                 Reason::DatasetNotCovered,
@@ -293,10 +300,31 @@ mod tests {
                 "any dataset, but one not on the log",
                 |c, a| {
                     c.terms.as_mut().unwrap().datasets.clear();
-                    a.dataset_owner = None;
+                    a.dataset_controller = None;
                 },
                 Verdict::Deny,
                 Reason::DatasetNotCovered,
+            ),
+            (
+                "a listed dataset of another controller",
+                |_, a| a.dataset_controller = Some(id(55)),
+                Verdict::Deny,
+                Reason::DatasetNotCovered,
+            ),
+            (
+                "a listed dataset not on the log",
+                |_, a| a.dataset_controller = None,
+                Verdict::Deny,
+                Reason::DatasetNotCovered,
+            ),
+            (
+                "unreadable record",
+                |c, _| {
+                    c.lifecycle.decision = None;
+                    c.terms = None;
+                },
+                Verdict::Deny,
+                Reason::ConsentUnreadable,
             ),
             (
                 "dataset not listed",
@@ -324,7 +352,7 @@ mod tests {
             ),
             (
                 "refused",
-                |c, _| c.lifecycle.decision = ConsentDecision::Refused,
+                |c, _| c.lifecycle.decision = Some(ConsentDecision::Refused),
                 Verdict::Deny,
                 Reason::ConsentRefused,
             ),

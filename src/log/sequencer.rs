@@ -694,9 +694,13 @@ mod tests {
             &self,
             index: Index,
             prefix: &[u8],
+            after: Option<&[u8]>,
             limit: usize,
         ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
-            self.inner.scan(index, prefix, limit)
+            self.inner.scan(index, prefix, after, limit)
+        }
+        fn last(&self, index: Index, prefix: &[u8]) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+            self.inner.last(index, prefix)
         }
         fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
             self.inner.sidecar(index)

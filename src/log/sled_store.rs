@@ -558,17 +558,40 @@ impl Store for SledStore {
         &self,
         index: Index,
         prefix: &[u8],
+        after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+        use std::ops::Bound;
         let full = index_key(index, prefix);
+        let start = match after {
+            None => Bound::Included(full.clone()),
+            Some(a) => Bound::Excluded([full.as_slice(), a].concat()),
+        };
+        // Index keys start with `i` and a tag: the prefix always has a successor.
+        let end = match super::store::prefix_end(&full) {
+            Some(end) => Bound::Excluded(end),
+            None => Bound::Unbounded,
+        };
         self.db()?
-            .scan_prefix(&full)
+            .range::<Vec<u8>, _>((start, end))
             .take(limit)
             .map(|item| {
                 let (k, v) = item.map_err(backend("scanning an index"))?;
                 Ok((k[2..].to_vec(), leaf_index(&v)?))
             })
             .collect()
+    }
+
+    fn last(&self, index: Index, prefix: &[u8]) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        let full = index_key(index, prefix);
+        self.db()?
+            .scan_prefix(&full)
+            .next_back()
+            .map(|item| {
+                let (k, v) = item.map_err(backend("reading an index's last key"))?;
+                Ok((k[2..].to_vec(), leaf_index(&v)?))
+            })
+            .transpose()
     }
 
     fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {

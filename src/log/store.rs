@@ -115,6 +115,19 @@ impl IndexKey {
     }
 }
 
+/// The smallest key greater than every key that starts with `prefix`; `None` when there is
+/// none (an empty prefix, or one of `0xff` bytes only).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 /// Everything one sequenced batch writes, committed atomically.
 #[derive(Debug, Clone)]
 pub struct Batch {
@@ -148,13 +161,17 @@ pub trait Store: Send + Sync + 'static {
     /// The leaf index a secondary index key points to.
     fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError>;
     /// The keys of `index` that start with `prefix`, in key order, with their leaf indexes;
-    /// at most `limit` of them.
+    /// at most `limit` of them. With `after`, only the keys greater than `prefix ‖ after`: a
+    /// seek, so that paging costs the page, not what precedes it.
     fn scan(
         &self,
         index: Index,
         prefix: &[u8],
+        after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, u64)>, StoreError>;
+    /// The greatest key of `index` that starts with `prefix`, with its leaf index.
+    fn last(&self, index: Index, prefix: &[u8]) -> Result<Option<(Vec<u8>, u64)>, StoreError>;
     /// The off-log data kept beside entry `index`, if any.
     fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes the whole batch atomically and durably: when this returns `Ok`, the batch
@@ -249,16 +266,37 @@ impl Store for MemoryStore {
         &self,
         index: Index,
         prefix: &[u8],
+        after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+        use std::ops::Bound;
+        let start = match after {
+            None => Bound::Included((index, prefix.to_vec())),
+            Some(a) => Bound::Excluded((index, [prefix, a].concat())),
+        };
         Ok(self
             .lock()
             .index
-            .range((index, prefix.to_vec())..)
+            .range((start, Bound::Unbounded))
             .take_while(|((i, k), _)| *i == index && k.starts_with(prefix))
             .take(limit)
             .map(|((_, k), v)| (k.clone(), *v))
             .collect())
+    }
+
+    fn last(&self, index: Index, prefix: &[u8]) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        use std::ops::Bound;
+        let end = match prefix_end(prefix) {
+            Some(end) => Bound::Excluded((index, end)),
+            None => Bound::Unbounded,
+        };
+        Ok(self
+            .lock()
+            .index
+            .range((Bound::Included((index, prefix.to_vec())), end))
+            .next_back()
+            .filter(|((i, k), _)| *i == index && k.starts_with(prefix))
+            .map(|((_, k), v)| (k.clone(), *v)))
     }
 
     fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -54,6 +54,11 @@ pub struct DepositPayload {
     /// To deposit a new version of a dataset the depositor owns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_id: Option<Uuid>,
+    /// The dataset's controller, whose consents may cover it: a registered participant with
+    /// the controller role. Named in the first version (default: the depositor) and fixed from
+    /// then on; a later version may repeat it, not change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<Uuid>,
     /// Free-form metadata (a JSON object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
@@ -74,6 +79,8 @@ pub struct Deposit {
     pub visibility: Visibility,
     /// The dataset to add a version to, if any.
     pub dataset_id: Option<Uuid>,
+    /// The controller the statement names, if any.
+    pub controller: Option<Uuid>,
     /// Issue time and nonce.
     pub freshness: Freshness,
 }
@@ -136,9 +143,23 @@ impl TryFrom<&DepositPayload> for Deposit {
             size: p.size,
             visibility: p.visibility,
             dataset_id: p.dataset_id,
+            controller: p.controller,
             freshness,
         })
     }
+}
+
+/// Where a deposit goes: which dataset and version, by whom, under which controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// The dataset (UUID v7, assigned by the log at its first version).
+    pub dataset_id: Uuid,
+    /// The version number: 1, 2, ...
+    pub version: u64,
+    /// The depositor's participant id.
+    pub depositor: Uuid,
+    /// The dataset's controller (the depositor unless the first version named another).
+    pub controller: Uuid,
 }
 
 /// The log entry of a deposit. Public: `statement` is the whole envelope. Private:
@@ -157,6 +178,10 @@ pub struct DepositLeaf {
     pub version: u64,
     /// The depositor's participant id.
     pub depositor: Uuid,
+    /// The dataset's controller when it is not the depositor: named by the first version's
+    /// statement and repeated in every version's entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<Uuid>,
     /// SHA-256 of the content, lower-case hex.
     pub sha256: String,
     /// Size in bytes.
@@ -174,16 +199,20 @@ pub struct DepositLeaf {
 }
 
 impl DepositLeaf {
-    /// The leaf for a checked deposit.
+    /// The leaf for a checked deposit, as version `place.version` of its dataset.
     pub fn new(
         deposit: &Deposit,
         envelope: &Envelope,
         salt: &[u8; 32],
-        dataset_id: Uuid,
-        version: u64,
-        depositor: Uuid,
+        place: Placement,
         at: DateTime<Utc>,
     ) -> Self {
+        let Placement {
+            dataset_id,
+            version,
+            depositor,
+            controller,
+        } = place;
         let (statement, commitment) = match deposit.visibility {
             Visibility::Public => (Some(envelope.clone()), None),
             Visibility::Private => (None, Some(field::hex(&commitment(salt, envelope)))),
@@ -194,6 +223,7 @@ impl DepositLeaf {
             dataset_id,
             version,
             depositor,
+            controller: (controller != depositor).then_some(controller),
             sha256: field::hex(&deposit.sha256),
             size: deposit.size,
             visibility: deposit.visibility,
@@ -207,6 +237,11 @@ impl DepositLeaf {
     pub fn to_bytes(&self) -> Vec<u8> {
         // Plain strings, numbers and UUIDs: serialising cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The dataset's controller: the one the entry names, else the depositor.
+    pub fn controller(&self) -> Uuid {
+        self.controller.unwrap_or(self.depositor)
     }
 
     /// Reads a deposit entry back; `None` if the bytes are not one.
