@@ -591,15 +591,16 @@ fn the_controller_withdraws_and_erases_its_own_consents_with_signed_statements()
     };
     let path = format!("/v1/consents/{id}/withdraw");
     let size = w.server.size();
-    // Another controller may not; the path and the statement must name the same consent;
-    // a withdrawal statement does not erase.
+    // Another controller may not, and learns nothing: its consent or none, the same 404; the
+    // path and the statement must name the same consent; a withdrawal statement does not
+    // erase.
     post(
         &w.server,
         &path,
         &w.other_controller.sign(WITHDRAWAL_TYPE, &action(id)),
         None,
     )
-    .assert_error(403, "not_consent_controller", "another controller");
+    .assert_error(404, "consent_not_found", "another controller");
     let other_id = uuid::Uuid::new_v4().to_string();
     post(
         &w.server,
@@ -1105,4 +1106,160 @@ fn no_permit_is_sequenced_after_a_withdrawal() {
             );
         }
     }
+}
+
+#[test]
+fn a_consent_covers_only_datasets_of_its_own_controller() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let admin = w.server.admin_token();
+    let deposit = |who: &Participant, payload: &Value| {
+        post(
+            &w.server,
+            "/v1/deposits",
+            &who.sign(DEPOSIT_TYPE, payload),
+            None,
+        )
+    };
+    // A registry that deposits but controls nothing: one dataset under the CHU's control, one
+    // under its own.
+    let registry = register(&w.server, &admin, 6, &["depositor"]);
+    let mut for_chu = common::deposit_payload(b"registry extract for the CHU", "private");
+    for_chu["controller"] = json!(w.chu.id);
+    let a = deposit(&registry, &for_chu);
+    assert_eq!(a.status, 201, "{}", a.text());
+    let chu_dataset = a.json()["dataset_id"].as_str().unwrap().to_owned();
+    assert!(verified(&receipt_of(&a.json()), &w.vkey).contains(&"statement matches entry"));
+    let v = w.server.get(&format!("/v1/datasets/{chu_dataset}")).json();
+    assert_eq!(v["controller"], json!(w.chu.id), "{v}");
+    assert_eq!(v["depositor"], json!(registry.id), "{v}");
+    let a = deposit(
+        &registry,
+        &common::deposit_payload(b"the registry's own data", "public"),
+    );
+    assert_eq!(a.status, 201, "{}", a.text());
+    let registry_dataset = a.json()["dataset_id"].as_str().unwrap().to_owned();
+    let v = w
+        .server
+        .get(&format!("/v1/datasets/{registry_dataset}"))
+        .json();
+    assert_eq!(v["controller"], json!(registry.id), "{v}");
+
+    // Another controller may not record consent over the CHU's datasets, nor over the
+    // registry's; nothing is written and the nonce stays usable.
+    for (k, dataset) in [&w.dataset, &chu_dataset, &registry_dataset]
+        .into_iter()
+        .enumerate()
+    {
+        let size = w.server.size();
+        let mut p = consent_payload(&w);
+        p["datasets"] = json!([dataset]);
+        let refused = post(
+            &w.server,
+            "/v1/consents",
+            &w.other_controller.sign(CONSENT_TYPE, &p),
+            None,
+        );
+        refused.assert_error(422, "dataset_not_controlled", &format!("dataset {k}"));
+        assert!(
+            refused.text().contains("payload.datasets[0]"),
+            "{}",
+            refused.text()
+        );
+        assert_eq!(w.server.size(), size);
+        p["datasets"] = json!([]);
+        let a = post(
+            &w.server,
+            "/v1/consents",
+            &w.other_controller.sign(CONSENT_TYPE, &p),
+            None,
+        );
+        assert_eq!(a.status, 201, "the same nonce, unused: {}", a.text());
+    }
+
+    // The CHU's consent covers the dataset deposited under its control, listed or not.
+    let mut listed = consent_payload(&w);
+    listed["datasets"] = json!([chu_dataset]);
+    let listed = record_consent(&w, &listed)["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut all = consent_payload(&w);
+    all["datasets"] = json!([]);
+    let all = record_consent(&w, &all)["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for consent in [&listed, &all] {
+        let mut p = access_payload(&w, &[consent]);
+        p["dataset_id"] = json!(chu_dataset);
+        let a = access(&w, &w.lab, &p);
+        assert_eq!(a.status, 201, "{}", a.text());
+        assert_eq!(a.json()["reason"], "consented");
+    }
+    // Another controller's consent for "all its datasets" covers none of the CHU's.
+    let mut p = consent_payload(&w);
+    p["datasets"] = json!([]);
+    let a = post(
+        &w.server,
+        "/v1/consents",
+        &w.other_controller.sign(CONSENT_TYPE, &p),
+        None,
+    );
+    assert_eq!(a.status, 201, "{}", a.text());
+    let foreign = a.json()["consent_id"].as_str().unwrap().to_owned();
+    for dataset in [&w.dataset, &chu_dataset] {
+        let mut p = access_payload(&w, &[&foreign]);
+        p["dataset_id"] = json!(dataset);
+        let a = access(&w, &w.lab, &p);
+        assert_eq!(a.status, 403, "{}", a.text());
+        assert_eq!(a.json()["reason"], "dataset_not_covered");
+    }
+
+    // The first version fixes the controller: a later version may repeat it, not change it.
+    let size = w.server.size();
+    let mut next = common::deposit_payload(b"registry extract, version 2", "private");
+    next["dataset_id"] = json!(chu_dataset);
+    next["controller"] = json!(w.other_controller.id);
+    let refused = deposit(&registry, &next);
+    refused.assert_error(422, "controller_mismatch", "another controller");
+    assert!(refused.text().contains("payload.controller"));
+    assert_eq!(w.server.size(), size);
+    next["controller"] = json!(w.chu.id);
+    let a = deposit(&registry, &next);
+    assert_eq!(a.status, 201, "the same nonce, unused: {}", a.text());
+    let mut third = common::deposit_payload(b"registry extract, version 3", "public");
+    third["dataset_id"] = json!(chu_dataset);
+    let a = deposit(&registry, &third);
+    assert_eq!(a.status, 201, "{}", a.text());
+    let v = w.server.get(&format!("/v1/datasets/{chu_dataset}")).json();
+    let controllers: Vec<&Value> = v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["controller"])
+        .collect();
+    assert_eq!(controllers, [&json!(w.chu.id); 3], "{v}");
+    verified(&receipt_of(&a.json()), &w.vkey);
+
+    // Only a registered participant with the controller role can be named.
+    for (who, name) in [
+        (w.lab.id.clone(), "an accessor"),
+        (uuid::Uuid::new_v4().to_string(), "nobody"),
+    ] {
+        let size = w.server.size();
+        let mut p = common::deposit_payload(name.as_bytes(), "public");
+        p["controller"] = json!(who);
+        deposit(&registry, &p).assert_error(422, "unknown_controller", name);
+        assert_eq!(w.server.size(), size);
+    }
+    // The same content under another controller is not a duplicate of the first deposit.
+    let mut again = for_chu.clone();
+    again["controller"] = json!(registry.id);
+    again["nonce"] = json!(nonce());
+    deposit(&registry, &again).assert_error(409, "duplicate_content", "another controller");
+    again["controller"] = json!(w.chu.id);
+    let a = deposit(&registry, &again);
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.json()["duplicate"], true);
 }

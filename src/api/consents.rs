@@ -551,7 +551,10 @@ pub async fn get(
     let id = parse_consent_id(&id)?;
     let token = bearer_token(&req);
     let view = off_reactor(&state, move |state| {
-        view(state, authorize_and_load(state, token.as_deref(), id, true)?)
+        view(
+            state,
+            authorize_and_load(state, token.as_deref(), id, true)?,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::log::Params;
-use super::receipts::build_receipt;
 use super::participants::lookup_participant;
+use super::receipts::build_receipt;
 use super::statements::{check_fresh, parse_payload, read_statement};
 use super::{off_reactor, Against, AppState};
 use crate::field;
