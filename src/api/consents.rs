@@ -132,7 +132,7 @@ pub struct ConsentEventRecorded {
 /// A consent's off-log record, as the store holds it.
 pub enum Record {
     /// Readable: the sidecar (statement and salt) and the payload.
-    Open(PrivateSidecar, ConsentPayload),
+    Open(PrivateSidecar, Box<ConsentPayload>),
     /// Erased.
     Erased,
     /// In the store but unreadable (a store fault, or a statement written before statements
@@ -213,7 +213,7 @@ pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, ApiError> {
             .and_then(|e| e.check().ok())
             .and_then(|(p, _)| serde_json::from_slice::<ConsentPayload>(&p).ok())
         {
-            Some(payload) => Record::Open(sidecar, payload),
+            Some(payload) => Record::Open(sidecar, Box::new(payload)),
             None => Record::Unreadable(format!(
                 "consent entry {index}: the signed statement in the store cannot be read"
             )),
@@ -532,7 +532,7 @@ fn view(state: &AppState, loaded: Loaded) -> Result<ConsentView, ApiError> {
             .and_then(|(p, at)| p.expires_at(at))
             .map(time),
         record: match loaded.record {
-            Record::Open(_, p) => Some(p),
+            Record::Open(_, p) => Some(*p),
             Record::Erased | Record::Unreadable(_) => None,
         },
         unreadable,
