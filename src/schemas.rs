@@ -5,7 +5,7 @@
 use schemars::schema_for;
 use serde_json::Value;
 
-use crate::api::{accesses, consents, deposits, error::ErrorBody, log, participants};
+use crate::api::{accesses, consents, deposits, error::ErrorBody, log, metrics, participants};
 use crate::consent::{AccessRecord, EventDocument, RecordLeaf};
 use crate::participant::{ParticipantLeaf, RegistrationRequest};
 use crate::receipt::Receipt;
@@ -37,6 +37,8 @@ pub fn all() -> Vec<(&'static str, Value)> {
             json(schema_for!(participants::ParticipantView)),
         ),
         ("log-info.schema.json", json(schema_for!(log::LogInfo))),
+        ("health.schema.json", json(schema_for!(metrics::Health))),
+        ("ready.schema.json", json(schema_for!(metrics::Ready))),
         (
             "witness-info.schema.json",
             json(schema_for!(crate::witness::http::WitnessInfo)),

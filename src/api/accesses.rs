@@ -108,7 +108,7 @@ pub struct AccessList {
     /// given (at most `limit`, 1,000 by default and at most).
     pub accesses: Vec<AccessView>,
     /// Entries of this page the store could not read: listed apart, the listing goes on.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<UnreadableEntry>,
     /// True when there are more: ask again with `after` = the last index of this page.
     pub truncated: bool,

@@ -278,11 +278,27 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         .body(out))
 }
 
+/// The body of `GET /healthz`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Health {
+    /// Always `ok`: the process answers.
+    pub status: &'static str,
+}
+
+/// The body of `GET /readyz` when ready.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Ready {
+    /// Always `ready`.
+    pub status: &'static str,
+    /// The latest checkpoint's size.
+    pub size: u64,
+}
+
 /// `GET /healthz`: the process is up and answering.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({"status": "ok"}))
+        .json(Health { status: "ok" })
 }
 
 /// `GET /readyz`: the store reads, and the sequencer runs and takes writes; otherwise 503
@@ -306,5 +322,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .map_err(|e| not_ready(format!("the store cannot be read: {e}")))?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({"status": "ready", "size": state.log.latest().size})))
+        .json(Ready {
+            status: "ready",
+            size: state.log.latest().size,
+        }))
 }
