@@ -1106,3 +1106,112 @@ fn no_permit_is_sequenced_after_a_withdrawal() {
         }
     }
 }
+
+/// Every file under `dir`, recursively: its path and raw bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            out.push((path, bytes));
+        }
+    }
+    out
+}
+
+/// Erasure reaches every copy the server keeps: after a consent is erased and the server
+/// stopped (`kill`: SIGKILL, no chance to clean up), no file of the data directory holds the
+/// consent's statement, its subject reference, its salt, its data key or the KEK that wrapped
+/// that key; another consent of the same key bucket still opens after a restart.
+fn erasure_leaves_nothing_that_opens_the_record(kill: bool) {
+    use datapole::log::{SledStore, Store};
+    use datapole::receipt::PrivateSidecar;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut w = world(dir.path());
+    let erased_subject = format!("hmac-sha256:erased-{}", nonce());
+    let kept_subject = format!("hmac-sha256:kept-{}", nonce());
+    let mut payload = consent_payload(&w);
+    payload["subject_ref"] = json!(erased_subject);
+    let c = record_consent(&w, &payload);
+    let mut payload = consent_payload(&w);
+    payload["subject_ref"] = json!(kept_subject);
+    let kept = record_consent(&w, &payload);
+    let index = c["index"].as_u64().unwrap();
+
+    // What opens the record, read from the stopped server's store.
+    w.server.stop();
+    let (record, keys) = {
+        let store = SledStore::open(&data.join("store")).unwrap();
+        let record = store.sidecar(index).unwrap().expect("the consent's record");
+        (record, store.record_keys(index).unwrap().expect("its keys"))
+    };
+    let sidecar = PrivateSidecar::from_bytes(&record).unwrap();
+    let statement = sidecar.statement.expect("a statement");
+    let salt = BASE64_STANDARD.decode(&sidecar.salt).unwrap();
+    let needles: Vec<(&str, Vec<u8>)> = vec![
+        ("the stored record", record.clone()),
+        ("the statement", statement.to_bytes()),
+        ("the statement's payload", statement.payload.as_bytes().to_vec()),
+        ("the subject reference", erased_subject.as_bytes().to_vec()),
+        ("the salt (base64)", sidecar.salt.as_bytes().to_vec()),
+        ("the salt", salt),
+        ("the data key", keys.data_key.to_vec()),
+        ("the KEK", keys.kek.to_vec()),
+    ];
+
+    w.server = Server::start(&data);
+    let id = c["consent_id"].as_str().unwrap();
+    let e = post(
+        &w.server,
+        &format!("/v1/consents/{id}/erase"),
+        b"",
+        c["citizen_secret"].as_str(),
+    );
+    assert_eq!(e.status, 201, "{}", e.text());
+    if kill {
+        w.server.kill();
+    } else {
+        w.server.stop();
+    }
+
+    let files = files_under(&data);
+    assert!(files.len() > 3, "{files:?}");
+    for (what, needle) in &needles {
+        for (path, bytes) in &files {
+            assert!(
+                !bytes.windows(needle.len()).any(|b| b == needle.as_slice()),
+                "{what} is still in {}",
+                path.display()
+            );
+        }
+    }
+
+    let server = Server::start(&data);
+    let v = get(
+        &server,
+        &format!("/v1/consents/{}", kept["consent_id"].as_str().unwrap()),
+        kept["citizen_secret"].as_str().unwrap(),
+    );
+    assert_eq!(v.status, 200, "{}", v.text());
+    let v = v.json();
+    assert_eq!(v["status"], "given", "{v}");
+    assert!(v["record"].to_string().contains(&kept_subject), "{v}");
+    let v = get(&server, &format!("/v1/consents/{id}"), c["citizen_secret"].as_str().unwrap()).json();
+    assert_eq!(v["status"], "erased");
+    assert!(v.get("record").is_none(), "{v}");
+}
+
+#[test]
+fn erasure_leaves_nothing_that_opens_the_record_after_a_stop() {
+    erasure_leaves_nothing_that_opens_the_record(false);
+}
+
+#[test]
+fn erasure_leaves_nothing_that_opens_the_record_after_a_kill() {
+    erasure_leaves_nothing_that_opens_the_record(true);
+}

@@ -7,6 +7,7 @@
 
 pub mod checkpoint;
 pub mod sequencer;
+pub mod shred;
 pub mod sled_store;
 pub mod store;
 pub mod tiles;
