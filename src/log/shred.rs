@@ -163,7 +163,7 @@ pub fn unwrap(leaf: u64, wrapped: &[u8], ring: &Keyring) -> Result<Key, StoreErr
     let plain = open(kek, &wrap_aad(leaf), &wrapped[4..]).ok_or_else(|| {
         StoreError::Corrupt(format!("the data key of leaf {leaf} does not unwrap"))
     })?;
-    let key: [u8; 32] = plain[..].try_into().map_err(|_| {
+    let key = <[u8; 32]>::try_from(&plain[..]).map_err(|_| {
         StoreError::Corrupt(format!("the data key of leaf {leaf} is not 32 bytes"))
     })?;
     Ok(Zeroizing::new(key))

@@ -1106,7 +1106,7 @@ mod tests {
             }
         }
 
-        fn next(&mut self, size: u64, sidecars: &[(u64, &[u8])], erased: &[u64]) -> Batch {
+        fn next(&mut self, size: u64, sidecars: &[(u64, &str)], erased: &[u64]) -> Batch {
             let first_index = self.n;
             self.n += size;
             let first_hash_index = tlog_tiles::stored_hash_count(first_index);
@@ -1118,7 +1118,10 @@ mod tests {
                     .map(h)
                     .collect(),
                 index_keys: Vec::new(),
-                sidecars: sidecars.iter().map(|(l, d)| (*l, d.to_vec())).collect(),
+                sidecars: sidecars
+                    .iter()
+                    .map(|(l, d)| (*l, d.as_bytes().to_vec()))
+                    .collect(),
                 erased_sidecars: erased.to_vec(),
                 checkpoint: self.signer.sign(self.n, h(self.n)).unwrap(),
             }
@@ -1155,16 +1158,16 @@ mod tests {
         let store = SledStore::open(&path).unwrap();
         let last = shred::BUCKET_LEAVES;
         let mut batches = Batches::new();
-        let records: Vec<(u64, Vec<u8>)> = [0, 1, last - 1, last]
+        let records: Vec<(u64, String)> = [0, 1, last - 1, last]
             .iter()
-            .map(|&l| (l, format!("private record of leaf {l}").into_bytes()))
+            .map(|&l| (l, format!("private record of leaf {l}")))
             .collect();
-        let refs: Vec<(u64, &[u8])> = records.iter().map(|(l, d)| (*l, d.as_slice())).collect();
+        let refs: Vec<(u64, &str)> = records.iter().map(|(l, d)| (*l, d.as_str())).collect();
         store
             .commit(&batches.next(last + 1, &refs, &[]))
             .unwrap();
         for (l, d) in &records {
-            assert_eq!(store.sidecar(*l).unwrap().as_ref(), Some(d));
+            assert_eq!(store.sidecar(*l).unwrap(), Some(d.clone().into_bytes()));
         }
         assert_eq!(store.sidecar(2).unwrap(), None);
         drop(store);
@@ -1179,7 +1182,7 @@ mod tests {
 
         // Erase leaf 1: bucket 0 moves to generation 1, bucket 1 stays.
         store
-            .commit(&batches.next(1, &[(last + 1, b"erasure event")], &[1]))
+            .commit(&batches.next(1, &[(last + 1, "erasure event")], &[1]))
             .unwrap();
         assert_eq!(store.sidecar(1).unwrap(), None);
         assert_eq!(store.record_keys(1).unwrap(), None);
@@ -1197,7 +1200,11 @@ mod tests {
         assert!(!contains(&bytes, &before.kek), "old KEK lingers");
         let store = SledStore::open(&path).unwrap();
         for (l, d) in records.iter().filter(|(l, _)| *l != 1) {
-            assert_eq!(store.sidecar(*l).unwrap().as_ref(), Some(d), "leaf {l}");
+            assert_eq!(
+                store.sidecar(*l).unwrap(),
+                Some(d.clone().into_bytes()),
+                "leaf {l}"
+            );
         }
         assert_eq!(
             store.sidecar(last + 1).unwrap(),
@@ -1216,11 +1223,11 @@ mod tests {
             let store = SledStore::open(&path).unwrap();
             let mut batches = Batches::new();
             store
-                .commit(&batches.next(3, &[(0, b"zero"), (1, b"one"), (2, b"two")], &[]))
+                .commit(&batches.next(3, &[(0, "zero"), (1, "one"), (2, "two")], &[]))
                 .unwrap();
             let old = store.record_keys(1).unwrap().unwrap();
             store.crash_at.store(crash, Ordering::SeqCst);
-            let erasure = batches.next(1, &[(3, b"erasure event")], &[1]);
+            let erasure = batches.next(1, &[(3, "erasure event")], &[1]);
             store.commit(&erasure).expect_err("crashed");
             drop(store);
 
@@ -1248,7 +1255,7 @@ mod tests {
                 // The erasure done again finishes the job.
                 batches.undo(1);
                 store
-                    .commit(&batches.next(1, &[(3, b"erasure event")], &[1]))
+                    .commit(&batches.next(1, &[(3, "erasure event")], &[1]))
                     .unwrap();
                 assert_eq!(store.sidecar(1).unwrap(), None);
                 assert_eq!(store.sidecar(0).unwrap(), Some(b"zero".to_vec()));
@@ -1267,7 +1274,7 @@ mod tests {
         let path = dir.path().join("store");
         let store = SledStore::open(&path).unwrap();
         store
-            .commit(&Batches::new().next(1, &[(0, b"private")], &[]))
+            .commit(&Batches::new().next(1, &[(0, "private")], &[]))
             .unwrap();
         drop(store);
         std::fs::remove_file(SledStore::key_file_path(&path)).unwrap();
