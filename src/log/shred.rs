@@ -64,9 +64,10 @@ pub fn random_key() -> Result<Key, StoreError> {
 
 fn cipher(key: &[u8; 32]) -> LessSafeKey {
     // CHACHA20_POLY1305 takes exactly 32 key bytes, which `key` is.
-    LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, key).unwrap_or_else(|_| {
-        unreachable!("a ChaCha20-Poly1305 key is 32 bytes")
-    }))
+    LessSafeKey::new(
+        UnboundKey::new(&CHACHA20_POLY1305, key)
+            .unwrap_or_else(|_| unreachable!("a ChaCha20-Poly1305 key is 32 bytes")),
+    )
 }
 
 /// Seals `plaintext` under `key` with a random nonce: nonce ‖ ciphertext ‖ tag.
@@ -124,16 +125,13 @@ pub fn seal_record(leaf: u64, plaintext: &[u8]) -> Result<(Vec<u8>, Key), StoreE
 pub fn open_record(leaf: u64, sealed: &[u8], data_key: &Key) -> Result<Vec<u8>, StoreError> {
     open(data_key, &record_aad(leaf), sealed)
         .map(|p| p.to_vec())
-        .ok_or_else(|| StoreError::Corrupt(format!("the private record of leaf {leaf} does not open")))
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("the private record of leaf {leaf} does not open"))
+        })
 }
 
 /// Wraps the data key of `leaf` under KEK generation `generation` of its bucket.
-pub fn wrap(
-    leaf: u64,
-    data_key: &Key,
-    generation: u32,
-    kek: &Key,
-) -> Result<Vec<u8>, StoreError> {
+pub fn wrap(leaf: u64, data_key: &Key, generation: u32, kek: &Key) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::with_capacity(WRAPPED_LEN);
     out.extend_from_slice(&generation.to_be_bytes());
     out.extend_from_slice(&seal(kek, &wrap_aad(leaf), &data_key[..])?);
@@ -163,9 +161,8 @@ pub fn unwrap(leaf: u64, wrapped: &[u8], ring: &Keyring) -> Result<Key, StoreErr
     let plain = open(kek, &wrap_aad(leaf), &wrapped[4..]).ok_or_else(|| {
         StoreError::Corrupt(format!("the data key of leaf {leaf} does not unwrap"))
     })?;
-    let key = <[u8; 32]>::try_from(&plain[..]).map_err(|_| {
-        StoreError::Corrupt(format!("the data key of leaf {leaf} is not 32 bytes"))
-    })?;
+    let key = <[u8; 32]>::try_from(&plain[..])
+        .map_err(|_| StoreError::Corrupt(format!("the data key of leaf {leaf} is not 32 bytes")))?;
     Ok(Zeroizing::new(key))
 }
 
@@ -197,7 +194,8 @@ impl Keyring {
 
     /// Drops the bucket's generations older than `generation`.
     pub fn drop_older(&mut self, bucket: u64, generation: u32) {
-        self.keks.retain(|&(b, g), _| b != bucket || g >= generation);
+        self.keks
+            .retain(|&(b, g), _| b != bucket || g >= generation);
     }
 
     /// Drops one generation.
@@ -241,9 +239,7 @@ impl Keyring {
     }
 
     fn decode(bytes: &[u8], path: &Path) -> Result<Self, StoreError> {
-        let bad = |what: &str| {
-            StoreError::Corrupt(format!("key file {}: {what}", path.display()))
-        };
+        let bad = |what: &str| StoreError::Corrupt(format!("key file {}: {what}", path.display()));
         if bytes.get(..16) != Some(&MAGIC[..]) {
             return Err(bad("not a datapole key file (datapole-keys/1)"));
         }

@@ -1112,7 +1112,9 @@ mod tests {
             let first_hash_index = tlog_tiles::stored_hash_count(first_index);
             Batch {
                 first_index,
-                entries: (first_index..self.n).map(|i| i.to_be_bytes().to_vec()).collect(),
+                entries: (first_index..self.n)
+                    .map(|i| i.to_be_bytes().to_vec())
+                    .collect(),
                 first_hash_index,
                 hashes: (first_hash_index..tlog_tiles::stored_hash_count(self.n))
                     .map(h)
@@ -1163,9 +1165,7 @@ mod tests {
             .map(|&l| (l, format!("private record of leaf {l}")))
             .collect();
         let refs: Vec<(u64, &str)> = records.iter().map(|(l, d)| (*l, d.as_str())).collect();
-        store
-            .commit(&batches.next(last + 1, &refs, &[]))
-            .unwrap();
+        store.commit(&batches.next(last + 1, &refs, &[])).unwrap();
         for (l, d) in &records {
             assert_eq!(store.sidecar(*l).unwrap(), Some(d.clone().into_bytes()));
         }
