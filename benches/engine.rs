@@ -1,6 +1,8 @@
 //! The engine's hot paths, one at a time: integrating a batch into the tree (the sequencer's
 //! step between admission and commit), inclusion and consistency proofs, checkpoint signing,
-//! and the per-request signature work (DSSE verification, single and batched Ed25519).
+//! and the per-request signature work (DSSE verification, single and batched Ed25519); and
+//! the private records on the sled store: sealing one, committing a batch of them, erasing
+//! one (which rotates its bucket's key-encryption key).
 //!
 //! ```text
 //! cargo bench --bench engine
@@ -123,5 +125,101 @@ fn signatures(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, integrate, proofs, signatures);
+/// Batches for a sled store, with stand-in hashes: the store does not check them.
+struct Batches {
+    signer: LogSigner,
+    n: u64,
+}
+
+impl Batches {
+    fn next(&mut self, size: u64, record: Option<&[u8]>, erased: Vec<u64>) -> Batch {
+        let first_index = self.n;
+        self.n += size;
+        let first_hash_index = tlog_tiles::stored_hash_count(first_index);
+        let hash = |i: u64| tlog_tiles::record_hash(&i.to_le_bytes());
+        Batch {
+            first_index,
+            entries: (first_index..self.n)
+                .map(|i| vec![7; 64 + (i % 8) as usize])
+                .collect(),
+            first_hash_index,
+            hashes: (first_hash_index..tlog_tiles::stored_hash_count(self.n))
+                .map(hash)
+                .collect(),
+            index_keys: vec![],
+            sidecars: record
+                .map(|r| (first_index..self.n).map(|i| (i, r.to_vec())).collect())
+                .unwrap_or_default(),
+            erased_sidecars: erased,
+            checkpoint: self.signer.sign(self.n, hash(self.n)).expect("sign"),
+        }
+    }
+}
+
+/// Private records on sled (docs/design.md, section 2), each iteration durable (a flush):
+/// sealing one record; a batch of 1,024 entries without and with a sealed 1.5 KB record each;
+/// one entry alone and with the erasure of a record of a bucket of 4,096 live records (two
+/// key-file rewrites, the re-wrap of the bucket's other data keys).
+fn private_records(c: &mut Criterion) {
+    use datapole::log::{shred, SledStore};
+    let record = vec![b'r'; 1500];
+    let mut g = c.benchmark_group("private_records");
+    g.bench_function("seal_and_wrap_1500B", |b| {
+        let kek = shred::random_key().expect("key");
+        b.iter(|| {
+            let (sealed, key) = shred::seal_record(7, black_box(&record)).expect("seal");
+            (sealed, shred::wrap(7, &key, 0, &kek).expect("wrap"))
+        })
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SledStore::open(&dir.path().join("store")).expect("store");
+    let (skey, _) = LogSigner::generate("bench.example/log").expect("key");
+    let mut batches = Batches {
+        signer: LogSigner::from_skey(&skey, None).expect("signer"),
+        n: 0,
+    };
+    // Two full buckets of live records to erase from.
+    for _ in 0..2 {
+        let batch = batches.next(shred::BUCKET_LEAVES, Some(&record), vec![]);
+        store.commit(&batch).expect("commit");
+    }
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(1024));
+    g.bench_function("commit_1024/public", |b| {
+        b.iter(|| {
+            store
+                .commit(&batches.next(1024, None, vec![]))
+                .expect("commit")
+        })
+    });
+    g.bench_function("commit_1024/sealed_1500B", |b| {
+        b.iter(|| {
+            store
+                .commit(&batches.next(1024, Some(&record), vec![]))
+                .expect("commit")
+        })
+    });
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("commit_1/alone", |b| {
+        b.iter(|| {
+            store
+                .commit(&batches.next(1, None, vec![]))
+                .expect("commit")
+        })
+    });
+    let mut next = 0u64;
+    g.bench_function("commit_1/erasing_in_full_bucket", |b| {
+        b.iter(|| {
+            // Leaves of the two full buckets in turn: each bucket keeps about 4,000 live keys.
+            let leaf = (next % 2) * shred::BUCKET_LEAVES + next / 2 % shred::BUCKET_LEAVES;
+            next += 1;
+            store
+                .commit(&batches.next(1, None, vec![leaf]))
+                .expect("commit")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, integrate, proofs, signatures, private_records);
 criterion_main!(benches);

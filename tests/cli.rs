@@ -81,6 +81,8 @@ fn serve_with_no_flags_creates_its_secrets_with_mode_0600() {
     let server = Server::start(&data);
     assert_eq!(mode(&data.join("log.key")), 0o600);
     assert_eq!(mode(&data.join("admin-token")), 0o600);
+    // The keys of the private records, created with the store.
+    assert_eq!(mode(&data.join("store.keys")), 0o600);
     assert_eq!(mode(&data), 0o700);
     let info = server.get("/v1/log").json();
     // The origin defaults to the key's name.

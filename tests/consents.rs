@@ -1263,3 +1263,207 @@ fn a_consent_covers_only_datasets_of_its_own_controller() {
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(a.json()["duplicate"], true);
 }
+
+/// Every file under `dir`, recursively: its path and raw bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            out.push((path, bytes));
+        }
+    }
+    out
+}
+
+/// Erasure reaches every copy the server keeps: after a consent is erased and the server
+/// stopped (`kill`: SIGKILL, no chance to clean up), no file of the data directory holds the
+/// consent's statement, its subject reference, its salt, its data key or the KEK that wrapped
+/// that key; another consent of the same key bucket still opens after a restart.
+fn erasure_leaves_nothing_that_opens_the_record(kill: bool) {
+    use datapole::log::{SledStore, Store};
+    use datapole::receipt::PrivateSidecar;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut w = world(dir.path());
+    let erased_subject = format!("hmac-sha256:erased-{}", nonce());
+    let kept_subject = format!("hmac-sha256:kept-{}", nonce());
+    let mut payload = consent_payload(&w);
+    payload["subject_ref"] = json!(erased_subject);
+    let c = record_consent(&w, &payload);
+    let mut payload = consent_payload(&w);
+    payload["subject_ref"] = json!(kept_subject);
+    let kept = record_consent(&w, &payload);
+    let index = c["index"].as_u64().unwrap();
+
+    // What opens the record, read from the stopped server's store.
+    w.server.stop();
+    let (record, keys) = {
+        let store = SledStore::open(&data.join("store")).unwrap();
+        let record = store.sidecar(index).unwrap().expect("the consent's record");
+        (record, store.record_keys(index).unwrap().expect("its keys"))
+    };
+    let sidecar = PrivateSidecar::from_bytes(&record).unwrap();
+    let statement = sidecar.statement.expect("a statement");
+    let salt = BASE64_STANDARD.decode(&sidecar.salt).unwrap();
+    let needles: Vec<(&str, Vec<u8>)> = vec![
+        ("the stored record", record.clone()),
+        ("the statement", statement.to_bytes()),
+        (
+            "the statement's payload",
+            statement.payload.as_bytes().to_vec(),
+        ),
+        ("the subject reference", erased_subject.as_bytes().to_vec()),
+        ("the salt (base64)", sidecar.salt.as_bytes().to_vec()),
+        ("the salt", salt),
+        ("the data key", keys.data_key.to_vec()),
+        ("the KEK", keys.kek.to_vec()),
+    ];
+
+    w.server = Server::start(&data);
+    let id = c["consent_id"].as_str().unwrap();
+    let e = post(
+        &w.server,
+        &format!("/v1/consents/{id}/erase"),
+        b"",
+        c["citizen_secret"].as_str(),
+    );
+    assert_eq!(e.status, 201, "{}", e.text());
+    if kill {
+        w.server.kill();
+    } else {
+        w.server.stop();
+    }
+
+    let files = files_under(&data);
+    assert!(files.len() > 3, "{files:?}");
+    for (what, needle) in &needles {
+        for (path, bytes) in &files {
+            assert!(
+                !bytes.windows(needle.len()).any(|b| b == needle.as_slice()),
+                "{what} is still in {}",
+                path.display()
+            );
+        }
+    }
+
+    let server = Server::start(&data);
+    let v = get(
+        &server,
+        &format!("/v1/consents/{}", kept["consent_id"].as_str().unwrap()),
+        kept["citizen_secret"].as_str().unwrap(),
+    );
+    assert_eq!(v.status, 200, "{}", v.text());
+    let v = v.json();
+    assert_eq!(v["status"], "given", "{v}");
+    assert!(v["record"].to_string().contains(&kept_subject), "{v}");
+    let v = get(
+        &server,
+        &format!("/v1/consents/{id}"),
+        c["citizen_secret"].as_str().unwrap(),
+    )
+    .json();
+    assert_eq!(v["status"], "erased");
+    assert!(v.get("record").is_none(), "{v}");
+}
+
+#[test]
+fn erasure_leaves_nothing_that_opens_the_record_after_a_stop() {
+    erasure_leaves_nothing_that_opens_the_record(false);
+}
+
+#[test]
+fn erasure_leaves_nothing_that_opens_the_record_after_a_kill() {
+    erasure_leaves_nothing_that_opens_the_record(true);
+}
+
+/// Erasures under SIGKILL: clients record consents and erase every other one while the
+/// server is killed at random moments (so also between an erasure's key-file writes and its
+/// sled batch) and restarted on the same data directory. After every restart each
+/// acknowledged consent still reads with its record, each acknowledged erasure holds, and a
+/// consent whose erasure got no answer is either erased or intact.
+#[test]
+fn erasures_under_sigkill_lose_no_acknowledged_record() {
+    use rand::Rng;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    /// A consent with an acknowledged record, and what became of its erasure.
+    struct Acked {
+        id: String,
+        secret: String,
+        /// `Some(true)`: erasure acknowledged; `Some(false)`: erasure sent, no answer.
+        erased: Option<bool>,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut w = world(dir.path());
+    let acked: Mutex<Vec<Acked>> = Mutex::new(Vec::new());
+    let counter = AtomicU64::new(0);
+    let mut rng = rand::thread_rng();
+    let json_type = [("content-type", "application/json")];
+    for cycle in 0..6 {
+        let run_for = std::time::Duration::from_millis(rng.gen_range(150..600));
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                let (w, acked, counter) = (&w, &acked, &counter);
+                s.spawn(move || loop {
+                    let body = w.chu.sign(CONSENT_TYPE, &consent_payload(w));
+                    let Ok(a) = w
+                        .server
+                        .try_request("POST", "/v1/consents", &json_type, &body)
+                    else {
+                        break;
+                    };
+                    assert_eq!(a.status, 201, "{}", a.text());
+                    let v = a.json();
+                    let mut consent = Acked {
+                        id: v["consent_id"].as_str().unwrap().to_owned(),
+                        secret: v["citizen_secret"].as_str().unwrap().to_owned(),
+                        erased: None,
+                    };
+                    if counter.fetch_add(1, Ordering::Relaxed) % 2 == 1 {
+                        let bearer = format!("Bearer {}", consent.secret);
+                        let path = format!("/v1/consents/{}/erase", consent.id);
+                        let answer =
+                            w.server
+                                .try_request("POST", &path, &[("authorization", &bearer)], b"");
+                        consent.erased = Some(matches!(&answer, Ok(a) if a.status == 201));
+                        if let Ok(a) = &answer {
+                            assert_eq!(a.status, 201, "{}", a.text());
+                        }
+                        let stop = answer.is_err();
+                        acked.lock().unwrap().push(consent);
+                        if stop {
+                            break;
+                        }
+                    } else {
+                        acked.lock().unwrap().push(consent);
+                    }
+                });
+            }
+            std::thread::sleep(run_for);
+            w.server.kill();
+        });
+        w.server = Server::start(&data);
+        let acked = acked.lock().unwrap();
+        let erased = acked.iter().filter(|c| c.erased == Some(true)).count();
+        assert!(acked.len() > 2 * cycle, "cycle {cycle}: too little traffic");
+        for c in acked.iter() {
+            let v = get(&w.server, &format!("/v1/consents/{}", c.id), &c.secret);
+            assert_eq!(v.status, 200, "cycle {cycle}: {}", v.text());
+            let v = v.json();
+            let has_record = v.get("record").is_some();
+            match c.erased {
+                Some(true) => assert!(v["status"] == "erased" && !has_record, "{v}"),
+                None => assert!(v["status"] == "given" && has_record, "cycle {cycle}: {v}"),
+                Some(false) => assert_eq!(v["status"] == "erased", !has_record, "{v}"),
+            }
+        }
+        eprintln!("cycle {cycle}: {} consents, {erased} erased", acked.len());
+    }
+}

@@ -2,11 +2,13 @@
 //! (through the `tlog_tiles` crate), c2sp.org/tlog-checkpoint notes signed per
 //! c2sp.org/signed-note, and the c2sp.org/tlog-tiles resources built from them.
 //!
-//! This module owns the tree, its storage trait and the sequencer, the only writer. It knows
-//! nothing of HTTP, of JSON payloads or of what an entry means: entries are opaque bytes.
+//! This module owns the tree, its storage trait and the sequencer, the only writer, and the
+//! keys that seal the private records at rest (`shred`). It knows nothing of HTTP, of JSON
+//! payloads or of what an entry means: entries and their sidecars are opaque bytes.
 
 pub mod checkpoint;
 pub mod sequencer;
+pub mod shred;
 pub mod sled_store;
 pub mod store;
 pub mod tiles;

@@ -143,7 +143,9 @@ pub struct Batch {
     pub index_keys: Vec<(IndexKey, u64)>,
     /// Data kept beside an entry but off the log (private statements), by leaf index.
     pub sidecars: Vec<(u64, Vec<u8>)>,
-    /// Earlier entries whose off-log data this batch deletes (erasures).
+    /// Earlier entries whose off-log data this batch deletes (erasures). Once the commit
+    /// returns, nothing the store keeps may open that data again, even in files where a
+    /// deleted value lingers: the sled store destroys the key it was sealed under.
     pub erased_sidecars: Vec<u64>,
     /// The checkpoint signed for the tree this batch produces.
     pub checkpoint: SignedCheckpoint,
@@ -172,7 +174,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(Vec<u8>, u64)>, StoreError>;
     /// The greatest key of `index` that starts with `prefix`, with its leaf index.
     fn last(&self, index: Index, prefix: &[u8]) -> Result<Option<(Vec<u8>, u64)>, StoreError>;
-    /// The off-log data kept beside entry `index`, if any.
+    /// The off-log data kept beside entry `index`, in the clear, if any: `None` once erased.
+    /// Stores may keep it encrypted; that is theirs to hide.
     fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes the whole batch atomically and durably: when this returns `Ok`, the batch
     /// survives a crash. When it fails, the batch is not served unless [`Store::recover`]
