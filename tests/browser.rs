@@ -13,7 +13,7 @@
 //!   reachability with a visible focus, text contrast, no horizontal scroll on a phone.
 //!
 //! Screenshots of each page go to `target/tmp/browser/`. Without Chromium and chromedriver the
-//! test says it was skipped; with `DATAPOLE_REQUIRE_BROWSER=1` (as in CI) it fails instead.
+//! test says it was skipped; with `DATAPOLE_REQUIRE_ALL=1` (as in CI) it fails instead.
 
 mod common;
 
@@ -58,14 +58,10 @@ async fn browser(downloads: &Path, profile: &Path) -> Option<(Chromedriver, Clie
     let driver = which(&["chromedriver"]);
     let chromium = which(&["chromium", "chromium-browser", "google-chrome"]);
     let (Some(driver), Some(chromium)) = (driver, chromium) else {
-        let required = std::env::var("DATAPOLE_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "DATAPOLE_REQUIRE_BROWSER=1 but chromium or chromedriver is not on PATH"
-        );
-        eprintln!(
-            "SKIPPED: the browser tests were not run: chromium and chromedriver are needed \
-             (Debian: apt-get install chromium chromium-driver)"
+        common::skip(
+            "browser",
+            "chromium and chromedriver are needed (Debian: apt-get install chromium \
+             chromium-driver)",
         );
         return None;
     };

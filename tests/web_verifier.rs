@@ -68,12 +68,10 @@ fn the_browser_verifier_and_the_rust_verifier_agree_on_every_vector() {
     let out = match node {
         Ok(out) => out,
         Err(e) => {
-            let required = std::env::var("DATAPOLE_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "DATAPOLE_REQUIRE_BROWSER=1 but node cannot run: {e}"
+            common::skip(
+                "web_verifier",
+                &format!("no node ({e}); the Rust verdicts are in {}", file.display()),
             );
-            eprintln!("SKIPPED: the JavaScript verifier was not run: no node ({e}); the Rust verdicts are in {}", file.display());
             return;
         }
     };

@@ -440,3 +440,16 @@ pub fn log_key(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
         String::from_utf8(out.stdout).unwrap().trim().to_owned(),
     )
 }
+
+/// Says that test `name` cannot run on this machine, and why. With `DATAPOLE_REQUIRE_ALL=1`
+/// (which `.ci/run` sets) that is a failure; otherwise `SKIPPED` on stderr and a marker in
+/// `target/tmp/skipped/`, which `.ci/run` counts apart from the tests that passed.
+pub fn skip(name: &str, why: &str) {
+    if std::env::var("DATAPOLE_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("{name} cannot run here ({why}); DATAPOLE_REQUIRE_ALL=1 makes every skip a failure");
+    }
+    eprintln!("SKIPPED: {name}: {why}");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(name), why);
+}
