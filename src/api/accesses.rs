@@ -14,12 +14,13 @@ use rand::RngCore;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::consents::load;
+use super::consents::load_at;
 use super::deposits::published_dataset;
 use super::error::ApiError;
 use super::participants::lookup_participant;
 use super::receipts::build_receipt;
 use super::statements::{check_fresh, parse_payload, read_statement};
+use super::test_hooks;
 use super::{Against, AppState, UnreadableEntry};
 use crate::consent::{time, AccessRecord, RecordKind, RecordLeaf};
 use crate::decision::{decide, AccessFacts, Reason, Verdict};
@@ -253,13 +254,14 @@ pub async fn submit(
     let nonce_key = check_fresh(&state, accessor, &access.freshness)?;
     let dataset_controller = published_dataset(&state, payload.dataset_id)?.map(|d| d.controller());
     let access_id = Uuid::new_v4();
-    for _ in 0..DECISION_RETRIES {
+    let mut hooks = test_hooks::Decision::start();
+    for attempt in 1..=DECISION_RETRIES {
         // Everything below this size is seen by the decision (and recorded with it).
-        let evaluated_at_size = state.log.latest().size;
+        let evaluated_at_size = hooks.view_size(state.log.latest().size);
         let now = Utc::now();
         let mut consents = HashMap::new();
         for id in &access.consent_ids {
-            if let Some(loaded) = load(&state, *id)? {
+            if let Some(loaded) = load_at(&state, *id, evaluated_at_size)? {
                 consents.insert(*id, loaded.facts());
             }
         }
@@ -311,6 +313,9 @@ pub async fn submit(
         } else {
             Vec::new()
         };
+        if !absent.is_empty() {
+            hooks.before_permit_append(attempt).await;
+        }
         let request = AppendRequest {
             entry: leaf.to_bytes(),
             unique: vec![

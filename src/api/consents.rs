@@ -192,8 +192,12 @@ const MAX_EVENTS: usize = 3;
 /// Loads consent `id` as the log's latest checkpoint shows it; `None` if there is none. A
 /// record the store holds but cannot read is [`Record::Unreadable`], never an error.
 pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, ApiError> {
+    load_at(state, id, state.log.latest().size)
+}
+
+/// [`load`] as the tree of `size` entries shows it: nothing at or beyond `size` is seen.
+pub fn load_at(state: &AppState, id: Uuid, size: u64) -> Result<Option<Loaded>, ApiError> {
     let store = state.log.store();
-    let size = state.log.latest().size;
     let Some(index) = store.lookup(&IndexKey::new(Index::RecordId, id.as_bytes().to_vec()))? else {
         return Ok(None);
     };

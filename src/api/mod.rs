@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod participants;
 pub mod receipts;
 pub mod statements;
+mod test_hooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
