@@ -116,8 +116,11 @@ fn key_and_token_files_readable_by_others_are_refused() {
             "{file} readable by others was accepted"
         );
         let err = String::from_utf8_lossy(&out.stderr);
+        // Named, with the command that makes it private (the data directory's check).
         assert!(
-            err.contains("accessible to other users") && err.contains("chmod 600"),
+            err.contains(&path.display().to_string())
+                && err.contains("other users")
+                && err.contains("chmod -R go-rwx"),
             "{err}"
         );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();

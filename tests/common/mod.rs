@@ -440,3 +440,19 @@ pub fn log_key(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
         String::from_utf8(out.stdout).unwrap().trim().to_owned(),
     )
 }
+
+/// `chmod -R go-rwx dir`: what `serve` asks of a data directory built outside it.
+pub fn make_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir).expect("metadata");
+    if meta.file_type().is_symlink() {
+        return;
+    }
+    let mode = meta.permissions().mode() & 0o700;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            make_private(&entry.expect("entry").path());
+        }
+    }
+}
