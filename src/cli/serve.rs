@@ -57,7 +57,9 @@ pub struct ServeArgs {
     /// Concurrent connections per worker.
     #[arg(long, default_value_t = 25_000)]
     pub max_connections: usize,
-    /// Milliseconds a client has to send its request head before it is cut off (slowloris).
+    /// Milliseconds a client has to send a request head, and then as much for its body, before
+    /// it is cut off (slowloris); on a kept-alive connection the next request must arrive, head
+    /// and body, within --keep-alive-secs plus this.
     #[arg(long, default_value_t = 5_000)]
     pub request_timeout_ms: u64,
     /// Seconds an idle keep-alive connection is kept open.

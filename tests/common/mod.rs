@@ -84,12 +84,31 @@ impl Server {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Server {
+        Self::start_under(&[], data_dir, log_path, args, env)
+    }
+
+    /// Starts `datapole serve` through a wrapper command that runs the program named after
+    /// it (for example `prlimit --nofile=256:256 --`); no wrapper with an empty `wrapper`.
+    pub fn start_under(
+        wrapper: &[&str],
+        data_dir: &Path,
+        log_path: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log_path)
             .expect("server log file");
-        let mut cmd = Command::new(binary());
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(binary()),
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(binary());
+                cmd
+            }
+        };
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
