@@ -265,6 +265,16 @@ fn stalled_bodies_and_kept_alive_requests_are_cut_off_under_the_hardening_flags(
     let server = Server::start_with(&dir.path().join("data"), &flags, &[]);
     // More than the 200 connections the two workers take.
     stalled_clients_are_cut_off(&addr_of(&server), 260);
+    // A client that does not stall is still kept alive.
+    let mut s = TcpStream::connect(addr_of(&server)).unwrap();
+    s.set_read_timeout(Some(LIVENESS)).unwrap();
+    for _ in 0..2 {
+        s.write_all(b"GET /checkpoint HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let answer = read_response(&mut s).to_ascii_lowercase();
+        assert!(answer.starts_with("http/1.1 200"), "{answer}");
+        assert!(!answer.contains("connection: close"), "{answer}");
+    }
     // The server still serves, on new and kept-alive connections.
     for _ in 0..3 {
         assert_eq!(server.get("/checkpoint").status, 200);
@@ -351,12 +361,13 @@ fn https_with_rustls() {
     let agent = ureq::AgentBuilder::new()
         .tls_config(Arc::new(config))
         .build();
-    let note = agent
+    let answer = agent
         .get(&format!("https://localhost:{port}/checkpoint"))
         .call()
-        .unwrap()
-        .into_string()
         .unwrap();
+    // The connection watchdog found the socket under TLS: the connection is kept alive.
+    assert_eq!(answer.header("connection"), None);
+    let note = answer.into_string().unwrap();
     assert!(note.starts_with("datapole.localhost/log\n0\n"), "{note}");
     // Plain HTTP on the TLS port gets nowhere.
     assert!(ureq::get(&format!("http://127.0.0.1:{port}/checkpoint"))
