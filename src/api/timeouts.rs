@@ -290,3 +290,81 @@ impl Stream for Body {
         next
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    const BOUNDS: Bounds = Bounds {
+        request: Duration::from_secs(2),
+        keep_alive: Duration::from_secs(5),
+    };
+
+    #[test]
+    fn a_body_is_announced_by_a_non_zero_length_or_any_transfer_encoding() {
+        let req = |headers: &[(&str, &str)]| {
+            let mut r = TestRequest::default();
+            for h in headers {
+                r = r.insert_header(*h);
+            }
+            r.to_srv_request()
+        };
+        assert!(!has_body(&req(&[])));
+        assert!(!has_body(&req(&[("content-length", "0")])));
+        assert!(has_body(&req(&[("content-length", "7")])));
+        assert!(has_body(&req(&[("content-length", "junk")])));
+        assert!(has_body(&req(&[("transfer-encoding", "chunked")])));
+    }
+
+    #[actix_web::test]
+    async fn answers_close_unwatched_connections_unread_bodies_and_408s() {
+        // No watchdog (no connection data in a test request): every answer closes.
+        let mut req = TestRequest::default().to_srv_request();
+        assert!(finish(start(&mut req, BOUNDS), BOUNDS, 200).close);
+
+        let watched = || {
+            Rc::new(State {
+                deadline: Cell::new(None),
+                socket: RefCell::new(None),
+                changed: Notify::new(),
+            })
+        };
+        let unread = || Shared {
+            payload: Rc::new(RefCell::new(Payload::None)),
+            done: Rc::new(Cell::new(false)),
+        };
+        let w = watched();
+        let request = Request {
+            watch: Some(w.clone()),
+            body: None,
+        };
+        let answer = finish(request, BOUNDS, 200);
+        assert!(!answer.close && answer.unread.is_none());
+        let next = w.deadline.get().expect("a deadline for the next request");
+        assert!(next > Instant::now() + BOUNDS.keep_alive);
+
+        let answer = finish(
+            Request {
+                watch: Some(w.clone()),
+                body: Some(unread()),
+            },
+            BOUNDS,
+            200,
+        );
+        assert!(answer.close && answer.unread.is_some());
+        assert!(w.deadline.get().expect("a grace deadline") <= Instant::now() + GRACE);
+
+        let read = unread();
+        read.done.set(true);
+        let answer = finish(
+            Request {
+                watch: Some(w.clone()),
+                body: Some(read),
+            },
+            BOUNDS,
+            408,
+        );
+        assert!(answer.close && answer.unread.is_none());
+    }
+}
