@@ -110,7 +110,10 @@ fn serve_uses_the_given_key_origin_and_admin_token() {
     let server = Server::start_with(
         &data,
         &["--key-file", key_arg, "--origin", "pole.example.org/log"],
-        &[("DATAPOLE_ADMIN_TOKEN", "env-secret")],
+        &[(
+            "DATAPOLE_ADMIN_TOKEN",
+            "env-secret-of-at-least-32-characters",
+        )],
     );
     assert_eq!(server.vkey(), vkey);
     assert!(
@@ -123,7 +126,12 @@ fn serve_uses_the_given_key_origin_and_admin_token() {
     );
     assert_eq!(
         server
-            .register("env-secret", "Org", &["auditor"], &test_key(1))
+            .register(
+                "env-secret-of-at-least-32-characters",
+                "Org",
+                &["auditor"],
+                &test_key(1)
+            )
             .status,
         201
     );
@@ -133,7 +141,12 @@ fn serve_uses_the_given_key_origin_and_admin_token() {
 
     // An admin token file works too.
     let token_file = dir.path().join("token");
-    datapole::cli::write_secret(&token_file, "file-secret\n", false).unwrap();
+    datapole::cli::write_secret(
+        &token_file,
+        "file-secret-of-at-least-32-characters\n",
+        false,
+    )
+    .unwrap();
     let server = Server::start_with(
         &data,
         &[
@@ -148,12 +161,22 @@ fn serve_uses_the_given_key_origin_and_admin_token() {
     );
     assert_eq!(
         server
-            .register("file-secret", "Org", &["auditor"], &test_key(2))
+            .register(
+                "file-secret-of-at-least-32-characters",
+                "Org",
+                &["auditor"],
+                &test_key(2)
+            )
             .status,
         201
     );
     server
-        .register("env-secret", "Org", &["auditor"], &test_key(3))
+        .register(
+            "env-secret-of-at-least-32-characters",
+            "Org",
+            &["auditor"],
+            &test_key(3),
+        )
         .assert_error(401, "unauthorized", "old token");
 }
 

@@ -473,3 +473,53 @@ fn a_log_with_three_witnesses_serves_only_quorum_cosigned_checkpoints() {
 fn info_of(w: &Server) -> Value {
     info(w)
 }
+
+/// A client of the witness that stalls on a kept-alive connection (the next request head
+/// trickled, or a body that never comes) is cut off: each must see its connection closed
+/// within a liveness deadline many times the witness's 5 s request and keep-alive times.
+#[test]
+fn stalled_clients_of_the_witness_are_cut_off() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (_, log_vkey) = log_key(dir.path(), "stalled.test/log");
+    let (key, _) = witness_key(dir.path(), "witness.test/w1");
+    let w = Server::start_witness(&dir.path().join("w"), &key, &[&log_vkey], "127.0.0.1:0");
+    let addr = w.base.trim_start_matches("http://").to_owned();
+    let liveness = std::time::Duration::from_secs(60);
+    let next = [
+        b"GET / HTTP/1.1\r\nHo".as_slice(),
+        b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nold 0\n"
+            .as_slice(),
+        b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n40\r\nold"
+            .as_slice(),
+    ];
+    let stalled: Vec<std::net::TcpStream> = next
+        .iter()
+        .map(|next| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(liveness)).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut answer = [0u8; 12];
+            s.read_exact(&mut answer).unwrap();
+            assert_eq!(&answer, b"HTTP/1.1 200");
+            s.write_all(next).unwrap();
+            s
+        })
+        .collect();
+    for (mut s, next) in stalled.into_iter().zip(next) {
+        let mut rest = Vec::new();
+        let read = s.read_to_end(&mut rest);
+        let what = String::from_utf8_lossy(next);
+        if let Err(e) = read {
+            assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "{what:?}: still open after {liveness:?}"
+            );
+        }
+    }
+    assert_eq!(w.get("/healthz").status, 200);
+}

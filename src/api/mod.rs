@@ -13,6 +13,7 @@ pub mod participants;
 pub mod receipts;
 pub mod statements;
 mod test_hooks;
+pub mod timeouts;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -227,8 +228,35 @@ pub async fn read_json_body(
     read_body(req, payload, limit).await
 }
 
-/// Reads a request body of at most `limit` bytes (413 `payload_too_large` beyond).
+/// The time a request body has, from the start of its reading, on a server that set no
+/// [`timeouts::RequestDeadline`] (the witness's): the default request timeout.
+const DEFAULT_BODY_TIME: Duration = Duration::from_secs(5);
+
+/// Reads a request body of at most `limit` bytes (413 `payload_too_large` beyond), all of it
+/// before the request's deadline (408 `request_timeout` after: a client that stalls its body
+/// does not hold the connection).
 pub async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let deadline = actix_web::HttpMessage::extensions(req)
+        .get::<timeouts::RequestDeadline>()
+        .map(|d| d.0)
+        .unwrap_or_else(|| tokio::time::Instant::now() + DEFAULT_BODY_TIME);
+    tokio::time::timeout_at(deadline, read_body_unbounded(req, payload, limit))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
+            ))
+        })
+}
+
+/// [`read_body`] without its deadline.
+async fn read_body_unbounded(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -382,9 +410,11 @@ pub struct ServerOptions {
     pub workers: Option<usize>,
     /// Concurrent connections per worker.
     pub max_connections: usize,
-    /// Time a client has to send its request head (slow clients are cut off: slowloris).
+    /// Time a client has to send a request head, and then its body (slow clients are cut off:
+    /// slowloris); see [`timeouts`].
     pub request_timeout: Duration,
-    /// How long an idle keep-alive connection is kept.
+    /// How long an idle keep-alive connection is kept (the next request, head and body, must
+    /// then arrive within the request timeout).
     pub keep_alive: Duration,
     /// Per-client rate limiting, if any.
     pub rate_limit: Option<Arc<limits::RateLimiter>>,
@@ -413,14 +443,19 @@ pub fn server(
 ) -> std::io::Result<Server> {
     let limiter = options.rate_limit.clone();
     let metrics = state.metrics.clone();
+    let bounds = timeouts::Bounds {
+        request: options.request_timeout,
+        keep_alive: options.keep_alive,
+    };
     let mut server = HttpServer::new(move || {
         let limiter = limiter.clone();
         let metrics = metrics.clone();
         App::new()
             .app_data(state.clone())
             .wrap(ErrorHandlers::new().default_handler(error::json_error_body))
-            .wrap_fn(move |req, srv| {
+            .wrap_fn(move |mut req, srv| {
                 let started = Instant::now();
+                let bounded = timeouts::start(&mut req, bounds);
                 let method = req.method().clone();
                 let path = req.path().to_owned();
                 // The route's pattern, not the path: a bounded set of metric labels.
@@ -440,16 +475,15 @@ pub fn server(
                     l.check(req.peer_addr().map(|a| a.ip()), xff.as_deref())
                         .err()
                 });
-                let fut = match limited {
-                    None => Some(srv.call(req)),
-                    Some(_) => None,
+                let call = match limited {
+                    None => Ok(srv.call(req)),
+                    Some(wait) => Err((req, wait)),
                 };
                 async move {
-                    let res = match (fut, limited) {
-                        (Some(fut), _) => fut.await,
-                        (None, wait) => {
-                            let wait = wait.unwrap_or_default();
-                            Err(ApiError::new(
+                    let res = match call {
+                        Ok(fut) => fut.await.map(|r| r.map_into_boxed_body()),
+                        Err((req, wait)) => Ok(req.error_response(
+                            ApiError::new(
                                 actix_web::http::StatusCode::TOO_MANY_REQUESTS,
                                 "rate_limited",
                                 format!(
@@ -457,14 +491,15 @@ pub fn server(
                                     wait.as_millis().max(1)
                                 ),
                             )
-                            .retry_after(wait.as_secs().max(1))
-                            .into())
-                        }
+                            .retry_after(wait.as_secs().max(1)),
+                        )),
                     };
                     let status = match &res {
                         Ok(r) => r.status().as_u16(),
                         Err(e) => e.as_response_error().status_code().as_u16(),
                     };
+                    let answer = timeouts::finish(bounded, bounds, status);
+                    let res = res.map(|r| answer.apply(r));
                     let elapsed = started.elapsed();
                     // Clients may send any method token: unknown ones share one label.
                     let method_label = match method.as_str() {
@@ -490,6 +525,7 @@ pub fn server(
                 ))
             }))
     })
+    .on_connect(timeouts::on_connect(bounds))
     .max_connections(options.max_connections)
     .client_request_timeout(options.request_timeout)
     .client_disconnect_timeout(Duration::from_secs(1))

@@ -43,8 +43,11 @@ pub enum Command {
     Witness(witness::WitnessArgs),
 }
 
-/// Parses the command line and runs the subcommand.
+/// Parses the command line and runs the subcommand. Every file and directory it creates is
+/// its owner's only (umask 077): data directories, stores, keys, tokens.
 pub fn main() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(*args),

@@ -17,7 +17,7 @@ use clap::Args;
 use rand::RngCore;
 use uuid::Uuid;
 
-use super::serve::{ensure_data_dir, open_log_key};
+use super::serve::{check_data_dir, ensure_data_dir, open_log_key};
 use crate::consent::{RecordKind, RecordLeaf};
 use crate::log::store::{Index, IndexKey};
 use crate::log::{AppendRequest, Sequencer, SequencerConfig, SledStore};
@@ -46,6 +46,7 @@ pub struct PrefillArgs {
 /// Runs the command.
 pub fn run(args: PrefillArgs) -> anyhow::Result<()> {
     ensure_data_dir(&args.data_dir)?;
+    check_data_dir(&args.data_dir)?;
     let signer = open_log_key(
         &args.data_dir,
         args.key_file.as_deref(),

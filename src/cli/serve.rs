@@ -23,7 +23,8 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Where the store, the generated log key and the generated admin token live.
+    /// Where the store, the generated log key and the generated admin token live: created
+    /// private (0700) if missing, refused if other users may read or write it or anything in it.
     #[arg(long, default_value = "./datapole-data")]
     pub data_dir: PathBuf,
     /// The checkpoint origin line (default: the log key's name).
@@ -56,7 +57,9 @@ pub struct ServeArgs {
     /// Concurrent connections per worker.
     #[arg(long, default_value_t = 25_000)]
     pub max_connections: usize,
-    /// Milliseconds a client has to send its request head before it is cut off (slowloris).
+    /// Milliseconds a client has to send a request head, and then as much for its body, before
+    /// it is cut off (slowloris); on a kept-alive connection the next request must arrive, head
+    /// and body, within --keep-alive-secs plus this.
     #[arg(long, default_value_t = 5_000)]
     pub request_timeout_ms: u64,
     /// Seconds an idle keep-alive connection is kept open.
@@ -126,7 +129,7 @@ fn witness_config(args: &ServeArgs) -> anyhow::Result<Option<WitnessConfig>> {
 }
 
 /// Refuses a secret file that other users can read or write.
-fn check_private(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_private(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -214,25 +217,32 @@ pub(crate) fn open_log_key(
     Ok(LogSigner::from_skey(&skey, origin)?)
 }
 
+/// The fewest characters an admin token may have: shorter ones could be guessed.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
 /// The admin token: `DATAPOLE_ADMIN_TOKEN`, else `--admin-token-file`, else
-/// `<data-dir>/admin-token`, generated if missing.
+/// `<data-dir>/admin-token`, generated if missing. Each must have at least
+/// [`MIN_ADMIN_TOKEN_CHARS`] characters.
 fn load_admin_token(args: &ServeArgs) -> anyhow::Result<String> {
     if let Ok(token) = std::env::var("DATAPOLE_ADMIN_TOKEN") {
-        if token.trim().is_empty() {
-            bail!("DATAPOLE_ADMIN_TOKEN is set but empty");
-        }
-        return Ok(token.trim().to_owned());
+        return long_enough(token.trim().to_owned(), "DATAPOLE_ADMIN_TOKEN");
     }
     let path = match &args.admin_token_file {
         Some(p) => {
             check_private(p)?;
-            return non_empty(read_trimmed(p)?, p);
+            return long_enough(
+                read_trimmed(p)?,
+                &format!("the admin token file {}", p.display()),
+            );
         }
         None => args.data_dir.join("admin-token"),
     };
     if path.exists() {
         check_private(&path)?;
-        return non_empty(read_trimmed(&path)?, &path);
+        return long_enough(
+            read_trimmed(&path)?,
+            &format!("the admin token file {}", path.display()),
+        );
     }
     use base64::prelude::*;
     use rand::RngCore;
@@ -245,9 +255,14 @@ fn load_admin_token(args: &ServeArgs) -> anyhow::Result<String> {
     Ok(token)
 }
 
-fn non_empty(token: String, path: &Path) -> anyhow::Result<String> {
-    if token.is_empty() {
-        bail!("the admin token file {} is empty", path.display());
+/// Refuses an admin token (from `source`) shorter than [`MIN_ADMIN_TOKEN_CHARS`].
+fn long_enough(token: String, source: &str) -> anyhow::Result<String> {
+    let chars = token.chars().count();
+    if chars < MIN_ADMIN_TOKEN_CHARS {
+        bail!(
+            "{source} holds an admin token of {chars} characters; it must have at least \
+             {MIN_ADMIN_TOKEN_CHARS} characters (for example the output of `openssl rand -base64 32`)"
+        );
     }
     Ok(token)
 }
@@ -279,11 +294,19 @@ pub(crate) fn init_tracing() {
         .try_init();
 }
 
-/// Creates the data directory if missing, readable by its owner only (it will hold the log
-/// key and the admin token).
+/// Creates the data directory if missing (and its missing parents), readable by its owner
+/// only (it will hold the log key, the admin token and the store).
 pub(crate) fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
     if !data_dir.exists() {
-        std::fs::create_dir_all(data_dir)
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(data_dir)
             .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
         #[cfg(unix)]
         {
@@ -295,10 +318,47 @@ pub(crate) fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a data directory that other users (group or world) may read, write or enter, or
+/// that holds a file or directory they may: it holds the signing key, the admin token and the
+/// store (private openings, consent records, token hashes). Symbolic links are not followed.
+pub(crate) fn check_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut pending = vec![data_dir.to_owned()];
+        while let Some(path) = pending.pop() {
+            let meta = std::fs::symlink_metadata(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                bail!(
+                    "{} is open to other users (mode {mode:o}), in the data directory that holds \
+                     the log key, the admin token and the store; make it private: \
+                     chmod -R go-rwx {}",
+                    path.display(),
+                    data_dir.display()
+                );
+            }
+            if meta.is_dir() {
+                for entry in std::fs::read_dir(&path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                {
+                    pending.push(entry?.path());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs the service until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
     ensure_data_dir(&args.data_dir)?;
+    check_data_dir(&args.data_dir)?;
     let signer = load_key(&args)?;
     let admin_token = load_admin_token(&args)?;
     let store_path = args.data_dir.join("store");

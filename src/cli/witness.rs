@@ -19,7 +19,8 @@ pub struct WitnessArgs {
     /// Address to listen on (port 0 picks a free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8090")]
     pub listen: String,
-    /// Where the witness keeps its records (the size and root last cosigned per log).
+    /// Where the witness keeps its records (the size and root last cosigned per log): created
+    /// private if missing, refused if other users may read or write it.
     #[arg(long, default_value = "./datapole-witness")]
     pub data_dir: PathBuf,
     /// The witness's private key, from `datapole keygen --witness` (its name is the
@@ -34,6 +35,7 @@ pub struct WitnessArgs {
 /// Runs the witness until it is stopped.
 pub fn run(args: WitnessArgs) -> anyhow::Result<()> {
     super::serve::init_tracing();
+    super::serve::check_private(&args.key_file)?;
     let skey = std::fs::read_to_string(&args.key_file)
         .with_context(|| format!("reading the witness key {}", args.key_file.display()))?;
     let (name, key) = signing_key(&skey)
@@ -47,8 +49,8 @@ pub fn run(args: WitnessArgs) -> anyhow::Result<()> {
             "the log origin {origin:?} is the witness's own key name: use another name for one of them"
         );
     }
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    super::serve::ensure_data_dir(&args.data_dir)?;
+    super::serve::check_data_dir(&args.data_dir)?;
     let store_path = args.data_dir.join("witness-store");
     let store = SledWitnessStore::open(&store_path).with_context(|| {
         format!(

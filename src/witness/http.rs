@@ -4,8 +4,9 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -13,6 +14,7 @@ use serde::Serialize;
 
 use super::{AddError, Refusal, Witness};
 use crate::api::error::{json_error_body, ApiError};
+use crate::api::timeouts;
 
 /// The largest `add-checkpoint` body accepted: 63 proof lines and a checkpoint with its
 /// signatures take a few kilobytes.
@@ -132,10 +134,29 @@ async fn info(witness: web::Data<Witness>) -> Result<HttpResponse, ApiError> {
 /// Builds the witness's HTTP server on a bound listener.
 pub fn server(listener: TcpListener, witness: Arc<Witness>) -> std::io::Result<Server> {
     let witness = web::Data::from(witness);
+    // actix-web's own defaults, which bound only a connection's first head and idle time: the
+    // watchdog bounds every request, head and body, and every kept-alive one.
+    let bounds = timeouts::Bounds {
+        request: Duration::from_secs(5),
+        keep_alive: Duration::from_secs(5),
+    };
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(witness.clone())
             .wrap(ErrorHandlers::new().default_handler(json_error_body))
+            .wrap_fn(move |mut req, srv| {
+                let bounded = timeouts::start(&mut req, bounds);
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await;
+                    let status = match &res {
+                        Ok(r) => r.status().as_u16(),
+                        Err(e) => e.as_response_error().status_code().as_u16(),
+                    };
+                    let answer = timeouts::finish(bounded, bounds, status);
+                    res.map(|r| answer.apply(r.map_into_boxed_body()))
+                }
+            })
             .service(
                 crate::api::resource("/add-checkpoint", "POST")
                     .route(web::post().to(add_checkpoint)),
@@ -154,6 +175,9 @@ pub fn server(listener: TcpListener, witness: Arc<Witness>) -> std::io::Result<S
             }))
     })
     .workers(2)
+    .on_connect(timeouts::on_connect(bounds))
+    .client_request_timeout(bounds.request)
+    .keep_alive(bounds.keep_alive)
     .listen(listener)?
     .run())
 }

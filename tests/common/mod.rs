@@ -84,12 +84,31 @@ impl Server {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Server {
+        Self::start_under(&[], data_dir, log_path, args, env)
+    }
+
+    /// Starts `datapole serve` through a wrapper command that runs the program named after
+    /// it (for example `prlimit --nofile=256:256 --`); no wrapper with an empty `wrapper`.
+    pub fn start_under(
+        wrapper: &[&str],
+        data_dir: &Path,
+        log_path: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log_path)
             .expect("server log file");
-        let mut cmd = Command::new(binary());
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(binary()),
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(binary());
+                cmd
+            }
+        };
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -452,4 +471,20 @@ pub fn skip(name: &str, why: &str) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join(name), why);
+}
+
+/// `chmod -R go-rwx dir`: what `serve` asks of a data directory built outside it.
+pub fn make_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir).expect("metadata");
+    if meta.file_type().is_symlink() {
+        return;
+    }
+    let mode = meta.permissions().mode() & 0o700;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            make_private(&entry.expect("entry").path());
+        }
+    }
 }
