@@ -1307,6 +1307,9 @@ fn erasure_leaves_nothing_that_opens_the_record(kill: bool) {
         let record = store.sidecar(index).unwrap().expect("the consent's record");
         (record, store.record_keys(index).unwrap().expect("its keys"))
     };
+    // Opening the store here wrote files under this process's umask: private again, as
+    // `serve` requires.
+    common::make_private(&data);
     let sidecar = PrivateSidecar::from_bytes(&record).unwrap();
     let statement = sidecar.statement.expect("a statement");
     let salt = BASE64_STANDARD.decode(&sidecar.salt).unwrap();
