@@ -63,6 +63,15 @@ pub struct DepositPayload {
     pub nonce: String,
 }
 
+impl DepositPayload {
+    /// Reads a signed deposit payload with the strict reader ([`crate::json`]) that the API,
+    /// the verifiers and the monitor share: a repeated key at any depth (`metadata`
+    /// included) or a number beyond 2^53−1 is refused, the JSON path named.
+    pub fn from_statement_bytes(bytes: &[u8]) -> Result<Self, crate::json::JsonError> {
+        crate::json::from_slice(bytes)
+    }
+}
+
 /// A checked deposit statement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deposit {
@@ -211,7 +220,7 @@ impl DepositLeaf {
 
     /// Reads a deposit entry back; `None` if the bytes are not one.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<Self>(bytes)
+        crate::json::from_slice::<Self>(bytes)
             .ok()
             .filter(|l| l.v == 1 && l.kind == DEPOSIT_LEAF_TYPE)
     }
