@@ -276,19 +276,22 @@ mod tests {
             assert_eq!(e.path, path, "{text}");
             // serde_json adds where in the text: `duplicate key "a" at line 1 column 10`.
             assert!(
-                e.reason.starts_with(&format!("duplicate key {key:?} at line 1 column ")),
+                e.reason
+                    .starts_with(&format!("duplicate key {key:?} at line 1 column ")),
                 "{text}: {e}"
             );
         }
         // Through a typed reader: the typed path is named, free-form maps included.
         let e = from_slice::<Typed>(br#"{"n":1,"free":{"m":{"x":1,"x":2}}}"#).unwrap_err();
         assert!(
-            e.at("payload").starts_with(r#"payload.free.m: duplicate key "x" at "#),
+            e.at("payload")
+                .starts_with(r#"payload.free.m: duplicate key "x" at "#),
             "{e}"
         );
         let e = from_slice::<Typed>(br#"{"n":1,"n":1}"#).unwrap_err();
         assert!(
-            e.at("payload").starts_with(r#"payload: duplicate key "n" at "#),
+            e.at("payload")
+                .starts_with(r#"payload: duplicate key "n" at "#),
             "{e}"
         );
         // serde_json alone keeps the last of two keys in a map.
@@ -343,7 +346,11 @@ mod tests {
         for bad in ["1.0", "1e0", "1E2", "-0", "-1", "0.5"] {
             let text = format!(r#"{{"n":{bad}}}"#);
             let e = from_slice::<Typed>(text.as_bytes()).unwrap_err();
-            assert_eq!((e.kind, e.path.as_str()), (JsonErrorKind::Shape, "n"), "{bad}");
+            assert_eq!(
+                (e.kind, e.path.as_str()),
+                (JsonErrorKind::Shape, "n"),
+                "{bad}"
+            );
         }
         // In free-form objects they are numbers like any other.
         assert!(from_slice::<Typed>(br#"{"n":0,"free":{"a":1.0,"b":-0,"c":2e3}}"#).is_ok());
@@ -390,11 +397,16 @@ mod tests {
         let e = from_slice::<Typed>(br#"{"n":1,"list":[{"code":"a"},{"code":2}]}"#).unwrap_err();
         assert_eq!(e.kind, JsonErrorKind::Shape);
         assert_eq!(e.path, "list[1].code");
-        assert!(e.at("payload").starts_with("payload.list[1].code: invalid type"));
+        assert!(e
+            .at("payload")
+            .starts_with("payload.list[1].code: invalid type"));
         let e = from_slice::<Typed>(br#"{"n":1,"extra":0}"#).unwrap_err();
         assert!(e.reason.contains("unknown field"), "{e}");
         let e = from_slice::<Typed>(b"{}").unwrap_err();
-        assert_eq!((e.path.as_str(), e.at("")), ("", "missing field `n`".into()));
+        assert_eq!(
+            (e.path.as_str(), e.at("")),
+            ("", "missing field `n`".into())
+        );
     }
 
     #[test]
@@ -403,6 +415,9 @@ mod tests {
         let v = strict(text).unwrap();
         assert_eq!(v, serde_json::from_str::<Value>(text).unwrap());
         // Key order is kept.
-        assert_eq!(serde_json::to_string(&v).unwrap(), text.replace("\\u00e9", "é"));
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            text.replace("\\u00e9", "é")
+        );
     }
 }

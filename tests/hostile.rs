@@ -189,21 +189,45 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
     // alone would keep the last key and the exact number; the log refuses them all.
     let deep = nested_json(70).to_string();
     for (k, (from, to)) in [
-        ("{\"sha256\"", format!("{{\"sha256\":\"{}\",\"sha256\"", "cd".repeat(32))),
+        (
+            "{\"sha256\"",
+            format!("{{\"sha256\":\"{}\",\"sha256\"", "cd".repeat(32)),
+        ),
         ("\"size\":1", "\"size\":1,\"size\":1".to_owned()),
         ("\"size\":1", "\"size\":9007199254740992".to_owned()),
         ("\"size\":1", "\"size\":-9007199254740992".to_owned()),
-        ("\"size\":1", "\"size\":1,\"metadata\":{},\"metadata\":{}".to_owned()),
-        ("\"size\":1", "\"size\":1,\"metadata\":{\"a\":1,\"a\":2}".to_owned()),
-        ("\"size\":1", "\"size\":1,\"metadata\":{\"a\":{\"b\":1,\"b\":1}}".to_owned()),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{},\"metadata\":{}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"a\":1,\"a\":2}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"a\":{\"b\":1,\"b\":1}}".to_owned(),
+        ),
         (
             "\"size\":1",
             "\"size\":1,\"metadata\":{\"a\":[{\"b\":{\"c\":1,\"c\":2}}]}".to_owned(),
         ),
-        ("\"size\":1", "\"size\":1,\"metadata\":{\"ab\":1,\"a\\u0062\":2}".to_owned()),
-        ("\"size\":1", "\"size\":1,\"metadata\":{\"n\":9007199254740992}".to_owned()),
-        ("\"size\":1", "\"size\":1,\"metadata\":{\"a\":[[-9007199254740993]]}".to_owned()),
-        ("\"size\":1", "\"size\":1,\"metadata\":{\"f\":1e16}".to_owned()),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"ab\":1,\"a\\u0062\":2}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"n\":9007199254740992}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"a\":[[-9007199254740993]]}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"f\":1e16}".to_owned(),
+        ),
         ("\"size\":1", format!("\"size\":1,\"metadata\":{deep}")),
     ]
     .into_iter()

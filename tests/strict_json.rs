@@ -99,10 +99,7 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
     let a = post(
         &server,
         "/v1/deposits",
-        &chu.sign(
-            DEPOSIT_TYPE,
-            &common::deposit_payload(b"cohort", "private"),
-        ),
+        &chu.sign(DEPOSIT_TYPE, &common::deposit_payload(b"cohort", "private")),
         None,
     );
     assert_eq!(a.status, 201, "{}", a.text());
@@ -157,7 +154,12 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
         &sign_raw(&chu, CONSENT_TYPE, &text),
         None,
     );
-    assert_refused(&a, "payload.purposes[0]", "duplicate key \"text\"", "purpose");
+    assert_refused(
+        &a,
+        "payload.purposes[0]",
+        "duplicate key \"text\"",
+        "purpose",
+    );
 
     // An access statement with a key twice, at the top and nested.
     let access = access_payload(&dataset, &id);
@@ -174,16 +176,22 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
     assert_refused(&a, "payload", "duplicate key \"action\"", "access action");
     let mut access2 = access.clone();
     access2["nonce"] = json!(nonce());
-    let text = access2
-        .to_string()
-        .replace("{\"code\":\"cohort-2027\"}", "{\"code\":\"x\",\"code\":\"cohort-2027\"}");
+    let text = access2.to_string().replace(
+        "{\"code\":\"cohort-2027\"}",
+        "{\"code\":\"x\",\"code\":\"cohort-2027\"}",
+    );
     let a = post(
         &server,
         "/v1/accesses",
         &sign_raw(&lab, ACCESS_TYPE, &text),
         None,
     );
-    assert_refused(&a, "payload.purpose", "duplicate key \"code\"", "access purpose");
+    assert_refused(
+        &a,
+        "payload.purpose",
+        "duplicate key \"code\"",
+        "access purpose",
+    );
 
     // Deposits: sha256 twice; a key twice inside metadata, at depth 2 and 3 and in an array.
     let deposit = common::deposit_payload(b"public data", "public");
@@ -218,9 +226,7 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
         let mut p = deposit.clone();
         p["nonce"] = json!(nonce());
         p["metadata"] = json!({"placeholder": 0});
-        let text = p
-            .to_string()
-            .replace(r#"{"placeholder":0}"#, metadata);
+        let text = p.to_string().replace(r#"{"placeholder":0}"#, metadata);
         let a = post(
             &server,
             "/v1/deposits",
@@ -232,13 +238,11 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
     // Numbers beyond 2^53−1: the size, and one inside metadata.
     for (text, path) in [
         (
-            deposit
-                .to_string()
-                .replacen(
-                    &format!("\"size\":{}", b"public data".len()),
-                    "\"size\":9007199254740992",
-                    1,
-                ),
+            deposit.to_string().replacen(
+                &format!("\"size\":{}", b"public data".len()),
+                "\"size\":9007199254740992",
+                1,
+            ),
             "payload.size",
         ),
         (
@@ -272,7 +276,11 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
         ),
         (
             "keyid twice",
-            env.replacen("{\"keyid\":", &format!("{{\"keyid\":{},\"keyid\":", json!(lab.id)), 1),
+            env.replacen(
+                "{\"keyid\":",
+                &format!("{{\"keyid\":{},\"keyid\":", json!(lab.id)),
+                1,
+            ),
         ),
     ] {
         post(&server, "/v1/deposits", text.as_bytes(), None).assert_error(
@@ -285,10 +293,7 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
     // A registration naming a field twice (a plain JSON body, not a statement).
     let body = format!(
         r#"{{"name":"Org A","roles":["auditor"],"name":"Org B","public_key":"{}"}}"#,
-        base64::Engine::encode(
-            &base64::prelude::BASE64_STANDARD,
-            common::test_key(9)
-        )
+        base64::Engine::encode(&base64::prelude::BASE64_STANDARD, common::test_key(9))
     );
     let a = post(&server, "/v1/participants", body.as_bytes(), Some(&admin));
     a.assert_error(422, "invalid_field", "registration with name twice");
@@ -305,7 +310,12 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
     assert_eq!(server.checkpoint(), checkpoint);
 
     // The corrected consent, with the nonce of the refused one, is accepted.
-    let a = post(&server, "/v1/consents", &chu.sign(CONSENT_TYPE, &good), None);
+    let a = post(
+        &server,
+        "/v1/consents",
+        &chu.sign(CONSENT_TYPE, &good),
+        None,
+    );
     assert_eq!(a.status, 201, "{}", a.text());
     let second = a.json();
     // The largest size every verifier reads exactly is accepted, and its receipt verifies.
@@ -317,7 +327,12 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
         datapole::verify::receipt::verify_document(&a.json(), Some(&server.vkey())).unwrap();
     assert!(report.ok(), "{report:#?}");
     // The access that cites the consent, valid this time.
-    let a = post(&server, "/v1/accesses", &lab.sign(ACCESS_TYPE, &access), None);
+    let a = post(
+        &server,
+        "/v1/accesses",
+        &lab.sign(ACCESS_TYPE, &access),
+        None,
+    );
     assert_eq!(a.status, 201, "{}", a.text());
     assert_eq!(server.size(), size + 3);
 
@@ -331,7 +346,11 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
     ] {
         let a = get(&server, &format!("/v1/consents/{consent_id}"), secret);
         assert_eq!(a.status, 200, "{}", a.text());
-        let a = get(&server, &format!("/v1/consents/{consent_id}/accesses"), secret);
+        let a = get(
+            &server,
+            &format!("/v1/consents/{consent_id}/accesses"),
+            secret,
+        );
         assert_eq!(a.status, 200, "{}", a.text());
         let a = get(
             &server,

@@ -589,8 +589,7 @@ pub fn check_citizen_record(
             .as_ref()
             .ok_or("the receipt carries no statement")?;
         let (payload, _) = statement.check().map_err(|e| e.to_string())?;
-        let signed =
-            crate::json::value(&payload).map_err(|e| e.at("statement payload"))?;
+        let signed = crate::json::value(&payload).map_err(|e| e.at("statement payload"))?;
         if &signed != record {
             return Err("the record shown is not the one the controller signed".to_owned());
         }
