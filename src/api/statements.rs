@@ -37,10 +37,7 @@ pub async fn read_statement(
     let body = read_json_body(req, body, MAX_BODY_BYTES).await?;
     // The strict reader: a key twice (`payload`, say) is refused, not read as its last value.
     let envelope: Envelope = json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "malformed_envelope",
-            format!("not a DSSE envelope: {}", e.at("envelope")),
-        )
+        ApiError::bad_request("malformed_envelope", format!("not a DSSE envelope: {e}"))
     })?;
     let keyid = match envelope.check() {
         Ok((_, keyid)) => keyid.to_owned(),

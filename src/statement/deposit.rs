@@ -254,6 +254,29 @@ mod tests {
     }
 
     #[test]
+    fn payloads_are_read_strictly() {
+        let text = |metadata: &str, size: &str| {
+            format!(
+                r#"{{"sha256":"{}","size":{size},"media_type":"text/csv","title":"t","visibility":"public","issued_at":"2026-11-28T10:00:00Z","nonce":"abcdefghijklmnop","metadata":{metadata}}}"#,
+                "ab".repeat(32)
+            )
+        };
+        let ok = text(r#"{"a":{"x":1,"y":2.5}}"#, "9007199254740991");
+        let p = DepositPayload::from_statement_bytes(ok.as_bytes()).unwrap();
+        assert_eq!(p.size, (1 << 53) - 1);
+        // A key twice inside metadata: serde_json's map keeps the last, the strict reader
+        // refuses it and names where.
+        let twice = text(r#"{"a":{"x":1,"x":2}}"#, "1");
+        assert!(serde_json::from_slice::<DepositPayload>(twice.as_bytes()).is_ok());
+        let e = DepositPayload::from_statement_bytes(twice.as_bytes()).unwrap_err();
+        assert_eq!(e.path, "metadata.a");
+        let big = text("{}", "9007199254740992");
+        assert!(serde_json::from_slice::<DepositPayload>(big.as_bytes()).is_ok());
+        let e = DepositPayload::from_statement_bytes(big.as_bytes()).unwrap_err();
+        assert_eq!(e.path, "size");
+    }
+
+    #[test]
     fn media_types_are_checked() {
         for ok in [
             "text/csv",

@@ -305,20 +305,62 @@ async function checkDeposit(r, leaf, report) {
   const signed = await checkSignature(r, st, TYPES.deposit, leaf.depositor, report);
   if (!signed) return;
   const p = signed.payload;
-  // As DepositPayload reads it: every field of its type, metadata an object, dataset_id any
-  // spelling of a UUID that the uuid crate reads.
-  const text = (v) => typeof v === "string";
-  const ok = exactKeys(p, ["sha256", "size", "media_type", "title", "visibility", "issued_at", "nonce"], ["description", "license", "retention", "dataset_id", "metadata"]) &&
-    text(p.sha256) && p.sha256.toLowerCase() === leaf.sha256 && p.size === leaf.size && p.visibility === leaf.visibility &&
-    text(p.media_type) && text(p.title) && text(p.issued_at) && text(p.nonce) &&
-    [p.description, p.license, p.retention].every((v) => v == null || text(v)) &&
-    (p.metadata == null || isObject(p.metadata)) && (p.dataset_id == null || uuidOf(p.dataset_id) === leaf.dataset_id);
+  const ok = PAYLOADS.deposit(p) && p.sha256.toLowerCase() === leaf.sha256 && p.size === leaf.size &&
+    p.visibility === leaf.visibility && (p.dataset_id == null || uuidOf(p.dataset_id) === leaf.dataset_id);
   push("statement matches entry", ok, ok ? `dataset ${leaf.dataset_id} version ${leaf.version}, sha256 ${leaf.sha256}` : "the statement does not describe the entry's content");
 }
 
 function isObject(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
+
+/** Readers of JSON values as serde reads them into the statement types (src/statement): a
+ * struct refuses unknown fields and needs its required fields, not null; an `Option` field
+ * may be absent or null; a `#[serde(default)]` list may be absent but not null. */
+const is = {
+  string: (v) => typeof v === "string",
+  bool: (v) => typeof v === "boolean",
+  u64: (v) => Number.isSafeInteger(v) && v >= 0,
+  uuid: (v) => uuidOf(v) !== null,
+  object: isObject,
+  oneOf: (...names) => (v) => names.includes(v),
+  list: (item) => (v) => Array.isArray(v) && v.every(item),
+  option: (check) => ({ check, absent: true, nullable: true }),
+  defaulted: (check) => ({ check, absent: true, nullable: false }),
+  struct: (spec) => (v) =>
+    isObject(v) && Object.keys(v).every((k) => Object.hasOwn(spec, k)) &&
+    Object.entries(spec).every(([k, f]) => {
+      const field = typeof f === "function" ? { check: f, absent: false, nullable: false } : f;
+      if (!Object.hasOwn(v, k)) return field.absent;
+      return (v[k] === null && field.nullable) || field.check(v[k]);
+    }),
+};
+
+/** The signed payloads, as DepositPayload, ConsentPayload, ConsentActionPayload and
+ * AccessPayload read them. */
+const PAYLOADS = {
+  deposit: is.struct({
+    sha256: is.string, size: is.u64, media_type: is.string, title: is.string, description: is.option(is.string),
+    license: is.option(is.string), visibility: is.oneOf("public", "private"), retention: is.option(is.string),
+    dataset_id: is.option(is.uuid), metadata: is.option(is.object), issued_at: is.string, nonce: is.string,
+  }),
+  consent: is.struct({
+    subject_ref: is.string, expressed_by: is.struct({ role: is.oneOf("self", "parent", "guardian", "representative") }),
+    indication_method: is.string, notice: is.struct({ url: is.string, sha256: is.string, version: is.string, language: is.string }),
+    purposes: is.list(is.struct({ code: is.string, text: is.string })), legal_basis: is.string,
+    data_categories: is.list(is.string), special_category: is.bool, datasets: is.defaulted(is.list(is.uuid)),
+    recipients: is.defaulted(is.list(is.uuid)), jurisdiction: is.string, storage_location: is.string,
+    retention_period: is.string, validity: is.struct({ until: is.option(is.string), duration: is.option(is.string) }),
+    withdrawal_method: is.string, decision: is.oneOf("given", "refused"), issued_at: is.string, nonce: is.string,
+  }),
+  action: is.struct({ consent_id: is.uuid, reason: is.option(is.string), issued_at: is.string, nonce: is.string }),
+  access: is.struct({
+    dataset_id: is.uuid, action: is.oneOf("read", "query", "export", "compute"), purpose: is.struct({ code: is.string }),
+    legal_basis: is.oneOf("consent", "permit", "public_interest", "contract"), consent_ids: is.option(is.list(is.uuid)),
+    authorization_ref: is.option(is.string), emergency: is.option(is.struct({ justification: is.string })),
+    issued_at: is.string, nonce: is.string,
+  }),
+};
 
 /** The access decision's reason codes (src/decision/mod.rs). */
 const REASONS = [
@@ -331,9 +373,10 @@ const REASONS = [
  * as lower-case hyphenated text; null if it is none. */
 function uuidOf(v) {
   if (typeof v !== "string") return null;
-  const m = /^(?:([0-9a-fA-F]{32})|\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?|urn:uuid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}))$/.exec(v);
-  if (!m || (m[2] && v.startsWith("{") !== v.endsWith("}"))) return null;
-  const hex = (m[1] ?? m[2] ?? m[3]).replace(/-/g, "").toLowerCase();
+  const h = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+  const m = new RegExp(`^(?:([0-9a-fA-F]{32})|(${h})|\\{(${h})\\}|[uU][rR][nN]:[uU][uU][iI][dD]:(${h}))$`).exec(v);
+  if (!m) return null;
+  const hex = (m[1] ?? m[2] ?? m[3] ?? m[4]).replace(/-/g, "").toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
@@ -523,18 +566,13 @@ async function checkRecord(r, leaf, report) {
     const signed = await checkSignature(r, r.statement, TYPES.consent, leaf.issuer, report);
     if (!signed) return;
     const p = signed.payload;
-    const ok =
-      exactKeys(p, ["subject_ref", "expressed_by", "indication_method", "notice", "purposes", "legal_basis", "data_categories",
-        "special_category", "jurisdiction", "storage_location", "retention_period", "validity", "withdrawal_method", "decision",
-        "issued_at", "nonce"], ["datasets", "recipients"]) &&
-      ["given", "refused"].includes(p.decision) && Array.isArray(p.purposes);
+    const ok = PAYLOADS.consent(p);
     push("statement matches entry", ok, ok ? `consent ${leaf.id} ${p.decision} by controller ${leaf.issuer} for ${p.purposes.length} purpose(s)` : "the statement is not a consent");
   } else if ((leaf.type === "withdrawal" || leaf.type === "erasure") && r.statement) {
     const signed = await checkSignature(r, r.statement, TYPES[leaf.type], leaf.issuer, report);
     if (!signed) return;
     const p = signed.payload;
-    const ok = exactKeys(p, ["consent_id", "issued_at", "nonce"], ["reason"]) && isUuid(p.consent_id) &&
-      typeof p.issued_at === "string" && typeof p.nonce === "string" && (p.reason == null || typeof p.reason === "string");
+    const ok = PAYLOADS.action(p);
     push("statement matches entry", ok, ok ? `${leaf.type} of consent ${p.consent_id} by its controller` : `the statement is not a consent ${leaf.type}`);
   } else if (leaf.type === "withdrawal" || leaf.type === "erasure") {
     if (r.signer) return void push("record matches entry", false, "a citizen's event names a signer, but the citizen signs nothing");
@@ -563,7 +601,7 @@ async function checkRecord(r, leaf, report) {
     const signed = await checkSignature(r, rec.statement, TYPES.access, leaf.issuer, report);
     if (!signed) return;
     // The statement the log decided on reads as the API read it (AccessPayload).
-    if (!exactKeys(signed.payload, ["dataset_id", "action", "purpose", "legal_basis", "issued_at", "nonce"], ["consent_ids", "authorization_ref", "emergency"])) {
+    if (!PAYLOADS.access(signed.payload)) {
       return void push("record matches entry", false, "the statement is not an access");
     }
     push("record matches entry", true, `access ${leaf.id}: ${rec.decision} (${rec.reason})${rec.emergency ? ", emergency" : ""}`);
