@@ -21,7 +21,9 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, Deserialize, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::{Map, Number, Value};
 
 /// The largest integer every reader holds exactly: 2^53−1 (JavaScript's
@@ -80,7 +82,23 @@ impl JsonError {
 
 /// Reads `bytes` as strict JSON (see the module documentation) into `T`.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
-    from_value(value(bytes)?)
+    // The path of an error is tracked only on a second reading, once there is an error: the
+    // tracking costs more than the reading.
+    let v = value(bytes)?;
+    match T::deserialize(v) {
+        Ok(t) => Ok(t),
+        Err(_) => Err(value(bytes)
+            .and_then(from_value::<T>)
+            .err()
+            .unwrap_or_else(|| {
+                // Unreachable: the same bytes read twice fail twice.
+                JsonError {
+                    kind: JsonErrorKind::Shape,
+                    path: String::new(),
+                    reason: "refused".into(),
+                }
+            })),
+    }
 }
 
 /// [`from_slice`] for text.
@@ -92,19 +110,40 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
 /// order of the text.
 pub fn value(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let Root(v) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let kind = match e.inner().classify() {
-            serde_json::error::Category::Data => JsonErrorKind::Strict,
-            _ => JsonErrorKind::Syntax,
-        };
-        JsonError::new(kind, e.path(), e.inner().to_string())
-    })?;
-    de.end().map_err(|e| JsonError {
-        kind: JsonErrorKind::Syntax,
-        path: String::new(),
-        reason: e.to_string(),
-    })?;
-    Ok(v)
+    match Root::deserialize(&mut de).and_then(|Root(v)| de.end().map(|()| v)) {
+        Ok(v) => Ok(v),
+        Err(_) => Err(value_error(bytes)),
+    }
+}
+
+/// Why [`value`] refuses `bytes`, with the path: the reading again, tracked.
+fn value_error(bytes: &[u8]) -> JsonError {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let e = match serde_path_to_error::deserialize::<_, Root>(&mut de) {
+        Ok(_) => match de.end() {
+            Ok(()) => {
+                // Unreachable: the same bytes read twice fail twice.
+                return JsonError {
+                    kind: JsonErrorKind::Syntax,
+                    path: String::new(),
+                    reason: "refused".into(),
+                };
+            }
+            Err(e) => {
+                return JsonError {
+                    kind: JsonErrorKind::Syntax,
+                    path: String::new(),
+                    reason: e.to_string(),
+                }
+            }
+        },
+        Err(e) => e,
+    };
+    let kind = match e.inner().classify() {
+        serde_json::error::Category::Data => JsonErrorKind::Strict,
+        _ => JsonErrorKind::Syntax,
+    };
+    JsonError::new(kind, e.path(), e.inner().to_string())
 }
 
 /// Reads a value that [`value`] returned into `T`, naming the path of a misfit. (A value
@@ -117,7 +156,7 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, JsonError> {
 /// The whole document, read under the strict rules.
 struct Root(Value);
 
-impl<'de> de::Deserialize<'de> for Root {
+impl<'de> Deserialize<'de> for Root {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Node { depth: 0 }.deserialize(d).map(Root)
     }

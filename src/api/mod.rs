@@ -265,16 +265,17 @@ pub async fn read_body(
 /// repeated at any depth, a number is beyond 2^53−1, or it does not fit `T`.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     use crate::json::{self, JsonErrorKind};
-    let value = json::value(body).map_err(|e| match e.kind {
+    json::from_slice(body).map_err(|e| match e.kind {
         JsonErrorKind::Syntax => {
             ApiError::bad_request("malformed_json", format!("body is not JSON: {e}"))
         }
+        JsonErrorKind::Shape
+            if e.path.is_empty() && json::value(body).is_ok_and(|v| !v.is_object()) =>
+        {
+            ApiError::invalid_field("the body must be a JSON object")
+        }
         _ => ApiError::invalid_field(e.to_string()),
-    })?;
-    if !value.is_object() {
-        return Err(ApiError::invalid_field("the body must be a JSON object"));
-    }
-    json::from_value(value).map_err(|e| ApiError::invalid_field(e.to_string()))
+    })
 }
 
 /// A resource whose only methods are `allow`; any other method gets 405 with `Allow`.

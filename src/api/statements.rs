@@ -127,22 +127,26 @@ pub fn check_fresh(
 /// repeated at any depth, a number beyond 2^53−1, nesting too deep, or a field that does not
 /// fit `T`.
 pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ApiError> {
-    let value = json::value(payload).map_err(|e| match e.kind {
+    let not_an_object = || {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_payload",
+            "the payload must be a JSON object",
+        )
+    };
+    json::from_slice(payload).map_err(|e| match e.kind {
         JsonErrorKind::Syntax => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_payload",
             format!("the payload is not JSON: {e}"),
         ),
+        JsonErrorKind::Shape
+            if e.path.is_empty() && json::value(payload).is_ok_and(|v| !v.is_object()) =>
+        {
+            not_an_object()
+        }
         _ => ApiError::invalid_field(e.at("payload")),
-    })?;
-    if !value.is_object() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_payload",
-            "the payload must be a JSON object",
-        ));
-    }
-    json::from_value(value).map_err(|e| ApiError::invalid_field(e.at("payload")))
+    })
 }
 
 /// The participant a request's `Authorization: Bearer <participant token>` names, if the
