@@ -66,6 +66,9 @@ impl JsonError {
             (_, true) if !root.is_empty() => format!("{root}: {}", self.reason),
             (_, true) => self.reason.clone(),
             (true, false) => format!("{}: {}", self.path, self.reason),
+            (false, false) if self.path.starts_with('[') => {
+                format!("{root}{}: {}", self.path, self.reason)
+            }
             (false, false) => format!("{root}.{}: {}", self.path, self.reason),
         }
     }
@@ -85,7 +88,7 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     // The path of an error is tracked only on a second reading, once there is an error: the
     // tracking costs more than the reading.
     let v = value(bytes)?;
-    match T::deserialize(v) {
+    match T::deserialize(Typed(v)) {
         Ok(t) => Ok(t),
         Err(_) => Err(value(bytes)
             .and_then(from_value::<T>)
@@ -149,7 +152,7 @@ fn value_error(bytes: &[u8]) -> JsonError {
 /// Reads a value that [`value`] returned into `T`, naming the path of a misfit. (A value
 /// built any other way has not been checked for repeated keys: its objects cannot hold them.)
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, JsonError> {
-    serde_path_to_error::deserialize(value)
+    serde_path_to_error::deserialize(Typed(value))
         .map_err(|e| JsonError::new(JsonErrorKind::Shape, e.path(), e.inner().to_string()))
 }
 
@@ -266,6 +269,148 @@ impl<'de> Visitor<'de> for Node {
             out.insert(key, v);
         }
         Ok(Value::Object(out))
+    }
+}
+
+/// A strict value read into a type as serde_json reads a [`Value`], except that a struct is
+/// read from an object only: serde's derived structs also take an array of their fields in
+/// order (`["a", 1]` for `{"name": "a", "n": 1}`), which no other reader (JavaScript, the JSON
+/// Schemas) takes for that struct.
+struct Typed(Value);
+
+impl<'de> de::Deserializer<'de> for Typed {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(b),
+            Value::Number(n) => n.deserialize_any(visitor),
+            Value::String(s) => visitor.visit_string(s),
+            Value::Array(a) => visitor.visit_seq(Seq(a.into_iter())),
+            Value::Object(o) => visitor.visit_map(Fields {
+                iter: o.into_iter(),
+                value: None,
+            }),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            v => visitor.visit_some(Typed(v)),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Array(_) => Err(de::Error::invalid_type(de::Unexpected::Seq, &visitor)),
+            v => Typed(v).deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::String(s) => visitor.visit_enum(de::IntoDeserializer::into_deserializer(s)),
+            Value::Object(o) if o.len() == 1 => {
+                visitor.visit_enum(de::value::MapAccessDeserializer::new(Fields {
+                    iter: o.into_iter(),
+                    value: None,
+                }))
+            }
+            other => Err(de::Error::invalid_type(unexpected(&other), &visitor)),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map identifier ignored_any
+    }
+}
+
+fn unexpected(v: &Value) -> de::Unexpected<'_> {
+    match v {
+        Value::Null => de::Unexpected::Unit,
+        Value::Bool(b) => de::Unexpected::Bool(*b),
+        Value::Number(_) => de::Unexpected::Other("number"),
+        Value::String(s) => de::Unexpected::Str(s),
+        Value::Array(_) => de::Unexpected::Seq,
+        Value::Object(_) => de::Unexpected::Map,
+    }
+}
+
+struct Seq(std::vec::IntoIter<Value>);
+
+impl<'de> SeqAccess<'de> for Seq {
+    type Error = serde_json::Error;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, Self::Error> {
+        self.0
+            .next()
+            .map(|v| seed.deserialize(Typed(v)))
+            .transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+struct Fields {
+    iter: <Map<String, Value> as IntoIterator>::IntoIter,
+    value: Option<Value>,
+}
+
+impl<'de> MapAccess<'de> for Fields {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        match self.iter.next() {
+            Some((k, v)) => {
+                self.value = Some(v);
+                seed.deserialize(de::value::StringDeserializer::<Self::Error>::new(k))
+                    .map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, Self::Error> {
+        match self.value.take() {
+            Some(v) => seed.deserialize(Typed(v)),
+            None => Err(de::Error::custom("a value without its key")),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.iter.len())
     }
 }
 
@@ -441,11 +586,31 @@ mod tests {
             .starts_with("payload.list[1].code: invalid type"));
         let e = from_slice::<Typed>(br#"{"n":1,"extra":0}"#).unwrap_err();
         assert!(e.reason.contains("unknown field"), "{e}");
+        let e = from_slice::<Vec<Item>>(br#"[{"code":"a"},{"code":1}]"#).unwrap_err();
+        assert!(
+            e.at("body").starts_with("body[1].code: invalid type"),
+            "{e}"
+        );
         let e = from_slice::<Typed>(b"{}").unwrap_err();
         assert_eq!(
             (e.path.as_str(), e.at("")),
             ("", "missing field `n`".into())
         );
+    }
+
+    #[test]
+    fn structs_are_read_from_objects_only() {
+        // serde_json's own reading takes a struct's fields as an array, in order.
+        let lax: Typed = serde_json::from_slice(br#"[1,[["a"]]]"#).unwrap();
+        assert_eq!(lax.list.len(), 1);
+        let e = from_slice::<Typed>(br#"[1,[]]"#).unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (JsonErrorKind::Shape, ""));
+        assert!(e.reason.contains("invalid type: sequence"), "{e}");
+        let e = from_slice::<Typed>(br#"{"n":1,"list":[["a"]]}"#).unwrap_err();
+        assert_eq!(e.path, "list[0]");
+        // Arrays are still arrays, and free-form values anything.
+        let t = from_slice::<Typed>(br#"{"n":1,"list":[{"code":"a"}],"free":{"x":[[1],{}]}}"#);
+        assert_eq!(t.unwrap().list[0].code, "a");
     }
 
     #[test]

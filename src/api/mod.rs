@@ -269,9 +269,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
         JsonErrorKind::Syntax => {
             ApiError::bad_request("malformed_json", format!("body is not JSON: {e}"))
         }
-        JsonErrorKind::Shape
-            if e.path.is_empty() && json::value(body).is_ok_and(|v| !v.is_object()) =>
-        {
+        JsonErrorKind::Shape if json::value(body).is_ok_and(|v| !v.is_object()) => {
             ApiError::invalid_field("the body must be a JSON object")
         }
         _ => ApiError::invalid_field(e.to_string()),
