@@ -161,6 +161,32 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
         "purpose",
     );
 
+    // A struct written as the array of its fields: serde's derived readers take it, no other
+    // reader does.
+    let text = nested.to_string().replacen(
+        &nested["notice"].to_string(),
+        &json!([
+            "https://chu.example/notice",
+            sha_hex(b"notice"),
+            "3",
+            "fr-FR"
+        ])
+        .to_string(),
+        1,
+    );
+    let a = post(
+        &server,
+        "/v1/consents",
+        &sign_raw(&chu, CONSENT_TYPE, &text),
+        None,
+    );
+    assert_refused(
+        &a,
+        "payload.notice",
+        "invalid type: sequence",
+        "notice as an array",
+    );
+
     // An access statement with a key twice, at the top and nested.
     let access = access_payload(&dataset, &id);
     let a = post(
