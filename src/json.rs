@@ -13,7 +13,8 @@
 //!   UTF-16 surrogate in an escape.
 //!
 //! The typed readers add the rest (unknown or missing fields, wrong types, fractions or
-//! exponents where an integer is expected). The browser verifier (`src/web/assets/verify.js`,
+//! exponents where an integer is expected), and a struct is read from a JSON object only, not
+//! from the array of its fields that serde's derived readers also take. The browser verifier (`src/web/assets/verify.js`,
 //! `strictJSON`) applies the same rules, so that the log accepts a statement exactly when
 //! every verifier reads it the same way.
 //!
