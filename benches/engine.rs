@@ -2,7 +2,8 @@
 //! step between admission and commit), inclusion and consistency proofs, checkpoint signing,
 //! and the per-request signature work (DSSE verification, single and batched Ed25519); and
 //! the private records on the sled store: sealing one, committing a batch of them, erasing
-//! one (which rotates its bucket's key-encryption key).
+//! one (which rotates its bucket's key-encryption key); and the strict JSON reading of a
+//! statement's payload (src/json.rs) against serde_json alone.
 //!
 //! ```text
 //! cargo bench --bench engine
@@ -221,5 +222,29 @@ fn private_records(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, integrate, proofs, signatures, private_records);
+/// A deposit payload as a depositor sends one: every field, a description and some metadata.
+const DEPOSIT_PAYLOAD: &[u8] = br#"{"sha256":"a60eea817514531668d7e00765731449fe14d059d3249e0bc93b36de45f759f2","size":10847,"media_type":"text/csv; charset=utf-8","title":"Occitanie air quality, hourly, 2026","description":"Hourly NO2, O3 and PM2.5 readings from 42 stations, validated by the regional network.","license":"CC-BY-4.0","visibility":"public","retention":"P10Y","dataset_id":"01a2235a-9979-7583-becd-57578a5176b6","metadata":{"stations":42,"pollutants":["NO2","O3","PM2.5"],"period":{"from":"2026-01-01","to":"2026-12-31"},"producer":{"name":"Atmo","contact":"data@atmo.example"},"rows":368000},"issued_at":"2026-11-28T18:11:09.816838467+00:00","nonce":"aQMD5EWcWhuhSNVeHjuvfw"}"#;
+
+fn json(c: &mut Criterion) {
+    use datapole::statement::deposit::DepositPayload;
+    let mut g = c.benchmark_group("json/deposit_payload");
+    g.throughput(Throughput::Bytes(DEPOSIT_PAYLOAD.len() as u64));
+    g.bench_function("serde_json", |b| {
+        b.iter(|| serde_json::from_slice::<DepositPayload>(black_box(DEPOSIT_PAYLOAD)))
+    });
+    // What the API did before the strict reader: a generic value, then the type.
+    g.bench_function("value_then_typed", |b| {
+        b.iter(|| {
+            let v: serde_json::Value =
+                serde_json::from_slice(black_box(DEPOSIT_PAYLOAD)).expect("json");
+            serde_path_to_error::deserialize::<_, DepositPayload>(v)
+        })
+    });
+    g.bench_function("strict", |b| {
+        b.iter(|| datapole::json::from_slice::<DepositPayload>(black_box(DEPOSIT_PAYLOAD)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, json, integrate, proofs, signatures, private_records);
 criterion_main!(benches);

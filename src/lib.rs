@@ -15,6 +15,7 @@ pub mod cli;
 pub mod consent;
 pub mod decision;
 pub mod field;
+pub mod json;
 pub mod log;
 pub mod participant;
 pub mod receipt;

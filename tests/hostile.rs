@@ -127,6 +127,14 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
     ] {
         bodies.push(v.to_string().into_bytes());
     }
+    // A valid registration but for a key named twice.
+    bodies.push(
+        format!(
+            r#"{{"name":"A","roles":["auditor"],"name":"B","public_key":"{}"}}"#,
+            BASE64_STANDARD.encode(test_key(77))
+        )
+        .into_bytes(),
+    );
     let auth_admin = format!("Bearer {admin}");
     let json_ct: (&str, &[u8]) = ("Content-Type", b"application/json");
     let mut statuses = Vec::new();
@@ -176,6 +184,59 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
             .to_string()
             .replace("\"size\":1", "\"size\":184467440737095516160"),
     );
+    // One signed text, two meanings (issue #15): a key twice at every depth, and numbers
+    // beyond 2^53−1 (which JavaScript reads as other numbers) wherever they are. serde_json
+    // alone would keep the last key and the exact number; the log refuses them all.
+    let deep = nested_json(70).to_string();
+    for (k, (from, to)) in [
+        (
+            "{\"sha256\"",
+            format!("{{\"sha256\":\"{}\",\"sha256\"", "cd".repeat(32)),
+        ),
+        ("\"size\":1", "\"size\":1,\"size\":1".to_owned()),
+        ("\"size\":1", "\"size\":9007199254740992".to_owned()),
+        ("\"size\":1", "\"size\":-9007199254740992".to_owned()),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{},\"metadata\":{}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"a\":1,\"a\":2}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"a\":{\"b\":1,\"b\":1}}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"a\":[{\"b\":{\"c\":1,\"c\":2}}]}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"ab\":1,\"a\\u0062\":2}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"n\":9007199254740992}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"a\":[[-9007199254740993]]}".to_owned(),
+        ),
+        (
+            "\"size\":1",
+            "\"size\":1,\"metadata\":{\"f\":1e16}".to_owned(),
+        ),
+        ("\"size\":1", format!("\"size\":1,\"metadata\":{deep}")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = good_payload(&format!("hostile-nonce-01{k:02}")).to_string();
+        assert!(p.contains(from), "{from}");
+        hostile_payloads.push(p.replacen(from, &to, 1));
+    }
     for p in &hostile_payloads {
         let env = Envelope::sign(DEPOSIT_TYPE, p.as_bytes(), &depositor_id, &key).to_bytes();
         statuses.push((

@@ -166,6 +166,23 @@ fn receipts_verify_offline_and_online_and_tampering_fails() {
     let out = verify(&[public.to_str().unwrap(), "--vkey", &other]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("✗ log key"), "{}", stdout(&out));
+    // A receipt file naming a key twice has no one meaning: refused, even when the last of
+    // the two values is the genuine one (serde_json alone would read that one and pass).
+    let text = serde_json::to_string(&original).unwrap();
+    for (what, twice) in [
+        ("index twice", text.replacen('{', "{\"index\":1,", 1)),
+        (
+            "tree_size twice",
+            text.replacen("{\"tree_size\":", "{\"tree_size\":1,\"tree_size\":", 1),
+        ),
+    ] {
+        assert_ne!(twice, text, "{what}");
+        std::fs::write(&tampered, &twice).unwrap();
+        let out = verify(&[tampered.to_str().unwrap(), "--vkey", &vkey]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", stdout(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("duplicate key"), "{what}: {err}");
+    }
     // Not a receipt at all.
     std::fs::write(&tampered, "hello").unwrap();
     let out = verify(&[tampered.to_str().unwrap(), "--vkey", &vkey]);

@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 const VKEY: &str = "datapole.localhost/log+d57d8ff6+AQ9o/3F+wkwJcH6xZdoFdNucP5QHmQ2dhpYQF1y8QzDI";
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(receipt) = serde_json::from_slice::<Receipt>(data) {
+    if let Ok(receipt) = datapole::json::from_slice::<Receipt>(data) {
         let pinned = verify_receipt(&receipt, Some(VKEY));
         let own = verify_receipt(&receipt, None);
         // A receipt valid under the pinned key names that key, so it is valid on its own too.

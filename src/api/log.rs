@@ -216,7 +216,7 @@ pub async fn entry(
         index,
         leaf_hash: b64(&leaf_hash),
         data: BASE64_STANDARD.encode(&data),
-        entry: serde_json::from_slice(&data).unwrap_or(serde_json::Value::Null),
+        entry: crate::json::value(&data).unwrap_or(serde_json::Value::Null),
     }))
 }
 

@@ -289,21 +289,19 @@ async fn read_body_unbounded(
     Ok(body.freeze())
 }
 
-/// Parses a JSON body into `T`: 400 `malformed_json` when it is not JSON, 422 `invalid_field`
-/// naming the field when it does not fit `T`.
+/// Parses a JSON body into `T` with the log's strict reader ([`crate::json`]): 400
+/// `malformed_json` when it is not JSON, 422 `invalid_field` naming the path when a key is
+/// repeated at any depth, a number is beyond 2^53−1, or it does not fit `T`.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("body is not JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(ApiError::invalid_field("the body must be a JSON object"));
-    }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            ApiError::invalid_field(e.inner().to_string())
-        } else {
-            ApiError::invalid_field(format!("{path}: {}", e.inner()))
+    use crate::json::{self, JsonErrorKind};
+    json::from_slice(body).map_err(|e| match e.kind {
+        JsonErrorKind::Syntax => {
+            ApiError::bad_request("malformed_json", format!("body is not JSON: {e}"))
         }
+        JsonErrorKind::Shape if json::value(body).is_ok_and(|v| !v.is_object()) => {
+            ApiError::invalid_field("the body must be a JSON object")
+        }
+        _ => ApiError::invalid_field(e.to_string()),
     })
 }
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::participants::{cached_participant, token_key};
 use super::{bearer, read_json_body, AppState, MAX_BODY_BYTES};
+use crate::json::{self, JsonErrorKind};
 use crate::log::store::{Index, IndexKey};
 use crate::log::AppendError;
 use crate::participant::{ParticipantLeaf, Role};
@@ -34,7 +35,8 @@ pub async fn read_statement(
     role: Role,
 ) -> Result<Signed, ApiError> {
     let body = read_json_body(req, body, MAX_BODY_BYTES).await?;
-    let envelope: Envelope = serde_json::from_slice(&body).map_err(|e| {
+    // The strict reader: a key twice (`payload`, say) is refused, not read as its last value.
+    let envelope: Envelope = json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("malformed_envelope", format!("not a DSSE envelope: {e}"))
     })?;
     let keyid = match envelope.check() {
@@ -119,30 +121,30 @@ pub fn check_fresh(
     Ok(key)
 }
 
-/// Parses a statement payload into `T`: 422 `invalid_field` naming the field
-/// (`payload.<path>`), or 422 `invalid_payload` when it is not a JSON object.
+/// Parses a statement payload into `T` with the strict reader every later reader of the
+/// statement uses ([`crate::json`]): 422 `invalid_payload` when it is not JSON or not a JSON
+/// object, 422 `invalid_field` naming the path (`payload.<path>: <reason>`) for a key
+/// repeated at any depth, a number beyond 2^53−1, nesting too deep, or a field that does not
+/// fit `T`.
 pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
+    let not_an_object = || {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_payload",
-            format!("the payload is not JSON: {e}"),
+            "the payload must be a JSON object",
         )
-    })?;
-    if !value.is_object() {
-        return Err(ApiError::new(
+    };
+    json::from_slice(payload).map_err(|e| match e.kind {
+        JsonErrorKind::Syntax => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_payload",
-            "the payload must be a JSON object",
-        ));
-    }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::invalid_field(if path == "." {
-            format!("payload: {}", e.inner())
-        } else {
-            format!("payload.{path}: {}", e.inner())
-        })
+            format!("the payload is not JSON: {e}"),
+        ),
+        // Rare, so read again: structs also read from arrays, whose errors have a path.
+        JsonErrorKind::Shape if json::value(payload).is_ok_and(|v| !v.is_object()) => {
+            not_an_object()
+        }
+        _ => ApiError::invalid_field(e.at("payload")),
     })
 }
 

@@ -66,8 +66,7 @@ impl AuditState {
     }
 
     fn judge(&mut self, index: u64, entry: &[u8]) -> Result<&'static str, String> {
-        let value: serde_json::Value =
-            serde_json::from_slice(entry).map_err(|e| format!("not JSON: {e}"))?;
+        let value = crate::json::value(entry).map_err(|e| format!("not strict JSON: {e}"))?;
         match value.get("type").and_then(|t| t.as_str()) {
             Some("participant") => {
                 let leaf =
@@ -117,8 +116,8 @@ impl AuditState {
                         let pk = parse_public_key(&key.public_key)
                             .map_err(|e| format!("depositor key {e}"))?;
                         let payload = st.verify(&pk).map_err(|e| format!("statement: {e}"))?;
-                        let p: DepositPayload = serde_json::from_slice(&payload)
-                            .map_err(|e| format!("statement payload: {e}"))?;
+                        let p = DepositPayload::from_statement_bytes(&payload)
+                            .map_err(|e| e.at("statement payload"))?;
                         if p.sha256.to_ascii_lowercase() != leaf.sha256
                             || p.size != leaf.size
                             || p.visibility != leaf.visibility

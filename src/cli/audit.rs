@@ -87,7 +87,7 @@ fn load(dir: &Path, vkey: &str) -> anyhow::Result<AuditState> {
     if !path.exists() {
         return Ok(AuditState::new(vkey));
     }
-    let state: AuditState = serde_json::from_slice(&std::fs::read(&path)?)
+    let state: AuditState = crate::json::from_slice(&std::fs::read(&path)?)
         .with_context(|| format!("reading {}", path.display()))?;
     if state.vkey != vkey {
         bail!(

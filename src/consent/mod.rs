@@ -91,7 +91,7 @@ impl RecordLeaf {
 
     /// Reads a record entry back; `None` if the bytes are not one.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<Self>(bytes)
+        crate::json::from_slice::<Self>(bytes)
             .ok()
             .filter(|l| l.v == 1)
     }
@@ -144,6 +144,11 @@ impl EventDocument {
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
+
+    /// Reads committed bytes back with the strict reader ([`crate::json`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::json::JsonError> {
+        crate::json::from_slice(bytes)
+    }
 }
 
 /// The off-log record of an access decision, which its leaf commits to: the accessor's signed
@@ -181,6 +186,11 @@ impl AccessRecord {
     /// The committed bytes: compact JSON.
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads committed bytes back with the strict reader ([`crate::json`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::json::JsonError> {
+        crate::json::from_slice(bytes)
     }
 }
 

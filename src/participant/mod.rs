@@ -153,7 +153,7 @@ impl ParticipantLeaf {
 
     /// Reads a participant entry back; `None` if the bytes are not one.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<Self>(bytes)
+        crate::json::from_slice::<Self>(bytes)
             .ok()
             .filter(|l| l.v == 1 && l.kind == PARTICIPANT_TYPE)
     }

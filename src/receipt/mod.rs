@@ -120,9 +120,9 @@ impl PrivateSidecar {
         }
     }
 
-    /// Reads stored bytes back.
+    /// Reads stored bytes back (with the strict reader, [`crate::json`]).
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice(bytes).ok()
+        crate::json::from_slice(bytes).ok()
     }
 
     /// The sidecar's stored bytes.

@@ -85,6 +85,14 @@ pub struct AccessPayload {
     pub nonce: String,
 }
 
+impl AccessPayload {
+    /// Reads a signed access payload with the strict reader ([`crate::json`]) that the API
+    /// and the verifiers share.
+    pub fn from_statement_bytes(bytes: &[u8]) -> Result<Self, crate::json::JsonError> {
+        crate::json::from_slice(bytes)
+    }
+}
+
 /// A checked access statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {

@@ -139,6 +139,12 @@ pub struct ConsentPayload {
 }
 
 impl ConsentPayload {
+    /// Reads a signed consent payload with the strict reader ([`crate::json`]) that the API
+    /// and the verifiers share.
+    pub fn from_statement_bytes(bytes: &[u8]) -> Result<Self, crate::json::JsonError> {
+        crate::json::from_slice(bytes)
+    }
+
     /// When a consent of this payload recorded at `recorded_at` expires; `None` if its
     /// validity is malformed (which [`Consent::check`] refuses).
     pub fn expires_at(&self, recorded_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -428,6 +434,11 @@ pub struct ConsentActionPayload {
 }
 
 impl ConsentActionPayload {
+    /// Reads a signed withdrawal or erasure payload with the strict reader ([`crate::json`]).
+    pub fn from_statement_bytes(bytes: &[u8]) -> Result<Self, crate::json::JsonError> {
+        crate::json::from_slice(bytes)
+    }
+
     /// Checks the fields.
     pub fn check(&self) -> Result<Freshness, InvalidField> {
         if let Some(r) = &self.reason {

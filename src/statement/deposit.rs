@@ -68,6 +68,15 @@ pub struct DepositPayload {
     pub nonce: String,
 }
 
+impl DepositPayload {
+    /// Reads a signed deposit payload with the strict reader ([`crate::json`]) that the API,
+    /// the verifiers and the monitor share: a repeated key at any depth (`metadata`
+    /// included) or a number beyond 2^53−1 is refused, the JSON path named.
+    pub fn from_statement_bytes(bytes: &[u8]) -> Result<Self, crate::json::JsonError> {
+        crate::json::from_slice(bytes)
+    }
+}
+
 /// A checked deposit statement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deposit {
@@ -246,7 +255,7 @@ impl DepositLeaf {
 
     /// Reads a deposit entry back; `None` if the bytes are not one.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<Self>(bytes)
+        crate::json::from_slice::<Self>(bytes)
             .ok()
             .filter(|l| l.v == 1 && l.kind == DEPOSIT_LEAF_TYPE)
     }
@@ -277,6 +286,29 @@ mod tests {
         for bad in ["", "2036-13-01", "2036-02-30", "31/12/2036", "P1.5Y"] {
             assert!(retention(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn payloads_are_read_strictly() {
+        let text = |metadata: &str, size: &str| {
+            format!(
+                r#"{{"sha256":"{}","size":{size},"media_type":"text/csv","title":"t","visibility":"public","issued_at":"2026-11-28T10:00:00Z","nonce":"abcdefghijklmnop","metadata":{metadata}}}"#,
+                "ab".repeat(32)
+            )
+        };
+        let ok = text(r#"{"a":{"x":1,"y":2.5}}"#, "9007199254740991");
+        let p = DepositPayload::from_statement_bytes(ok.as_bytes()).unwrap();
+        assert_eq!(p.size, (1 << 53) - 1);
+        // A key twice inside metadata: serde_json's map keeps the last, the strict reader
+        // refuses it and names where.
+        let twice = text(r#"{"a":{"x":1,"x":2}}"#, "1");
+        assert!(serde_json::from_slice::<DepositPayload>(twice.as_bytes()).is_ok());
+        let e = DepositPayload::from_statement_bytes(twice.as_bytes()).unwrap_err();
+        assert_eq!(e.path, "metadata.a");
+        let big = text("{}", "9007199254740992");
+        assert!(serde_json::from_slice::<DepositPayload>(big.as_bytes()).is_ok());
+        let e = DepositPayload::from_statement_bytes(big.as_bytes()).unwrap_err();
+        assert_eq!(e.path, "size");
     }
 
     #[test]

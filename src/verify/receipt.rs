@@ -9,7 +9,7 @@ use super::{leaf_hash, verify_checkpoint, verify_inclusion, Hash};
 use crate::consent::{AccessRecord, EventDocument, RecordKind, RecordLeaf};
 use crate::decision::Verdict;
 use crate::receipt::{Receipt, RECEIPT_FORMAT};
-use crate::statement::access::ACCESS_TYPE;
+use crate::statement::access::{AccessPayload, ACCESS_TYPE};
 use crate::statement::consent::{
     ConsentActionPayload, ConsentDecision, ConsentPayload, CONSENT_TYPE, ERASURE_TYPE,
     WITHDRAWAL_TYPE,
@@ -312,8 +312,8 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
         return;
     };
     let matches = (|| {
-        let p: DepositPayload =
-            serde_json::from_slice(&payload).map_err(|e| format!("payload: {e}"))?;
+        let p = DepositPayload::from_statement_bytes(&payload)
+            .map_err(|e| e.at("statement payload"))?;
         if p.sha256.to_ascii_lowercase() != leaf.sha256
             || p.size != leaf.size
             || p.visibility != leaf.visibility
@@ -437,7 +437,7 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
             };
             report.push(
                 "statement matches entry",
-                serde_json::from_slice::<ConsentPayload>(&payload)
+                ConsentPayload::from_statement_bytes(&payload)
                     .map(|p| {
                         format!(
                             "consent {id} {} by controller {} for {} purpose(s)",
@@ -463,7 +463,7 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
             };
             report.push(
                 "statement matches entry",
-                serde_json::from_slice::<ConsentActionPayload>(&payload)
+                ConsentActionPayload::from_statement_bytes(&payload)
                     .map(|p| {
                         format!(
                             "{} of consent {} by its controller",
@@ -482,7 +482,7 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
                 );
                 return;
             }
-            let doc = serde_json::from_slice::<EventDocument>(&bytes)
+            let doc = EventDocument::from_bytes(&bytes)
                 .map_err(|e| format!("the document is not a consent event: {e}"))
                 .and_then(|d| {
                     if d.kind != kind || d.id != id || d.time != leaf.time {
@@ -498,7 +498,7 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
             report.push("record matches entry", doc);
         }
         (RecordKind::Access, None) => {
-            let record = match serde_json::from_slice::<AccessRecord>(&bytes) {
+            let record = match AccessRecord::from_bytes(&bytes) {
                 Ok(rec)
                     if rec.id == id
                         && rec.accessor == leaf.issuer
@@ -521,7 +521,17 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
                     return;
                 }
             };
-            if check_signature(r, &record.statement, ACCESS_TYPE, leaf.issuer, report).is_none() {
+            let Some(payload) =
+                check_signature(r, &record.statement, ACCESS_TYPE, leaf.issuer, report)
+            else {
+                return;
+            };
+            // The statement the log decided on must read as the API read it.
+            if let Err(e) = AccessPayload::from_statement_bytes(&payload) {
+                report.push(
+                    "record matches entry",
+                    Err(format!("the statement is not an access: {e}")),
+                );
                 return;
             }
             report.push(
@@ -579,13 +589,12 @@ pub fn check_citizen_record(
             .as_ref()
             .ok_or("the receipt carries no statement")?;
         let (payload, _) = statement.check().map_err(|e| e.to_string())?;
-        let signed: serde_json::Value =
-            serde_json::from_slice(&payload).map_err(|e| format!("statement payload: {e}"))?;
+        let signed = crate::json::value(&payload).map_err(|e| e.at("statement payload"))?;
         if &signed != record {
             return Err("the record shown is not the one the controller signed".to_owned());
         }
         if let Some(shown) = expires_at {
-            let payload: ConsentPayload = serde_json::from_value(signed)
+            let payload: ConsentPayload = crate::json::from_value(signed)
                 .map_err(|e| format!("the statement is not a consent: {e}"))?;
             let computed = leaf
                 .at()

@@ -12,6 +12,7 @@ use datapole::log::{Hash, LogSigner};
 use datapole::statement::access::ACCESS_TYPE;
 use datapole::statement::consent::{CONSENT_TYPE, WITHDRAWAL_TYPE};
 use datapole::statement::deposit::DEPOSIT_TYPE;
+use datapole::statement::dsse::Envelope;
 
 /// The content of the public deposit (looked up by the explorer's file check).
 pub const PUBLIC_CONTENT: &[u8] = b"Occitanie air quality, hourly, 2026\n";
@@ -325,6 +326,72 @@ fn crafted(s: &Scenario) -> Vec<(String, Value)> {
         serde_json::to_vec(&short).unwrap(),
     );
 
+    // One signed text, one meaning (issue #15): statements whose payload JSON.parse and
+    // serde_json would read differently, or one reader not at all. The hospital signs exactly
+    // these payload bytes; the entry describes them.
+    let sign_raw = |payload: &str| -> Value {
+        serde_json::from_slice(
+            &Envelope::sign(
+                DEPOSIT_TYPE,
+                payload.as_bytes(),
+                &s.hospital.id,
+                &s.hospital.key,
+            )
+            .to_bytes(),
+        )
+        .unwrap()
+    };
+    let with_statement = |payload: &str, size: u64| -> Vec<u8> {
+        let mut l = leaf.clone();
+        l["statement"] = sign_raw(payload);
+        l["size"] = json!(size);
+        serde_json::to_vec(&l).unwrap()
+    };
+    let size = leaf["size"].as_u64().unwrap();
+    let mut p = payload.clone();
+    p["metadata"] = json!({"a": {"placeholder": 0}});
+    let text = p.to_string();
+    add(
+        "crafted deposit/metadata with a key twice",
+        with_statement(
+            &text.replace(r#"{"placeholder":0}"#, r#"{"x":1,"y":[],"x":2}"#),
+            size,
+        ),
+    );
+    add(
+        "crafted deposit/metadata number beyond 2^53",
+        with_statement(
+            &text.replace(r#"{"placeholder":0}"#, r#"{"x":9007199254740993}"#),
+            size,
+        ),
+    );
+    add(
+        "crafted deposit/sha256 twice in its payload",
+        with_statement(
+            &payload.to_string().replacen(
+                '{',
+                &format!("{{\"sha256\":\"{}\",", "00".repeat(32)),
+                1,
+            ),
+            size,
+        ),
+    );
+    for (name, n) in [
+        ("crafted deposit of 2^53-1 bytes", (1u64 << 53) - 1),
+        ("crafted deposit/size 2^53", 1 << 53),
+    ] {
+        let mut p = payload.clone();
+        p["size"] = json!(n);
+        add(name, with_statement(&p.to_string(), n));
+    }
+    // Any spelling of a UUID the uuid crate reads names the same dataset.
+    let mut p = payload.clone();
+    p["dataset_id"] = json!(leaf["dataset_id"].as_str().unwrap().to_uppercase());
+    add(
+        "crafted deposit naming its dataset in upper case",
+        with_statement(&p.to_string(), size),
+    );
+
     // A citizen's withdrawal whose document lacks `initiated_by`.
     let (_, withdrawal) = s
         .documents
@@ -357,6 +424,49 @@ fn crafted(s: &Scenario) -> Vec<(String, Value)> {
         "crafted withdrawal/document without initiated_by".into(),
         receipt,
     ));
+
+    // An access record whose statement, signed by the lab, names a key twice: the log would
+    // have read it one way, JSON.parse another.
+    let (_, permit) = s
+        .documents
+        .iter()
+        .find(|(n, _)| n == "access permit")
+        .unwrap();
+    let base = &permit["receipt"];
+    let mut record: Value = serde_json::from_slice(
+        &BASE64_STANDARD
+            .decode(base["leaf"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut document: Value = serde_json::from_slice(
+        &BASE64_STANDARD
+            .decode(base["opening"]["document"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let statement: Value = document["statement"].clone();
+    let signed: Value = serde_json::from_slice(
+        &BASE64_STANDARD
+            .decode(statement["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let twice = signed
+        .to_string()
+        .replacen('{', "{\"action\":\"export\",", 1);
+    document["statement"] = serde_json::from_slice(
+        &Envelope::sign(ACCESS_TYPE, twice.as_bytes(), &s.lab.id, &s.lab.key).to_bytes(),
+    )
+    .unwrap();
+    let document = serde_json::to_vec(&document).unwrap();
+    record["commitment"] = json!(datapole::field::hex(&datapole::statement::commitment(
+        &salt, &document
+    )));
+    let mut receipt = receipt_for_leaf(s, base, &serde_json::to_vec(&record).unwrap(), &signer);
+    receipt["opening"] = json!({"salt": BASE64_STANDARD.encode(salt),
+                                "document": BASE64_STANDARD.encode(&document)});
+    out.push(("crafted access/statement with a key twice".into(), receipt));
     out
 }
 

@@ -8,7 +8,7 @@
 import { apply, lang, t } from "/assets/i18n.js";
 import { el, fetchJSON } from "/assets/api.js";
 import { passed, renderChecks, verifiedCell } from "/assets/checks.js";
-import { consentEnd, opened, servedLogKey, verifyDocument, verifyReceipt } from "/assets/verify.js";
+import { consentEnd, opened, parseDocument, servedLogKey, verifyDocument, verifyReceipt } from "/assets/verify.js";
 
 /** At most this many pages of accesses (1,000 each) are read. */
 const MAX_PAGES = 10;
@@ -779,7 +779,7 @@ async function openReceipt(text) {
   draw();
   let value;
   try {
-    value = JSON.parse(text);
+    value = parseDocument(text);
   } catch {
     state.error = { key: "not_json" };
     showError();

@@ -7,6 +7,7 @@ import { apply, t } from "/assets/i18n.js";
 import { passed, renderChecks } from "/assets/checks.js";
 import {
   fromBase64,
+  parseDocument,
   servedLogKey,
   verifyCheckpoint,
   verifyConsistency,
@@ -97,7 +98,7 @@ async function check(text) {
   $("live-button").hidden = true;
   let value;
   try {
-    value = JSON.parse(text);
+    value = parseDocument(text);
   } catch {
     result = { notJson: true };
     draw();

@@ -305,14 +305,62 @@ async function checkDeposit(r, leaf, report) {
   const signed = await checkSignature(r, st, TYPES.deposit, leaf.depositor, report);
   if (!signed) return;
   const p = signed.payload;
-  const ok = exactKeys(p, ["sha256", "size", "media_type", "title", "visibility", "issued_at", "nonce"], ["description", "license", "retention", "dataset_id", "metadata"]) &&
-    typeof p.sha256 === "string" && p.sha256.toLowerCase() === leaf.sha256 && p.size === leaf.size && p.visibility === leaf.visibility && (p.dataset_id == null || p.dataset_id === leaf.dataset_id);
+  const ok = PAYLOADS.deposit(p) && p.sha256.toLowerCase() === leaf.sha256 && p.size === leaf.size &&
+    p.visibility === leaf.visibility && (p.dataset_id == null || uuidOf(p.dataset_id) === leaf.dataset_id);
   push("statement matches entry", ok, ok ? `dataset ${leaf.dataset_id} version ${leaf.version}, sha256 ${leaf.sha256}` : "the statement does not describe the entry's content");
 }
 
 function isObject(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
+
+/** Readers of JSON values as serde reads them into the statement types (src/statement): a
+ * struct refuses unknown fields and needs its required fields, not null; an `Option` field
+ * may be absent or null; a `#[serde(default)]` list may be absent but not null. */
+const is = {
+  string: (v) => typeof v === "string",
+  bool: (v) => typeof v === "boolean",
+  u64: (v) => Number.isSafeInteger(v) && v >= 0,
+  uuid: (v) => uuidOf(v) !== null,
+  object: isObject,
+  oneOf: (...names) => (v) => names.includes(v),
+  list: (item) => (v) => Array.isArray(v) && v.every(item),
+  option: (check) => ({ check, absent: true, nullable: true }),
+  defaulted: (check) => ({ check, absent: true, nullable: false }),
+  struct: (spec) => (v) =>
+    isObject(v) && Object.keys(v).every((k) => Object.hasOwn(spec, k)) &&
+    Object.entries(spec).every(([k, f]) => {
+      const field = typeof f === "function" ? { check: f, absent: false, nullable: false } : f;
+      if (!Object.hasOwn(v, k)) return field.absent;
+      return (v[k] === null && field.nullable) || field.check(v[k]);
+    }),
+};
+
+/** The signed payloads, as DepositPayload, ConsentPayload, ConsentActionPayload and
+ * AccessPayload read them. */
+const PAYLOADS = {
+  deposit: is.struct({
+    sha256: is.string, size: is.u64, media_type: is.string, title: is.string, description: is.option(is.string),
+    license: is.option(is.string), visibility: is.oneOf("public", "private"), retention: is.option(is.string),
+    dataset_id: is.option(is.uuid), metadata: is.option(is.object), issued_at: is.string, nonce: is.string,
+  }),
+  consent: is.struct({
+    subject_ref: is.string, expressed_by: is.struct({ role: is.oneOf("self", "parent", "guardian", "representative") }),
+    indication_method: is.string, notice: is.struct({ url: is.string, sha256: is.string, version: is.string, language: is.string }),
+    purposes: is.list(is.struct({ code: is.string, text: is.string })), legal_basis: is.string,
+    data_categories: is.list(is.string), special_category: is.bool, datasets: is.defaulted(is.list(is.uuid)),
+    recipients: is.defaulted(is.list(is.uuid)), jurisdiction: is.string, storage_location: is.string,
+    retention_period: is.string, validity: is.struct({ until: is.option(is.string), duration: is.option(is.string) }),
+    withdrawal_method: is.string, decision: is.oneOf("given", "refused"), issued_at: is.string, nonce: is.string,
+  }),
+  action: is.struct({ consent_id: is.uuid, reason: is.option(is.string), issued_at: is.string, nonce: is.string }),
+  access: is.struct({
+    dataset_id: is.uuid, action: is.oneOf("read", "query", "export", "compute"), purpose: is.struct({ code: is.string }),
+    legal_basis: is.oneOf("consent", "permit", "public_interest", "contract"), consent_ids: is.option(is.list(is.uuid)),
+    authorization_ref: is.option(is.string), emergency: is.option(is.struct({ justification: is.string })),
+    issued_at: is.string, nonce: is.string,
+  }),
+};
 
 /** The access decision's reason codes (src/decision/mod.rs). */
 const REASONS = [
@@ -321,11 +369,23 @@ const REASONS = [
   "recipient_not_allowed",
 ];
 
+/** A UUID in any spelling the uuid crate parses (simple, hyphenated, braced, URN; either case),
+ * as lower-case hyphenated text; null if it is none. */
+function uuidOf(v) {
+  if (typeof v !== "string") return null;
+  const h = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+  const m = new RegExp(`^(?:([0-9a-fA-F]{32})|(${h})|\\{(${h})\\}|[uU][rR][nN]:[uU][uU][iI][dD]:(${h}))$`).exec(v);
+  if (!m) return null;
+  const hex = (m[1] ?? m[2] ?? m[3] ?? m[4]).replace(/-/g, "").toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 function isUuid(v) {
   return typeof v === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v);
 }
 
-/** Parses JSON bytes strictly (UTF-8, one value); null if they are not JSON. */
+/** Parses JSON bytes strictly (UTF-8, one value); null if they are not JSON, or JSON that the
+ * log's strict reader refuses (see strictJSON). */
 function parseJSON(bytes, mode = "strict") {
   let text;
   try {
@@ -334,7 +394,7 @@ function parseJSON(bytes, mode = "strict") {
   } catch {
     return null;
   }
-  if (!strictJSON(text, mode)) return null;
+  if (strictJSON(text, mode) !== null) return null;
   try {
     return JSON.parse(text);
   } catch {
@@ -342,49 +402,104 @@ function parseJSON(bytes, mode = "strict") {
   }
 }
 
-/** False for JSON text that serde would refuse into the log's types although JSON.parse takes
- * it: a key twice in one object (JSON.parse keeps the last), or a number with a fraction or
- * an exponent (none of the entries', documents' or statements' numbers may have one). In
- * `deposit` mode (a deposit statement, whose free-form `metadata` may hold any JSON), only
- * the top-level keys are checked. */
+/** Reads a receipt file's text as `datapole verify` does (src/json.rs): JSON.parse's reading,
+ * but a key twice, a number beyond ±(2^53−1), a lone surrogate or nesting deeper than 64 is
+ * refused (thrown), not read one way here and another there. */
+export function parseDocument(text) {
+  const why = strictJSON(text, "free");
+  if (why !== null) throw new Error(why);
+  return JSON.parse(text);
+}
+
+/** How deep objects and arrays may nest (src/json.rs, MAX_DEPTH). */
+const MAX_DEPTH = 64;
+
+/** Why JSON text is refused by the log's strict reader (src/json.rs) or by the types it reads
+ * into, although JSON.parse takes it; null if it is not. Everywhere: a key twice in one object
+ * (JSON.parse keeps the last), a number beyond ±(2^53−1) whatever its form (JSON.parse rounds
+ * it), a lone UTF-16 surrogate in an escape, objects and arrays nested deeper than 64. And
+ * outside free-form values, a number with a fraction or an exponent, or -0 (no entry's,
+ * document's or statement's number may have one: serde reads those as floats). In `deposit`
+ * mode (a deposit statement) the top-level `metadata` is free-form; in `free` mode (a receipt
+ * file, which `datapole verify` reads with src/json.rs alone) everything is. Text that is not
+ * JSON at all is left to JSON.parse. */
 function strictJSON(text, mode = "strict") {
-  const deposit = mode === "deposit";
+  const freeKey = mode === "deposit" ? "metadata" : null;
+  const allFree = mode === "free";
+  // One frame per open object (keys: a Set) or array (keys: null); `free` for free-form ones.
   const stack = [];
-  let i = 0;
   let expectKey = false;
+  // The value after a root-level key `freeKey` is free-form.
+  let freeValue = false;
+  let i = 0;
   while (i < text.length) {
     const c = text[i];
+    const top = stack[stack.length - 1];
     if (c === '"') {
       let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      const top = stack[stack.length - 1];
-      if (top instanceof Set && expectKey && (!deposit || stack.length === 1)) {
-        const key = JSON.parse(text.slice(i, j + 1));
-        if (top.has(key)) return false;
-        top.add(key);
+      while (j < text.length && text[j] !== '"') {
+        if (text[j] !== "\\") {
+          j += 1;
+          continue;
+        }
+        if (text[j + 1] === "u") {
+          const unit = parseInt(text.slice(j + 2, j + 6), 16);
+          if (unit >= 0xdc00 && unit <= 0xdfff) return "a lone surrogate in an escape";
+          if (unit >= 0xd800 && unit <= 0xdbff) {
+            const next = text.slice(j + 6, j + 8) === "\\u" ? parseInt(text.slice(j + 8, j + 12), 16) : NaN;
+            if (!(next >= 0xdc00 && next <= 0xdfff)) return "a lone surrogate in an escape";
+            j += 12;
+          } else {
+            j += 6;
+          }
+        } else {
+          j += 2;
+        }
+      }
+      if (top?.keys && expectKey) {
+        let key;
+        try {
+          key = JSON.parse(text.slice(i, j + 1));
+        } catch {
+          return "not JSON";
+        }
+        if (top.keys.has(key)) return `duplicate key ${JSON.stringify(key)}`;
+        top.keys.add(key);
         expectKey = false;
+        if (stack.length === 1) freeValue = key === freeKey;
       }
       i = j + 1;
       continue;
     }
-    if (c === "{") {
-      stack.push(new Set());
-      expectKey = true;
-    } else if (c === "[") {
-      stack.push(null);
+    if (c === "{" || c === "[") {
+      if (stack.length >= MAX_DEPTH) return `objects and arrays nest deeper than ${MAX_DEPTH} levels`;
+      stack.push({ keys: c === "{" ? new Set() : null, free: Boolean(top?.free) || (stack.length === 1 && freeValue) });
+      expectKey = c === "{";
     } else if (c === "}" || c === "]") {
       stack.pop();
+      if (stack.length === 1) freeValue = false;
     } else if (c === ",") {
-      expectKey = stack[stack.length - 1] instanceof Set;
-    } else if (c === "." || c === "e" || c === "E") {
-      // Outside strings: in a number after a digit (the "e" of true and false follows a
-      // letter).
-      const before = text[i - 1];
-      if (!deposit && before >= "0" && before <= "9") return false;
+      expectKey = Boolean(top?.keys);
+      if (stack.length === 1) freeValue = false;
+    } else if (c === "-" || (c >= "0" && c <= "9")) {
+      const m = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+      m.lastIndex = i;
+      const n = m.exec(text);
+      if (!n) return "not JSON";
+      const token = n[0];
+      const integer = n[1] === undefined && n[2] === undefined;
+      const big = integer ? BigInt(token) : null;
+      if (integer ? big > 2n ** 53n - 1n || big < -(2n ** 53n - 1n) : !(Math.abs(Number(token)) <= Number.MAX_SAFE_INTEGER)) {
+        return `number ${token} is beyond ±(2^53-1)`;
+      }
+      const free = allFree || Boolean(top?.free) || (stack.length === 1 && freeValue);
+      if (!free && (!integer || token === "-0")) return `number ${token} is not an integer`;
+      i += token.length;
+      continue;
     }
     i += 1;
   }
-  return true;
+  return null;
 }
 
 /** True when `v` is an object whose keys are all in `allowed` and include `required`. */
@@ -451,18 +566,13 @@ async function checkRecord(r, leaf, report) {
     const signed = await checkSignature(r, r.statement, TYPES.consent, leaf.issuer, report);
     if (!signed) return;
     const p = signed.payload;
-    const ok =
-      exactKeys(p, ["subject_ref", "expressed_by", "indication_method", "notice", "purposes", "legal_basis", "data_categories",
-        "special_category", "jurisdiction", "storage_location", "retention_period", "validity", "withdrawal_method", "decision",
-        "issued_at", "nonce"], ["datasets", "recipients"]) &&
-      ["given", "refused"].includes(p.decision) && Array.isArray(p.purposes);
+    const ok = PAYLOADS.consent(p);
     push("statement matches entry", ok, ok ? `consent ${leaf.id} ${p.decision} by controller ${leaf.issuer} for ${p.purposes.length} purpose(s)` : "the statement is not a consent");
   } else if ((leaf.type === "withdrawal" || leaf.type === "erasure") && r.statement) {
     const signed = await checkSignature(r, r.statement, TYPES[leaf.type], leaf.issuer, report);
     if (!signed) return;
     const p = signed.payload;
-    const ok = exactKeys(p, ["consent_id", "issued_at", "nonce"], ["reason"]) && isUuid(p.consent_id) &&
-      typeof p.issued_at === "string" && typeof p.nonce === "string" && (p.reason == null || typeof p.reason === "string");
+    const ok = PAYLOADS.action(p);
     push("statement matches entry", ok, ok ? `${leaf.type} of consent ${p.consent_id} by its controller` : `the statement is not a consent ${leaf.type}`);
   } else if (leaf.type === "withdrawal" || leaf.type === "erasure") {
     if (r.signer) return void push("record matches entry", false, "a citizen's event names a signer, but the citizen signs nothing");
@@ -488,7 +598,12 @@ async function checkRecord(r, leaf, report) {
     if (rec.id !== leaf.id || rec.accessor !== leaf.issuer || rec.decided_at !== leaf.time) {
       return void push("record matches entry", false, "the access record describes another entry");
     }
-    if (!(await checkSignature(r, rec.statement, TYPES.access, leaf.issuer, report))) return;
+    const signed = await checkSignature(r, rec.statement, TYPES.access, leaf.issuer, report);
+    if (!signed) return;
+    // The statement the log decided on reads as the API read it (AccessPayload).
+    if (!PAYLOADS.access(signed.payload)) {
+      return void push("record matches entry", false, "the statement is not an access");
+    }
     push("record matches entry", true, `access ${leaf.id}: ${rec.decision} (${rec.reason})${rec.emergency ? ", emergency" : ""}`);
   } else {
     push("statement", false, `a ${leaf.type} entry does not open to ${r.statement ? "a statement" : "a document"}`);
@@ -545,11 +660,11 @@ function checkCitizenRecord(r, consentId, record, expiresAt) {
   const fail = (detail) => ({ name: "record", ok: false, detail });
   let leaf;
   try {
-    leaf = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b64(r.leaf)));
+    leaf = parseJSON(b64(r.leaf));
   } catch {
     leaf = null;
   }
-  if (leaf?.type !== "consent") return fail("the receipt is not for a consent entry");
+  if (!isRecordLeaf(leaf) || leaf.type !== "consent") return fail("the receipt is not for a consent entry");
   if (consentId !== leaf.id) return fail(`the consent id shown is not the entry's (${leaf.id})`);
   if (!r.statement) return fail("the receipt carries no statement");
   let signed;
