@@ -134,7 +134,7 @@ fn read_access(
         .and_then(|b| PrivateSidecar::from_bytes(&b))
         .and_then(|s| s.document)
         .and_then(|d| BASE64_STANDARD.decode(d).ok())
-        .and_then(|d| serde_json::from_slice::<AccessRecord>(&d).ok())
+        .and_then(|d| AccessRecord::from_bytes(&d).ok())
     else {
         return Ok(Err(format!("access entry {index} has no readable record")));
     };
@@ -142,7 +142,7 @@ fn read_access(
         .statement
         .check()
         .ok()
-        .and_then(|(p, _)| serde_json::from_slice::<AccessPayload>(&p).ok())
+        .and_then(|(p, _)| AccessPayload::from_statement_bytes(&p).ok())
     else {
         return Ok(Err(format!(
             "access entry {index}: the signed statement cannot be read"

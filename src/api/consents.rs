@@ -211,17 +211,21 @@ pub fn load_at(state: &AppState, id: Uuid, size: u64) -> Result<Option<Loaded>, 
     let recorded_at = leaf.at();
     let mut record = match read_sidecar(state, index)? {
         None => Record::Erased,
-        Some(sidecar) => match sidecar
-            .statement
-            .as_ref()
-            .and_then(|e| e.check().ok())
-            .and_then(|(p, _)| serde_json::from_slice::<ConsentPayload>(&p).ok())
-        {
-            Some(payload) => Record::Open(sidecar, Box::new(payload)),
-            None => Record::Unreadable(format!(
-                "consent entry {index}: the signed statement in the store cannot be read"
-            )),
-        },
+        Some(sidecar) => {
+            let payload = match sidecar.statement.as_ref().map(|e| e.check()) {
+                None => Err("it holds no signed statement".to_owned()),
+                Some(Err(e)) => Err(e.to_string()),
+                Some(Ok((p, _))) => ConsentPayload::from_statement_bytes(&p)
+                    .map_err(|e| e.at("payload")),
+            };
+            match payload {
+                Ok(payload) => Record::Open(sidecar, Box::new(payload)),
+                Err(why) => Record::Unreadable(format!(
+                    "consent entry {index}: the signed statement in the store cannot be read \
+                     ({why})"
+                )),
+            }
+        }
     };
     let mut events = Vec::new();
     let (mut withdrawn_at, mut erased_at) = (None, None);

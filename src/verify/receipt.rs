@@ -323,6 +323,16 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
         if p.dataset_id.is_some_and(|d| d != leaf.dataset_id) {
             return Err("the statement names another dataset".to_owned());
         }
+        // The dataset's controller: the statement's, when it names one; a first version that
+        // names none is the depositor's.
+        let named = match p.controller {
+            Some(c) => Some(c),
+            None if leaf.version == 1 => Some(leaf.depositor),
+            None => None,
+        };
+        if named.is_some_and(|c| c != leaf.controller()) {
+            return Err("the statement names another controller than the entry".to_owned());
+        }
         Ok(format!(
             "dataset {} version {}, sha256 {}",
             leaf.dataset_id, leaf.version, leaf.sha256

@@ -381,7 +381,7 @@ function drawDetails() {
   fact("notice", notice);
   const withdraw = el("span");
   withdraw.append(outLink(r.withdrawal_method));
-  if (view?.status === "given") withdraw.append(el("br"), el("span", t("withdraw_here"), { class: "muted" }));
+  if (withdrawable(view?.status)) withdraw.append(el("br"), el("span", t("withdraw_here"), { class: "muted" }));
   fact("withdrawal_method", withdraw);
   $("details-erased").hidden = view?.status !== "erased";
 }
@@ -452,7 +452,13 @@ function drawStatus() {
     const key = view.status === "expired" ? "expired_on" : "expires_on";
     whenLine.append(" · ", `${t(key)} `, timeEl(end, true));
   }
-  button.hidden = view.status !== "given" || contradicted;
+  button.hidden = !withdrawable(view.status) || contradicted;
+}
+
+/** Whether a consent of this status can be withdrawn: one in force, or one whose record the
+ * Data Pôle cannot read (its citizen can always end it). */
+function withdrawable(status) {
+  return status === "given" || status === "unreadable";
 }
 
 /** "Not verified": what stands in a row in place of what its receipt would have proved. */
@@ -886,7 +892,7 @@ function wire() {
   $("refresh-button").addEventListener("click", refresh);
   const dialog = $("withdraw-dialog");
   $("withdraw-button").addEventListener("click", () => {
-    if (state?.view?.status !== "given") return;
+    if (!withdrawable(state?.view?.status)) return;
     dialog.showModal();
   });
   $("withdraw-no").addEventListener("click", () => dialog.close("cancel"));

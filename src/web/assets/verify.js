@@ -305,8 +305,13 @@ async function checkDeposit(r, leaf, report) {
   const signed = await checkSignature(r, st, TYPES.deposit, leaf.depositor, report);
   if (!signed) return;
   const p = signed.payload;
+  // The dataset's controller: the statement's, when it names one; a first version that names
+  // none is the depositor's (as src/verify/receipt.rs reads it).
+  const controller = uuidOf(leaf.controller == null ? leaf.depositor : leaf.controller);
+  const named = p.controller != null ? uuidOf(p.controller) : leaf.version === 1 ? uuidOf(leaf.depositor) : controller;
   const ok = PAYLOADS.deposit(p) && p.sha256.toLowerCase() === leaf.sha256 && p.size === leaf.size &&
-    p.visibility === leaf.visibility && (p.dataset_id == null || uuidOf(p.dataset_id) === leaf.dataset_id);
+    p.visibility === leaf.visibility && (p.dataset_id == null || uuidOf(p.dataset_id) === leaf.dataset_id) &&
+    named === controller;
   push("statement matches entry", ok, ok ? `dataset ${leaf.dataset_id} version ${leaf.version}, sha256 ${leaf.sha256}` : "the statement does not describe the entry's content");
 }
 
@@ -342,7 +347,8 @@ const PAYLOADS = {
   deposit: is.struct({
     sha256: is.string, size: is.u64, media_type: is.string, title: is.string, description: is.option(is.string),
     license: is.option(is.string), visibility: is.oneOf("public", "private"), retention: is.option(is.string),
-    dataset_id: is.option(is.uuid), metadata: is.option(is.object), issued_at: is.string, nonce: is.string,
+    dataset_id: is.option(is.uuid), controller: is.option(is.uuid), metadata: is.option(is.object),
+    issued_at: is.string, nonce: is.string,
   }),
   consent: is.struct({
     subject_ref: is.string, expressed_by: is.struct({ role: is.oneOf("self", "parent", "guardian", "representative") }),
@@ -366,7 +372,7 @@ const PAYLOADS = {
 const REASONS = [
   "consented", "authorization_recorded", "emergency_override", "unknown_consent", "consent_refused",
   "consent_withdrawn", "consent_erased", "consent_expired", "dataset_not_covered", "purpose_not_consented",
-  "recipient_not_allowed",
+  "recipient_not_allowed", "consent_unreadable",
 ];
 
 /** A UUID in any spelling the uuid crate parses (simple, hyphenated, braced, URN; either case),
@@ -514,8 +520,9 @@ const u64 = (v) => Number.isSafeInteger(v) && v >= 0;
 /** A deposit entry as the Rust verifier reads one (DepositLeaf, v 1). */
 function isDepositLeaf(e) {
   return (
-    exactKeys(e, ["v", "type", "dataset_id", "version", "depositor", "sha256", "size", "visibility", "deposited_at"], ["statement", "commitment"]) &&
+    exactKeys(e, ["v", "type", "dataset_id", "version", "depositor", "sha256", "size", "visibility", "deposited_at"], ["controller", "statement", "commitment"]) &&
     e.v === 1 && e.type === "deposit" && isUuid(e.dataset_id) && u64(e.version) && isUuid(e.depositor) &&
+    (e.controller == null || isUuid(e.controller)) &&
     typeof e.sha256 === "string" && u64(e.size) && ["public", "private"].includes(e.visibility) &&
     typeof e.deposited_at === "string" && (e.statement == null || !shapeError(e.statement, SHAPES.envelope)) &&
     (e.commitment == null || typeof e.commitment === "string")
