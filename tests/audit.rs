@@ -326,6 +326,41 @@ fn bad_entries_are_reported_with_their_index_and_why() {
     assert!(t.contains("2 not JSON"), "{t}");
 }
 
+#[test]
+fn a_signed_statement_with_two_meanings_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // A log that logged a public deposit whose signed payload names a metadata key twice: one
+    // signature over two readings (serde_json's map keeps the last `x`, JSON.parse too, a
+    // typed reader refuses it).
+    let id = uuid::Uuid::new_v4();
+    let mut payload = deposit_payload(b"x", "public");
+    payload["metadata"] = serde_json::json!({"a": {"placeholder": 0}});
+    let twice = payload
+        .to_string()
+        .replace(r#"{"placeholder":0}"#, r#"{"x":1,"x":2}"#);
+    let statement = Envelope::sign(
+        DEPOSIT_TYPE,
+        twice.as_bytes(),
+        &id.to_string(),
+        &test_signing_key(1),
+    );
+    let deposit = serde_json::json!({"v":1,"type":"deposit","dataset_id":uuid::Uuid::now_v7(),"version":1,"depositor":id,
+        "sha256":common::sha_hex(b"x"),"size":1,"visibility":"public","deposited_at":"2026-11-28T00:00:00.000Z","statement":statement});
+    let entries = vec![
+        participant_leaf(id, &["depositor"], &test_key(1)),
+        deposit.to_string().into_bytes(),
+    ];
+    let (server, vkey) = engine_log(dir.path(), entries);
+    let out = audit(&server, &vkey, &dir.path().join("audit"));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("PROBLEMS: 1"), "{t}");
+    assert!(
+        t.contains(r#"1 statement payload.metadata.a: duplicate key "x""#),
+        "{t}"
+    );
+}
+
 /// The peak resident memory (VmHWM, in KiB) of a child process, sampled until it exits.
 fn peak_rss_kib(mut child: std::process::Child) -> (std::process::ExitStatus, u64, Vec<u8>) {
     let pid = child.id();

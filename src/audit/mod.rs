@@ -66,7 +66,7 @@ impl AuditState {
     }
 
     fn judge(&mut self, index: u64, entry: &[u8]) -> Result<&'static str, String> {
-        let value = crate::json::value(entry).map_err(|e| format!("not strict JSON: {e}"))?;
+        let value = crate::json::value(entry).map_err(|e| format!("not JSON: {e}"))?;
         match value.get("type").and_then(|t| t.as_str()) {
             Some("participant") => {
                 let leaf =
