@@ -246,5 +246,12 @@ fn json(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, json, integrate, proofs, signatures, private_records);
+criterion_group!(
+    benches,
+    json,
+    integrate,
+    proofs,
+    signatures,
+    private_records
+);
 criterion_main!(benches);

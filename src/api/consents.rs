@@ -215,8 +215,9 @@ pub fn load_at(state: &AppState, id: Uuid, size: u64) -> Result<Option<Loaded>, 
             let payload = match sidecar.statement.as_ref().map(|e| e.check()) {
                 None => Err("it holds no signed statement".to_owned()),
                 Some(Err(e)) => Err(e.to_string()),
-                Some(Ok((p, _))) => ConsentPayload::from_statement_bytes(&p)
-                    .map_err(|e| e.at("payload")),
+                Some(Ok((p, _))) => {
+                    ConsentPayload::from_statement_bytes(&p).map_err(|e| e.at("payload"))
+                }
             };
             match payload {
                 Ok(payload) => Record::Open(sidecar, Box::new(payload)),
