@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::consent_payload;
+
 use std::sync::{Arc, Mutex};
 
 use actix_web::dev::{Service, ServiceResponse};
@@ -178,30 +180,6 @@ where
         token: v["api_token"].as_str().unwrap().to_owned(),
         key: test_signing_key(i),
     }
-}
-
-fn consent_payload(dataset: &str, recipient: &str) -> Value {
-    json!({
-        "subject_ref": "hmac-sha256:9c1185a5c5e9fc54612808977ee8f548",
-        "expressed_by": {"role": "self"},
-        "indication_method": "web_form",
-        "notice": {"url": "https://chu.example/notice", "sha256": sha_hex(b"notice"),
-                   "version": "3", "language": "fr-FR"},
-        "purposes": [{"code": "cohort-2027", "text": "Cohorte"}],
-        "legal_basis": "gdpr-9-2-a",
-        "data_categories": ["health"],
-        "special_category": true,
-        "datasets": [dataset],
-        "recipients": [recipient],
-        "jurisdiction": "FR",
-        "storage_location": "FR",
-        "retention_period": "P5Y",
-        "validity": {"duration": "P2Y"},
-        "withdrawal_method": "https://chu.example/withdraw",
-        "decision": "given",
-        "issued_at": chrono::Utc::now().to_rfc3339(),
-        "nonce": nonce(),
-    })
 }
 
 macro_rules! world {

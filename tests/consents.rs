@@ -8,6 +8,10 @@
 
 mod common;
 
+use common::post;
+
+use common::get;
+
 use std::collections::BTreeSet;
 
 use base64::prelude::*;
@@ -65,24 +69,6 @@ fn world(dir: &std::path::Path) -> World {
         auditor,
         dataset,
     }
-}
-
-fn post(server: &Server, path: &str, body: &[u8], bearer: Option<&str>) -> Answer {
-    let auth = bearer.map(|b| format!("Bearer {b}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a));
-    }
-    server.request("POST", path, &headers, body)
-}
-
-fn get(server: &Server, path: &str, bearer: &str) -> Answer {
-    server.request(
-        "GET",
-        path,
-        &[("authorization", &format!("Bearer {bearer}"))],
-        b"",
-    )
 }
 
 const SUBJECT: &str = "hmac-sha256:9c1185a5c5e9fc54612808977ee8f548";

@@ -146,18 +146,7 @@ fn searches_and_consent_listings_are_paged_by_seek() {
     // Seven consents, and seven accesses citing the first.
     let mut consents = Vec::new();
     for _ in 0..7 {
-        let p = json!({
-            "subject_ref": "hmac-sha256:9c1185a5c5e9fc54612808977ee8f548",
-            "expressed_by": {"role": "self"}, "indication_method": "web_form",
-            "notice": {"url": "https://chu.example/n", "sha256": sha_hex(b"n"), "version": "1",
-                       "language": "fr"},
-            "purposes": [{"code": "cohort-2027", "text": "Cohorte"}],
-            "legal_basis": "gdpr-9-2-a", "data_categories": ["health"], "special_category": true,
-            "datasets": [dataset], "recipients": [lab.id], "jurisdiction": "FR",
-            "storage_location": "FR", "retention_period": "P5Y", "validity": {"duration": "P1Y"},
-            "withdrawal_method": "https://chu.example/w", "decision": "given",
-            "issued_at": chrono::Utc::now().to_rfc3339(), "nonce": nonce(),
-        });
+        let p = common::consent_payload(&dataset, &lab.id);
         let a = post(&server, "/v1/consents", &chu.sign(CONSENT_TYPE, &p));
         assert_eq!(a.status, 201, "{}", a.text());
         consents.push(a.json());

@@ -8,10 +8,12 @@
 
 mod common;
 
+use common::post;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{nonce, register, sha_hex, Participant, Server};
+use common::{nonce, register, Participant, Server};
 use datapole::statement::access::ACCESS_TYPE;
 use datapole::statement::consent::CONSENT_TYPE;
 use datapole::statement::deposit::DEPOSIT_TYPE;
@@ -24,15 +26,6 @@ struct World {
     consent: String,
     secret: String,
     hooks: tempfile::TempDir,
-}
-
-fn post(server: &Server, path: &str, body: &[u8], bearer: Option<&str>) -> common::Answer {
-    let auth = bearer.map(|b| format!("Bearer {b}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a));
-    }
-    server.request("POST", path, &headers, body)
 }
 
 fn world(dir: &Path) -> World {
@@ -54,18 +47,7 @@ fn world(dir: &Path) -> World {
     );
     assert_eq!(a.status, 201, "{}", a.text());
     let dataset = a.json()["dataset_id"].as_str().unwrap().to_owned();
-    let consent = json!({
-        "subject_ref": "hmac-sha256:9c1185a5c5e9fc54612808977ee8f548",
-        "expressed_by": {"role": "self"}, "indication_method": "web_form",
-        "notice": {"url": "https://chu.example/n", "sha256": sha_hex(b"n"), "version": "1",
-                   "language": "fr"},
-        "purposes": [{"code": "cohort-2027", "text": "Cohorte"}],
-        "legal_basis": "gdpr-9-2-a", "data_categories": ["health"], "special_category": true,
-        "datasets": [dataset], "recipients": [lab.id], "jurisdiction": "FR",
-        "storage_location": "FR", "retention_period": "P5Y", "validity": {"duration": "P1Y"},
-        "withdrawal_method": "https://chu.example/w", "decision": "given",
-        "issued_at": chrono::Utc::now().to_rfc3339(), "nonce": nonce(),
-    });
+    let consent = common::consent_payload(&dataset, &lab.id);
     let a = post(
         &server,
         "/v1/consents",

@@ -6,6 +6,10 @@
 
 mod common;
 
+use common::post;
+
+use common::get;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -125,24 +129,6 @@ impl Schemas {
     }
 }
 
-fn post(server: &Server, path: &str, body: &[u8], bearer: Option<&str>) -> Answer {
-    let auth = bearer.map(|b| format!("Bearer {b}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a));
-    }
-    server.request("POST", path, &headers, body)
-}
-
-fn get(server: &Server, path: &str, bearer: &str) -> Answer {
-    server.request(
-        "GET",
-        path,
-        &[("authorization", &format!("Bearer {bearer}"))],
-        b"",
-    )
-}
-
 #[test]
 fn every_json_answer_fits_its_committed_schema() {
     let schemas = Schemas::load();
@@ -236,18 +222,7 @@ fn every_json_answer_fits_its_committed_schema() {
     );
 
     // A consent, its reads, an access permitted and one denied, a withdrawal and an erasure.
-    let consent = json!({
-        "subject_ref": "hmac-sha256:9c1185a5c5e9fc54612808977ee8f548",
-        "expressed_by": {"role": "self"}, "indication_method": "web_form",
-        "notice": {"url": "https://chu.example/n", "sha256": sha_hex(b"n"), "version": "1",
-                   "language": "fr"},
-        "purposes": [{"code": "cohort-2027", "text": "Cohorte"}],
-        "legal_basis": "gdpr-9-2-a", "data_categories": ["health"], "special_category": true,
-        "datasets": [dataset], "recipients": [lab.id], "jurisdiction": "FR",
-        "storage_location": "FR", "retention_period": "P5Y", "validity": {"duration": "P1Y"},
-        "withdrawal_method": "https://chu.example/w", "decision": "given",
-        "issued_at": chrono::Utc::now().to_rfc3339(), "nonce": nonce(),
-    });
+    let consent = common::consent_payload(&dataset, &lab.id);
     schemas.check("consent-payload", &consent, "a consent payload");
     let c = schemas.answer(
         &post(

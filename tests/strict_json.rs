@@ -7,30 +7,18 @@
 
 mod common;
 
+use common::consent_payload;
+
+use common::post;
+
+use common::get;
+
 use common::{nonce, register, sha_hex, Answer, Participant, Server};
 use datapole::statement::access::ACCESS_TYPE;
 use datapole::statement::consent::CONSENT_TYPE;
 use datapole::statement::deposit::DEPOSIT_TYPE;
 use datapole::statement::dsse::Envelope;
 use serde_json::{json, Value};
-
-fn post(server: &Server, path: &str, body: &[u8], bearer: Option<&str>) -> Answer {
-    let auth = bearer.map(|b| format!("Bearer {b}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a));
-    }
-    server.request("POST", path, &headers, body)
-}
-
-fn get(server: &Server, path: &str, bearer: &str) -> Answer {
-    server.request(
-        "GET",
-        path,
-        &[("authorization", &format!("Bearer {bearer}"))],
-        b"",
-    )
-}
 
 /// An envelope over exactly these payload bytes.
 fn sign_raw(who: &Participant, payload_type: &str, payload: &str) -> Vec<u8> {
@@ -51,30 +39,6 @@ fn assert_refused(a: &Answer, path: &str, what: &str, case: &str) {
         message.starts_with(&format!("{path}: ")) && message.contains(what),
         "{case}: {message:?} should name {path:?} and say {what:?}"
     );
-}
-
-fn consent_payload(dataset: &str, lab: &str) -> Value {
-    json!({
-        "subject_ref": "hmac-sha256:9c1185a5c5e9fc54612808977ee8f548",
-        "expressed_by": {"role": "self"},
-        "indication_method": "web_form",
-        "notice": {"url": "https://chu.example/notice", "sha256": sha_hex(b"notice"),
-                   "version": "3", "language": "fr-FR"},
-        "purposes": [{"code": "cohort-2027", "text": "Étude de cohorte"}],
-        "legal_basis": "gdpr-9-2-a",
-        "data_categories": ["health"],
-        "special_category": true,
-        "datasets": [dataset],
-        "recipients": [lab],
-        "jurisdiction": "FR",
-        "storage_location": "FR",
-        "retention_period": "P5Y",
-        "validity": {"duration": "P2Y"},
-        "withdrawal_method": "https://chu.example/withdraw",
-        "decision": "given",
-        "issued_at": chrono::Utc::now().to_rfc3339(),
-        "nonce": nonce(),
-    })
 }
 
 fn access_payload(dataset: &str, consent: &str) -> Value {

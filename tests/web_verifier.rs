@@ -44,6 +44,7 @@ fn the_browser_verifier_and_the_rust_verifier_agree_on_every_vector() {
         "citizen withdrawal",
         "citizen erasure",
         "controller withdrawal",
+        "deposit under a controller",
     ] {
         assert!(rust.contains_key(kind), "{kind}");
     }

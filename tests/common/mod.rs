@@ -390,6 +390,51 @@ pub fn deposit_payload(content: &[u8], visibility: &str) -> Value {
     })
 }
 
+/// Posts `body`, with `bearer` if given.
+pub fn post(server: &Server, path: &str, body: &[u8], bearer: Option<&str>) -> Answer {
+    let auth = bearer.map(|b| format!("Bearer {b}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a));
+    }
+    server.request("POST", path, &headers, body)
+}
+
+/// GETs `path` with `Authorization: Bearer <bearer>`.
+pub fn get(server: &Server, path: &str, bearer: &str) -> Answer {
+    server.request(
+        "GET",
+        path,
+        &[("authorization", &format!("Bearer {bearer}"))],
+        b"",
+    )
+}
+
+/// A valid, fresh consent payload: given, for `recipient`, on `dataset`.
+pub fn consent_payload(dataset: &str, recipient: &str) -> Value {
+    json!({
+        "subject_ref": format!("hmac-sha256:{}", &sha_hex(nonce().as_bytes())[..32]),
+        "expressed_by": {"role": "self"},
+        "indication_method": "web_form",
+        "notice": {"url": "https://chu.example/notices/cohort-2027-v3", "sha256": sha_hex(b"notice v3"),
+                   "version": "3", "language": "fr-FR"},
+        "purposes": [{"code": "cohort-2027", "text": "Étude de cohorte sur le diabète de type 2"}],
+        "legal_basis": "gdpr-9-2-a",
+        "data_categories": ["health", "biometric-measurements"],
+        "special_category": true,
+        "datasets": [dataset],
+        "recipients": [recipient],
+        "jurisdiction": "FR",
+        "storage_location": "FR, hébergeur de données de santé certifié",
+        "retention_period": "P5Y",
+        "validity": {"duration": "P2Y"},
+        "withdrawal_method": "https://chu.example/consents/withdraw",
+        "decision": "given",
+        "issued_at": chrono::Utc::now().to_rfc3339(),
+        "nonce": nonce(),
+    })
+}
+
 /// A registered participant and its signing key.
 pub struct Participant {
     pub id: String,

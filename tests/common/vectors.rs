@@ -7,7 +7,7 @@
 use base64::prelude::*;
 use serde_json::{json, Value};
 
-use super::{nonce, register, sha_hex, Answer, Participant, Server};
+use super::{nonce, register, Answer, Participant, Server};
 use datapole::log::{Hash, LogSigner};
 use datapole::statement::access::ACCESS_TYPE;
 use datapole::statement::consent::{CONSENT_TYPE, WITHDRAWAL_TYPE};
@@ -39,40 +39,7 @@ pub struct Scenario {
     pub other_server: Option<Server>,
 }
 
-/// Posts `body`, with `bearer` if given.
-pub fn post(server: &Server, path: &str, body: &[u8], bearer: Option<&str>) -> Answer {
-    let auth = bearer.map(|b| format!("Bearer {b}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a));
-    }
-    server.request("POST", path, &headers, body)
-}
-
-/// A consent the hospital records for the lab, on `dataset`.
-pub fn consent_payload(dataset: &str, lab: &str) -> Value {
-    json!({
-        "subject_ref": format!("hmac-sha256:{}", &sha_hex(nonce().as_bytes())[..32]),
-        "expressed_by": {"role": "self"},
-        "indication_method": "web_form",
-        "notice": {"url": "https://chu.example/notices/cohort-2027-v3", "sha256": sha_hex(b"notice v3"),
-                   "version": "3", "language": "fr-FR"},
-        "purposes": [{"code": "cohort-2027", "text": "Étude de cohorte sur le diabète de type 2"}],
-        "legal_basis": "gdpr-9-2-a",
-        "data_categories": ["health", "biometric-measurements"],
-        "special_category": true,
-        "datasets": [dataset],
-        "recipients": [lab],
-        "jurisdiction": "FR",
-        "storage_location": "FR, hébergeur de données de santé certifié",
-        "retention_period": "P5Y",
-        "validity": {"duration": "P2Y"},
-        "withdrawal_method": "https://chu.example/consents/withdraw",
-        "decision": "given",
-        "issued_at": chrono::Utc::now().to_rfc3339(),
-        "nonce": nonce(),
-    })
-}
+pub use super::{consent_payload, post};
 
 impl Scenario {
     /// Records a consent; the citizen's receipt.
@@ -172,6 +139,18 @@ pub fn scenario(dir: &std::path::Path) -> Scenario {
         s.server.get("/v1/receipts/0").json(),
     )];
     docs.push(("public deposit".into(), s.deposit(PUBLIC_CONTENT, "public")));
+    // A registry that deposits for the hospital: the entry names its controller.
+    let registry = register(&s.server, &s.admin, 4, &["depositor"]);
+    let mut payload = super::deposit_payload(b"registry extract for the hospital", "public");
+    payload["controller"] = json!(s.hospital.id);
+    let a = post(
+        &s.server,
+        "/v1/deposits",
+        &registry.sign(DEPOSIT_TYPE, &payload),
+        None,
+    );
+    assert_eq!(a.status, 201, "{}", a.text());
+    docs.push(("deposit under a controller".into(), a.json()));
     docs.append(&mut s.documents);
 
     // Consent A: given, used once by the lab, left given.
@@ -324,6 +303,29 @@ fn crafted(s: &Scenario) -> Vec<(String, Value)> {
     add(
         "crafted deposit/payload base64 short of a padding",
         serde_json::to_vec(&short).unwrap(),
+    );
+
+    // A dataset's controller, on the entry and in the statement: they must agree (a first
+    // version that names none is its depositor's).
+    let other = uuid::Uuid::new_v4().to_string();
+    let mut named = payload.clone();
+    named["controller"] = json!(other);
+    let mut with = leaf.clone();
+    with["statement"] = serde_json::from_slice(&s.hospital.sign(DEPOSIT_TYPE, &named)).unwrap();
+    add(
+        "crafted deposit/statement names a controller the entry does not",
+        serde_json::to_vec(&with).unwrap(),
+    );
+    with["controller"] = json!(other);
+    add(
+        "crafted deposit with its controller on the entry and in the statement",
+        serde_json::to_vec(&with).unwrap(),
+    );
+    let mut entry_only = leaf.clone();
+    entry_only["controller"] = json!(other);
+    add(
+        "crafted deposit/entry names a controller the statement does not",
+        serde_json::to_vec(&entry_only).unwrap(),
     );
 
     // One signed text, one meaning (issue #15): statements whose payload JSON.parse and

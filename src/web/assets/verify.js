@@ -308,7 +308,7 @@ async function checkDeposit(r, leaf, report) {
   // The dataset's controller: the statement's, when it names one; a first version that names
   // none is the depositor's (as src/verify/receipt.rs reads it).
   const controller = uuidOf(leaf.controller == null ? leaf.depositor : leaf.controller);
-  const named = p.controller != null ? uuidOf(p.controller) : leaf.version === 1 ? uuidOf(leaf.depositor) : controller;
+  const named = p?.controller != null ? uuidOf(p.controller) : leaf.version === 1 ? uuidOf(leaf.depositor) : controller;
   const ok = PAYLOADS.deposit(p) && p.sha256.toLowerCase() === leaf.sha256 && p.size === leaf.size &&
     p.visibility === leaf.visibility && (p.dataset_id == null || uuidOf(p.dataset_id) === leaf.dataset_id) &&
     named === controller;
