@@ -160,27 +160,13 @@ pub fn of_consent(
     after: Option<u64>,
     limit: usize,
 ) -> Result<AccessList, ApiError> {
+    let (found, truncated) = super::page(state, Index::ConsentAccess, id.as_bytes(), after, limit)?;
+    // Read after the page: its checkpoints include every entry the page lists.
     let basis = state.receipt_basis();
-    let size = state.log.latest().size;
-    // Keys are consent id ‖ leaf index (big-endian): the seek starts right after `after`.
-    let found: Vec<u64> = state
-        .log
-        .store()
-        .scan(
-            Index::ConsentAccess,
-            id.as_bytes(),
-            after.map(u64::to_be_bytes).as_ref().map(|a| a.as_slice()),
-            limit + 1,
-        )?
-        .into_iter()
-        .map(|(_, index)| index)
-        .filter(|&index| index < size)
-        .collect();
-    let truncated = found.len() > limit;
     let mut names: HashMap<Uuid, String> = HashMap::new();
     let mut accesses = Vec::new();
     let mut unreadable = Vec::new();
-    for &index in found.iter().take(limit) {
+    for &index in &found {
         let (leaf, record, payload) = match read_access(state, index)? {
             Ok(read) => read,
             Err(why) => {

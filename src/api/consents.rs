@@ -838,26 +838,17 @@ fn list_page(
     after: Option<u64>,
     limit: usize,
 ) -> Result<ConsentList, ApiError> {
-    let size = state.log.latest().size;
     let now = Utc::now();
-    // Keys are controller ‖ leaf index (big-endian): the seek starts right after `after`.
-    let found: Vec<u64> = state
-        .log
-        .store()
-        .scan(
-            Index::ControllerConsent,
-            controller.as_bytes(),
-            after.map(u64::to_be_bytes).as_ref().map(|a| a.as_slice()),
-            limit + 1,
-        )?
-        .into_iter()
-        .map(|(_, index)| index)
-        .filter(|&index| index < size)
-        .collect();
-    let truncated = found.len() > limit;
+    let (found, truncated) = super::page(
+        state,
+        Index::ControllerConsent,
+        controller.as_bytes(),
+        after,
+        limit,
+    )?;
     let mut consents = Vec::new();
     let mut unreadable = Vec::new();
-    for &index in found.iter().take(limit) {
+    for &index in &found {
         let loaded = match read_record_leaf(state, index) {
             Ok(leaf) => load(state, leaf.id),
             Err(e) => Err(e),

@@ -396,24 +396,9 @@ pub async fn search(
     let after = q.u64("after")?;
     let limit = q.limit(MAX_RESULTS)?;
     let list = off_reactor(&state, move |state| {
-        let size = state.log.latest().size;
-        // Keys are content ‖ leaf index (big-endian): the seek starts right after `after`.
-        let found: Vec<u64> = state
-            .log
-            .store()
-            .scan(
-                Index::DepositContent,
-                &sha,
-                after.map(u64::to_be_bytes).as_ref().map(|a| a.as_slice()),
-                limit + 1,
-            )?
-            .into_iter()
-            .map(|(_, index)| index)
-            .filter(|&index| index < size)
-            .collect();
-        let truncated = found.len() > limit;
+        let (found, truncated) = super::page(state, Index::DepositContent, &sha, after, limit)?;
         let mut deposits = Vec::with_capacity(found.len().min(limit));
-        for &index in found.iter().take(limit) {
+        for &index in &found {
             if let Some(leaf) = read_deposit(state, index)? {
                 deposits.push(DepositSummary::from((index, leaf)));
             }
@@ -441,24 +426,10 @@ pub async fn dataset(
     let view = off_reactor(&state, move |state| {
         let first = published_dataset(state, id)?
             .ok_or_else(|| ApiError::not_found("dataset_not_found", format!("no dataset {id}")))?;
-        let size = state.log.latest().size;
-        // Keys are dataset ‖ version (big-endian): the seek starts right after `after`.
-        let found: Vec<u64> = state
-            .log
-            .store()
-            .scan(
-                Index::DatasetVersion,
-                id.as_bytes(),
-                after.map(u64::to_be_bytes).as_ref().map(|a| a.as_slice()),
-                limit + 1,
-            )?
-            .into_iter()
-            .map(|(_, index)| index)
-            .filter(|&index| index < size)
-            .collect();
-        let truncated = found.len() > limit;
+        let (found, truncated) =
+            super::page(state, Index::DatasetVersion, id.as_bytes(), after, limit)?;
         let mut versions = Vec::with_capacity(found.len().min(limit));
-        for &index in found.iter().take(limit) {
+        for &index in &found {
             if let Some(leaf) = read_deposit(state, index)? {
                 versions.push(DepositSummary::from((index, leaf)));
             }

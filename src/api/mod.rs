@@ -324,6 +324,37 @@ impl UnreadableEntry {
     }
 }
 
+/// One page of a one-to-many index whose keys end with a big-endian number in log order (a
+/// leaf index, or a dataset's version): the leaf indexes under `prefix` after
+/// `prefix ‖ after`, published ones only, at most `limit`, found by one seek; and whether
+/// there are more.
+pub(crate) fn page(
+    state: &AppState,
+    index: crate::log::store::Index,
+    prefix: &[u8],
+    after: Option<u64>,
+    limit: usize,
+) -> Result<(Vec<u64>, bool), ApiError> {
+    let size = state.log.latest().size;
+    let after = after.map(u64::to_be_bytes);
+    let mut found: Vec<u64> = state
+        .log
+        .store()
+        .scan(
+            index,
+            prefix,
+            after.as_ref().map(|a| a.as_slice()),
+            limit + 1,
+        )?
+        .into_iter()
+        .map(|(_, leaf)| leaf)
+        .filter(|&leaf| leaf < size)
+        .collect();
+    let truncated = found.len() > limit;
+    found.truncate(limit);
+    Ok((found, truncated))
+}
+
 /// Runs `work` (store reads) on actix-web's blocking thread pool, off the HTTP reactor
 /// threads, so that a long listing never holds up `/checkpoint` or any other request. 503
 /// `unavailable` if the pool is gone (the server is stopping).
