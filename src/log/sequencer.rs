@@ -876,4 +876,172 @@ mod tests {
         ));
         assert_eq!(log.latest().size, 3);
     }
+
+    /// A store that loses, at a crash, every batch it has not flushed: `volatile` is what
+    /// readers see once a batch is applied, `durable` what survives. With a gate, a commit
+    /// applies its batch, says so, and waits to be told whether the flush happens (`true`) or
+    /// the process dies first (`false`).
+    struct CrashStore {
+        volatile: MemoryStore,
+        durable: Arc<MemoryStore>,
+        gate: std::sync::Mutex<Option<Gate>>,
+    }
+
+    struct Gate {
+        applied: mpsc::Sender<u64>,
+        flush: mpsc::Receiver<bool>,
+    }
+
+    impl Store for CrashStore {
+        fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+            self.volatile.checkpoint()
+        }
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+            self.volatile.read_hashes(indexes)
+        }
+        fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+            self.volatile.entries(start, end)
+        }
+        fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
+            self.volatile.lookup(key)
+        }
+        fn scan(
+            &self,
+            index: Index,
+            prefix: &[u8],
+            after: Option<&[u8]>,
+            limit: usize,
+        ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+            self.volatile.scan(index, prefix, after, limit)
+        }
+        fn last(&self, index: Index, prefix: &[u8]) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+            self.volatile.last(index, prefix)
+        }
+        fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+            self.volatile.sidecar(index)
+        }
+        fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.volatile.meta(name)
+        }
+        fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+            self.volatile.put_meta(name, value)
+        }
+        fn recover(&self) -> Result<(), StoreError> {
+            // After a crash, this process is gone: only a restart on `durable` goes on.
+            Err(StoreError::Backend {
+                action: "recovering",
+                detail: "the process died".into(),
+            })
+        }
+        fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+            self.volatile.commit(batch)?;
+            if let Some(gate) = self.gate.lock().unwrap().as_ref() {
+                gate.applied.send(batch.checkpoint.size).unwrap();
+                if !gate.flush.recv().unwrap() {
+                    return Err(StoreError::Backend {
+                        action: "flushing",
+                        detail: "the process died before the flush".into(),
+                    });
+                }
+            }
+            self.durable.commit(batch)
+        }
+    }
+
+    /// A log over a crash store, with a gate the test holds.
+    fn gated() -> (
+        Arc<CrashStore>,
+        mpsc::Receiver<u64>,
+        mpsc::Sender<bool>,
+        String,
+    ) {
+        let (skey, _) = LogSigner::generate("test/log").unwrap();
+        let store = Arc::new(CrashStore {
+            volatile: MemoryStore::new(),
+            durable: Arc::new(MemoryStore::new()),
+            gate: std::sync::Mutex::new(None),
+        });
+        let (applied_tx, applied) = mpsc::channel();
+        let (flush, flush_rx) = mpsc::channel();
+        *store.gate.lock().unwrap() = Some(Gate {
+            applied: applied_tx,
+            flush: flush_rx,
+        });
+        (store, applied, flush, skey)
+    }
+
+    /// Waits for the store to say it applied a batch (a liveness deadline).
+    async fn wait_applied(applied: &mpsc::Receiver<u64>) -> u64 {
+        tokio::task::block_in_place(|| applied.recv_timeout(Duration::from_secs(60)).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nothing_is_answered_or_published_before_the_flush_and_a_crash_keeps_every_acknowledged_entry(
+    ) {
+        let (store, applied, flush, skey) = gated();
+        let signer = LogSigner::from_skey(&skey, None).unwrap();
+        // The empty tree's first checkpoint is committed (and flushed) at start.
+        let start = tokio::task::spawn_blocking({
+            let store = store.clone();
+            move || Sequencer::start(store, signer, SequencerConfig::default())
+        });
+        assert_eq!(wait_applied(&applied).await, 0);
+        flush.send(true).unwrap();
+        let (log, _thread) = start.await.unwrap().unwrap();
+
+        // Two entries, each acknowledged only after its flush.
+        let mut acknowledged = Vec::new();
+        for name in ["a", "b"] {
+            let append = tokio::spawn({
+                let log = log.clone();
+                async move { log.append(entry(name)).await }
+            });
+            let size = wait_applied(&applied).await;
+            assert_eq!(log.latest().size, size - 1, "published before the flush");
+            let early = tokio::time::timeout(Duration::from_millis(50), async {
+                while !append.is_finished() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+            .await;
+            assert!(early.is_err(), "answered before the flush");
+            flush.send(true).unwrap();
+            let appended = append.await.unwrap().unwrap();
+            assert_eq!(log.latest().size, size);
+            acknowledged.push((appended.index, name));
+        }
+
+        // The third is applied, and the process dies before its flush: no acknowledgment.
+        let append = tokio::spawn({
+            let log = log.clone();
+            async move { log.append(entry("c")).await }
+        });
+        assert_eq!(wait_applied(&applied).await, 3);
+        assert_eq!(log.latest().size, 2);
+        flush.send(false).unwrap();
+        assert!(matches!(
+            append.await.unwrap(),
+            Err(AppendError::Storage(_))
+        ));
+        assert_eq!(
+            log.latest().size,
+            2,
+            "an unflushed batch is never published"
+        );
+
+        // Restart on what survived: every acknowledged entry, nothing of the lost batch.
+        let survivor = store.durable.clone();
+        let signer = LogSigner::from_skey(&skey, None).unwrap();
+        let (log, _thread) =
+            Sequencer::start(survivor.clone(), signer, SequencerConfig::default()).unwrap();
+        assert_eq!(log.latest().size, 2);
+        for (index, name) in acknowledged {
+            assert_eq!(
+                survivor.entries(index, index + 1).unwrap(),
+                vec![name.as_bytes().to_vec()]
+            );
+        }
+        // The log goes on from there.
+        assert_eq!(log.append(entry("c")).await.unwrap().index, 2);
+    }
 }
