@@ -15,6 +15,8 @@ pub mod cli;
 pub mod consent;
 pub mod decision;
 pub mod field;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 pub mod json;
 pub mod log;
 pub mod participant;
