@@ -1034,9 +1034,10 @@ fn the_consent_flow_example_runs() {
     assert!(dir.path().join("citizen.json").exists());
 }
 
-/// Accesses racing a withdrawal: no permit is ever sequenced after the withdrawal, and every
-/// access after it is denied (the sequencer re-checks a permit's consents when it sequences
-/// it; a permit that lost the race is decided again).
+/// Sixty accesses from four threads while the citizen withdraws: whatever the interleaving,
+/// no permit comes after the withdrawal on the log and every access after it is denied. (The
+/// race itself, a permit decided before the withdrawal and appended after it, is forced
+/// deterministically in tests/races.rs.)
 #[test]
 fn no_permit_is_sequenced_after_a_withdrawal() {
     let dir = tempfile::tempdir().unwrap();
@@ -1061,7 +1062,6 @@ fn no_permit_is_sequenced_after_a_withdrawal() {
                 }
             });
         }
-        std::thread::sleep(std::time::Duration::from_millis(30));
         let wd = post(
             &w.server,
             &format!("/v1/consents/{id}/withdraw"),
@@ -1074,11 +1074,6 @@ fn no_permit_is_sequenced_after_a_withdrawal() {
     let list = get(&w.server, &format!("/v1/consents/{id}/accesses"), &secret).json();
     let accesses = list["accesses"].as_array().unwrap();
     assert_eq!(accesses.len(), 60);
-    let permits = accesses
-        .iter()
-        .filter(|a| a["decision"] == "permit")
-        .count();
-    eprintln!("{permits} permits, {} denials", accesses.len() - permits);
     for a in accesses {
         let index = a["index"].as_u64().unwrap();
         if index > withdrawal_index {

@@ -82,20 +82,16 @@ fn a_slow_client_is_cut_off_and_others_are_served() {
         .collect();
     // Meanwhile others are served.
     assert_eq!(server.get("/checkpoint").status, 200);
-    let started = Instant::now();
     for s in &mut slow {
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // The server answers 408 and/or closes the connection: the read ends at the end of the
+        // stream (a liveness deadline: it comes after the request timeout, not after 60 s).
+        s.set_read_timeout(Some(LIVENESS)).unwrap();
         let mut buf = Vec::new();
-        // The server answers 408 and/or closes: either way the read ends well before 5 s.
-        let _ = s.read_to_end(&mut buf);
+        let ended = s.read_to_end(&mut buf);
         let text = String::from_utf8_lossy(&buf);
+        assert!(ended.is_ok(), "a slow client was never cut off: {ended:?}");
         assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "slow clients held on for {:?}",
-        started.elapsed()
-    );
     assert_eq!(server.get("/checkpoint").status, 200);
 }
 
