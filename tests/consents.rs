@@ -799,8 +799,13 @@ fn decisions_follow_every_rule_over_http() {
 #[test]
 fn bad_consent_and_access_statements_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path());
+    let mut w = world(dir.path());
     let good = consent_payload(&w);
+    // The whole store, raw, around the refused consents: nothing at all may be written.
+    let data = w.server.data_dir.clone();
+    w.server.stop();
+    let stored = common::store_contents(&data);
+    w.server = Server::start(&data);
     let consent_cases: Vec<(Change, u16, &str)> = vec![
         (
             Box::new(|p| p["subject_ref"] = json!("jean.dupont@example.fr")),
@@ -864,9 +869,9 @@ fn bad_consent_and_access_statements_are_refused_and_change_nothing() {
         ),
     ];
     let size = w.server.size();
+    // Every refused consent carries the good statement's nonce: it must stay usable.
     for (k, (change, status, code)) in consent_cases.iter().enumerate() {
         let mut p = good.clone();
-        p["nonce"] = json!(nonce());
         change(&mut p);
         post(
             &w.server,
@@ -919,8 +924,11 @@ fn bad_consent_and_access_statements_are_refused_and_change_nothing() {
         "oversized",
     );
     assert_eq!(w.server.size(), size, "no rejected consent reached the log");
+    w.server.stop();
+    common::assert_same_store(&stored, &common::store_contents(&data), "refused consents");
+    w.server = Server::start(&data);
 
-    // Replays.
+    // Replays. The good statement's nonce, carried by every refused one, is still unused.
     let body = w.chu.sign(CONSENT_TYPE, &good);
     assert_eq!(post(&w.server, "/v1/consents", &body, None).status, 201);
     post(&w.server, "/v1/consents", &body, None).assert_error(409, "replayed", "replayed consent");

@@ -378,10 +378,9 @@ fn any_change_to_a_receipt_makes_it_fail() {
 #[test]
 fn bad_deposits_get_precise_errors_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path());
-    let s = &w.server;
+    let mut w = world(dir.path());
     let good = payload(b"content", "public");
-    let public = post(s, &envelope(&w.depositor, &good)).json();
+    let public = post(&w.server, &envelope(&w.depositor, &good)).json();
     let dataset = public["dataset_id"].as_str().unwrap().to_owned();
     let used_nonce = good["nonce"].as_str().unwrap().to_owned();
 
@@ -649,10 +648,23 @@ fn bad_deposits_get_precise_errors_and_change_nothing() {
             "payload_too_large",
         ),
     ];
+    // The whole store, raw, before and after every refusal: nothing at all may be written.
+    let data = w.server.data_dir.clone();
+    w.server.stop();
+    let stored = common::store_contents(&data);
+    w.server = Server::start(&data);
+    let s = &w.server;
     let before = s.checkpoint();
+    let mut unused = Vec::new();
     for (what, body, status, code) in cases {
         post(s, &body).assert_error(status, code, what);
         assert_eq!(s.checkpoint(), before, "{what}: the log changed");
+        // A statement the depositor signed, refused: its nonce must stay usable.
+        if let Some((keyid, nonce)) = common::statement_nonce(&body) {
+            if keyid == w.depositor.id && nonce.len() >= 16 && nonce != used_nonce {
+                unused.push((what, nonce));
+            }
+        }
     }
     // The exact replay of an accepted statement.
     post(s, &envelope(&w.depositor, &good)).assert_error(409, "replayed", "exact replay");
@@ -720,4 +732,20 @@ fn bad_deposits_get_precise_errors_and_change_nothing() {
     let a = s.request("DELETE", "/v1/deposits", &[], &[]);
     a.assert_error(405, "method_not_allowed", "DELETE deposits");
     assert_eq!(a.allow, "GET, HEAD, POST");
+
+    w.server.stop();
+    common::assert_same_store(&stored, &common::store_contents(&data), "refused deposits");
+    w.server = Server::start(&data);
+    assert!(unused.len() >= 15, "{} nonces to try", unused.len());
+    for (k, (what, nonce)) in unused.iter().enumerate() {
+        let mut p = payload(format!("fresh content {k}").as_bytes(), "public");
+        p["nonce"] = json!(nonce);
+        let a = post(&w.server, &envelope(&w.depositor, &p));
+        assert_eq!(
+            a.status,
+            201,
+            "{what}: its nonce is no longer usable: {}",
+            a.text()
+        );
+    }
 }

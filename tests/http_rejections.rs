@@ -53,7 +53,8 @@ fn registration(name: &str, roles: serde_json::Value, key: &str) -> Vec<u8> {
 #[test]
 fn bad_requests_get_precise_errors_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
     let token = server.admin_token();
     // A few entries, so that ranges have something to be out of.
     for i in 0..3 {
@@ -457,6 +458,10 @@ fn bad_requests_get_precise_errors_and_change_nothing() {
         ),
     ];
 
+    // The whole store, raw, before and after every refusal: nothing at all may be written.
+    server.stop();
+    let stored = common::store_contents(&data);
+    server = Server::start(&data);
     let before = server.checkpoint();
     let size = server.size();
     assert_eq!(size, 3);
@@ -471,6 +476,9 @@ fn bad_requests_get_precise_errors_and_change_nothing() {
         assert_eq!(server.checkpoint(), before, "{}: the log changed", c.what);
         assert_eq!(server.size(), size, "{}: the size changed", c.what);
     }
+    server.stop();
+    common::assert_same_store(&stored, &common::store_contents(&data), "refused requests");
+    server = Server::start(&data);
     // The key refused as weak or duplicate was not indexed either: a fresh key still works.
     assert_eq!(
         server

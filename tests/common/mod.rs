@@ -533,3 +533,59 @@ pub fn make_private(dir: &Path) {
         }
     }
 }
+
+/// Everything a stopped server's data directory holds for the log, raw: every key and value
+/// of every tree of its sled store, and the key file. Two snapshots are equal only if nothing
+/// at all was written in between (an entry, an index key, a nonce, a sidecar, a key).
+pub fn store_contents(data_dir: &Path) -> std::collections::BTreeMap<(Vec<u8>, Vec<u8>), Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    {
+        let db = sled::Config::new()
+            .path(data_dir.join("store"))
+            .open()
+            .expect("the stopped server's store");
+        for name in db.tree_names() {
+            let tree = db.open_tree(&name).expect("tree");
+            for kv in tree.iter() {
+                let (k, v) = kv.expect("a key");
+                out.insert((name.to_vec(), k.to_vec()), v.to_vec());
+            }
+        }
+    }
+    if let Ok(keys) = std::fs::read(data_dir.join("store.keys")) {
+        out.insert((b"file".to_vec(), b"store.keys".to_vec()), keys);
+    }
+    // Opening the store here wrote files under this process's umask.
+    make_private(data_dir);
+    out
+}
+
+/// Asserts that two [`store_contents`] are the same, naming the keys that differ.
+pub fn assert_same_store(
+    before: &std::collections::BTreeMap<(Vec<u8>, Vec<u8>), Vec<u8>>,
+    after: &std::collections::BTreeMap<(Vec<u8>, Vec<u8>), Vec<u8>>,
+    what: &str,
+) {
+    let differ: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|(tree, key)| {
+            format!(
+                "{}/{}",
+                String::from_utf8_lossy(tree),
+                datapole::field::hex(key)
+            )
+        })
+        .collect();
+    assert!(differ.is_empty(), "{what}: the store changed at {differ:?}");
+}
+
+/// The signer's keyid and the payload's nonce of a DSSE envelope, when the body is one.
+pub fn statement_nonce(body: &[u8]) -> Option<(String, String)> {
+    let envelope: Value = serde_json::from_slice(body).ok()?;
+    let keyid = envelope["signatures"][0]["keyid"].as_str()?.to_owned();
+    let payload = BASE64_STANDARD.decode(envelope["payload"].as_str()?).ok()?;
+    let payload: Value = serde_json::from_slice(&payload).ok()?;
+    Some((keyid, payload["nonce"].as_str()?.to_owned()))
+}
