@@ -425,48 +425,88 @@ fn no_personal_field_reaches_a_public_endpoint() {
         b"",
         Some(secret),
     );
+    // A refused consent whose subject is an email address: the refusal must not echo it.
+    const EMAIL: &str = "jean.dupont@example.fr";
+    let mut refused = consent_payload(&w);
+    refused["subject_ref"] = json!(EMAIL);
+    let refusal = post(
+        &w.server,
+        "/v1/consents",
+        &w.chu.sign(CONSENT_TYPE, &refused),
+        None,
+    );
+    refusal.assert_error(422, "identifier_not_pseudonymous", "an email as subject");
 
-    let secrets = [
+    let admin = w.server.admin_token();
+    let secrets: Vec<&str> = vec![
         SUBJECT,
+        EMAIL,
         NOTICE,
         PURPOSE_TEXT,
         "biometric-measurements",
         "hébergeur",
         "chu.example",
         secret,
+        &w.chu.token,
+        &w.lab.token,
+        &w.stranger.token,
+        &w.auditor.token,
+        &w.other_controller.token,
+        &admin,
     ];
     let size = w.server.size();
-    let mut public = Vec::new();
-    for i in 0..size {
-        public.push(w.server.get(&format!("/v1/entries/{i}")).text());
-        public.push(w.server.get(&format!("/v1/receipts/{i}")).text());
-        public.push(
-            w.server
-                .get(&format!("/v1/receipts/{i}?format=tlog-proof"))
-                .text(),
-        );
+    let mut public: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut fetch = |path: String| {
+        let a = w.server.get(&path);
+        assert!(a.status < 500, "{path}: {}", a.status);
+        public.push((path, a.body));
+    };
+    // Every route the server serves without credentials: the pages and their assets, the
+    // log's tiles, bundles, entries, proofs and receipts, the participants, the searches,
+    // the status, health and metrics.
+    for asset in datapole::web::ASSETS {
+        fetch(asset.path.to_owned());
     }
-    let bundle = w.server.get(&format!("/tile/entries/000.p/{size}"));
-    assert_eq!(bundle.status, 200);
-    public.push(String::from_utf8_lossy(&bundle.body).into_owned());
-    public.push(
-        w.server
-            .get(&format!(
-                "/v1/deposits?sha256={}",
-                sha_hex(b"patient cohort extract")
-            ))
-            .text(),
-    );
-    public.push(w.server.get(&format!("/v1/datasets/{}", w.dataset)).text());
-    let everything = public.join("\n");
-    // Base64 forms too: entries and receipts carry leaves in base64.
-    for s in secrets {
-        assert!(!everything.contains(s), "{s} is public");
-        let b64 = BASE64_STANDARD.encode(s);
-        assert!(
-            !everything.contains(&b64[..b64.len() - 4]),
-            "{s} is public in base64"
-        );
+    for path in ["/checkpoint", "/v1/log", "/metrics", "/healthz", "/readyz"] {
+        fetch(path.to_owned());
+    }
+    fetch(format!("/tile/0/000.p/{size}"));
+    fetch(format!("/tile/entries/000.p/{size}"));
+    for i in 0..size {
+        fetch(format!("/v1/entries/{i}"));
+        fetch(format!("/v1/receipts/{i}"));
+        fetch(format!("/v1/receipts/{i}?format=tlog-proof"));
+        fetch(format!("/v1/proofs/inclusion?index={i}"));
+        fetch(format!("/v1/proofs/consistency?from={}&to={size}", i + 1));
+    }
+    for p in [&w.chu, &w.other_controller, &w.lab, &w.stranger, &w.auditor] {
+        fetch(format!("/v1/participants/{}", p.id));
+    }
+    fetch(format!(
+        "/v1/deposits?sha256={}",
+        sha_hex(b"patient cohort extract")
+    ));
+    fetch(format!("/v1/datasets/{}", w.dataset));
+    // Error bodies, including the refusal above and answers to wrong credentials.
+    public.push(("the refused consent".into(), refusal.body.clone()));
+    for path in [
+        format!("/v1/consents/{id}"),
+        format!("/v1/consents/{id}/accesses"),
+        format!("/v1/consents?controller={}", w.chu.id),
+    ] {
+        let a = get(&w.server, &path, "not-the-secret");
+        assert_eq!(a.status, 401, "{path}");
+        public.push((format!("{path} with a wrong secret"), a.body));
+    }
+    // The server's own log.
+    let log = w.server.data_dir.with_extension("log");
+    public.push(("the server's log".into(), std::fs::read(&log).unwrap()));
+    for (what, body) in &public {
+        for s in &secrets {
+            if let Some(form) = common::leaked(body, s.as_bytes()) {
+                panic!("{what} holds {s:?} ({form})");
+            }
+        }
     }
     // The leaves themselves: type, id, issuer, time, commitment, nothing else.
     for i in 0..size {
@@ -1458,4 +1498,27 @@ fn erasures_under_sigkill_lose_no_acknowledged_record() {
         }
         eprintln!("cycle {cycle}: {} consents, {erased} erased", acked.len());
     }
+}
+
+/// The leak scan finds a secret wherever it sits in a base64 text, not only at the start of a
+/// group of three bytes; and finds nothing in a text without it.
+#[test]
+fn the_leak_scan_finds_base64_at_every_alignment() {
+    let secret = b"hmac-sha256:9c1185a5c5e9fc54";
+    for prefix in 0..6 {
+        for suffix in 0..3 {
+            let data = [vec![b'p'; prefix], secret.to_vec(), vec![b's'; suffix]].concat();
+            for text in [
+                BASE64_STANDARD.encode(&data),
+                BASE64_URL_SAFE_NO_PAD.encode(&data),
+            ] {
+                assert!(
+                    common::leaked(text.as_bytes(), secret).is_some(),
+                    "{prefix} bytes before, {suffix} after: {text}"
+                );
+            }
+        }
+    }
+    let other = BASE64_STANDARD.encode(b"nothing to see here, nothing at all");
+    assert_eq!(common::leaked(other.as_bytes(), secret), None);
 }

@@ -589,3 +589,33 @@ pub fn statement_nonce(body: &[u8]) -> Option<(String, String)> {
     let payload: Value = serde_json::from_slice(&payload).ok()?;
     Some((keyid, payload["nonce"].as_str()?.to_owned()))
 }
+
+/// Whether `haystack` holds `secret`: as it is, in lower-case hex, or in base64 (standard or
+/// URL-safe) at any of the three alignments it can have in a longer encoded text. The form
+/// found, if any.
+pub fn leaked(haystack: &[u8], secret: &[u8]) -> Option<&'static str> {
+    let has =
+        |needle: &[u8]| !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle);
+    if has(secret) {
+        return Some("in clear");
+    }
+    if has(datapole::field::hex(secret).as_bytes()) {
+        return Some("in hex");
+    }
+    for (name, engine) in [
+        ("in base64", &BASE64_STANDARD_NO_PAD),
+        ("in URL-safe base64", &BASE64_URL_SAFE_NO_PAD),
+    ] {
+        for offset in 0..3 {
+            // With `offset` bytes before it, the secret's own characters start at
+            // ceil(offset * 4 / 3) and end with the last whole group of three bytes.
+            let encoded = engine.encode([vec![0u8; offset], secret.to_vec()].concat());
+            let start = (offset * 4).div_ceil(3);
+            let end = ((offset + secret.len()) / 3 * 4).min(encoded.len());
+            if end > start + 4 && has(&encoded.as_bytes()[start..end]) {
+                return Some(name);
+            }
+        }
+    }
+    None
+}
