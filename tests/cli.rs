@@ -50,6 +50,8 @@ fn keygen_writes_a_private_key_and_prints_its_vkey() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("invalid key name \"has space\""), "{err}");
     assert!(!dir.path().join("x.key").exists());
 }
 
