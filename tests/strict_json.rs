@@ -56,7 +56,7 @@ fn access_payload(dataset: &str, consent: &str) -> Value {
 #[test]
 fn statements_with_two_meanings_are_refused_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
+    let mut server = Server::start(&dir.path().join("data"));
     let admin = server.admin_token();
     let chu = register(&server, &admin, 1, &["controller", "depositor"]);
     let lab = register(&server, &admin, 2, &["accessor"]);
@@ -78,6 +78,11 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
     let consent = consent.json();
     let id = consent["consent_id"].as_str().unwrap().to_owned();
     let secret = consent["citizen_secret"].as_str().unwrap().to_owned();
+    // The whole store, raw, around the refusals below: nothing at all may be written.
+    let data = server.data_dir.clone();
+    server.stop();
+    let stored = common::store_contents(&data);
+    server = Server::start(&data);
     let size = server.size();
     let checkpoint = server.checkpoint();
 
@@ -298,6 +303,13 @@ fn statements_with_two_meanings_are_refused_and_write_nothing() {
 
     assert_eq!(server.size(), size, "a refused statement reached the log");
     assert_eq!(server.checkpoint(), checkpoint);
+    server.stop();
+    common::assert_same_store(
+        &stored,
+        &common::store_contents(&data),
+        "refused statements",
+    );
+    server = Server::start(&data);
 
     // The corrected consent, with the nonce of the refused one, is accepted.
     let a = post(
