@@ -278,8 +278,11 @@ fn a_log_with_three_witnesses_serves_only_quorum_cosigned_checkpoints() {
         log_key_file.display().to_string(),
         "--witness-quorum".into(),
         "2".into(),
+        // How long a write waits for the quorum: a liveness deadline for the writes that
+        // must be witnessed (cosigning takes milliseconds), not a bound on it; the writes
+        // made while two witnesses are down wait for all of it before their 202.
         "--witness-wait-ms".into(),
-        "2000".into(),
+        "15000".into(),
         "--witness-timeout-ms".into(),
         "1000".into(),
     ];
