@@ -460,4 +460,14 @@ fn every_json_answer_fits_its_committed_schema() {
         "entry_not_found",
         "an entry beyond the log",
     );
+
+    // A witness of this log: its description.
+    let (key, _) = common::witness_key(dir.path(), "witness.test/w");
+    let witness = Server::start_witness(
+        &dir.path().join("witness"),
+        &key,
+        &[&server.vkey()],
+        "127.0.0.1:0",
+    );
+    schemas.answer(&witness.get("/"), 200, "witness-info", "a witness");
 }
