@@ -976,6 +976,9 @@ fn bad_consent_and_access_statements_are_refused_and_change_nothing() {
     let good_access = access_payload(&w, &[&id]);
     let body = w.lab.sign(ACCESS_TYPE, &good_access);
     assert_eq!(post(&w.server, "/v1/accesses", &body, None).status, 403);
+    w.server.stop();
+    let stored = common::store_contents(&data);
+    w.server = Server::start(&data);
     let size = w.server.size();
     post(&w.server, "/v1/accesses", &body, None).assert_error(409, "replayed", "replayed access");
 
@@ -1023,6 +1026,9 @@ fn bad_consent_and_access_statements_are_refused_and_change_nothing() {
     )
     .assert_error(403, "forbidden_role", "a controller accessing");
     assert_eq!(w.server.size(), size, "no rejected access reached the log");
+    w.server.stop();
+    common::assert_same_store(&stored, &common::store_contents(&data), "refused accesses");
+    w.server = Server::start(&data);
 
     // Unknown methods and malformed ids.
     let a = w

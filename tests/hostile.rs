@@ -51,7 +51,7 @@ fn nested(depth: usize, open: &str, close: &str) -> Vec<u8> {
 #[test]
 fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
+    let mut server = Server::start(&dir.path().join("data"));
     let addr = server.base.trim_start_matches("http://").to_owned();
     let admin = server.admin_token();
     let depositor = server
@@ -87,6 +87,12 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
         ),
         201
     );
+    // The whole store, raw, around everything hostile below: nothing at all may be written.
+    let data = server.data_dir.clone();
+    server.stop();
+    let stored = common::store_contents(&data);
+    let mut server = Server::start(&data);
+    let addr = server.base.trim_start_matches("http://").to_owned();
     let size = server.size();
     let checkpoint = server.checkpoint();
 
@@ -420,6 +426,10 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
     assert!(refused >= statuses.len() - 2, "{statuses:?}");
     assert_eq!(server.size(), size, "the log changed");
     assert_eq!(server.checkpoint(), checkpoint);
+    server.stop();
+    common::assert_same_store(&stored, &common::store_contents(&data), "hostile input");
+    let server = Server::start(&data);
+    let addr = server.base.trim_start_matches("http://").to_owned();
     // Still alive and well.
     let mut last = good_payload("hostile-nonce-0003");
     last["sha256"] = json!("cd".repeat(32));
