@@ -823,13 +823,8 @@ mod tests {
         let (skey, _) = LogSigner::generate("test/log").unwrap();
         let signer = LogSigner::from_skey(&skey, None).unwrap();
         let store = Arc::new(MemoryStore::new());
-        // A linger long enough that the three requests below share one batch.
-        let config = SequencerConfig {
-            max_wait: Duration::from_millis(200),
-            ..SequencerConfig::default()
-        };
-        let (log, _thread) = Sequencer::start(store.clone(), signer, config).unwrap();
-        let ended = IndexKey::new(Index::ConsentWithdrawn, vec![7; 16]);
+        let (log, thread) =
+            Sequencer::start(store.clone(), signer, SequencerConfig::default()).unwrap();
         let consent = log
             .append(AppendRequest {
                 entry: b"consent".to_vec(),
@@ -838,6 +833,18 @@ mod tests {
             })
             .await
             .unwrap();
+        drop(log);
+        thread.join().unwrap();
+        // Then batches of exactly three: the three requests below share one, whatever the
+        // timing (a minute's linger is only a liveness deadline).
+        let config = SequencerConfig {
+            max_batch: 3,
+            max_wait: Duration::from_secs(60),
+            ..SequencerConfig::default()
+        };
+        let signer = LogSigner::from_skey(&skey, None).unwrap();
+        let (log, _thread) = Sequencer::start(store.clone(), signer, config).unwrap();
+        let ended = IndexKey::new(Index::ConsentWithdrawn, vec![7; 16]);
         assert_eq!(store.sidecar(0).unwrap(), Some(b"record".to_vec()));
         let access = |s: &str| AppendRequest {
             entry: s.as_bytes().to_vec(),
@@ -850,16 +857,11 @@ mod tests {
             erase_sidecars: vec![consent.index],
             ..AppendRequest::default()
         };
+        // `join!` polls them in order, and each is queued at its first poll: this order.
         let (before, end, after) = tokio::join!(
             log.append(access("before")),
-            async {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                log.append(withdrawal).await
-            },
-            async {
-                tokio::time::sleep(Duration::from_millis(40)).await;
-                log.append(access("after")).await
-            }
+            log.append(withdrawal),
+            log.append(access("after"))
         );
         let (before, end) = (before.unwrap(), end.unwrap());
         assert_eq!(before.checkpoint.size, end.checkpoint.size, "one batch");
@@ -870,10 +872,18 @@ mod tests {
         // The absent key was only checked, never written, by the first access.
         assert_eq!(store.lookup(&ended).unwrap(), Some(end.index));
         assert_eq!(store.sidecar(consent.index).unwrap(), None);
-        assert!(matches!(
-            log.append(access("later")).await,
-            Err(AppendError::Conflict(Index::ConsentWithdrawn))
-        ));
+        // Later accesses too (three, to fill a batch), once the withdrawal is in the store.
+        let later = tokio::join!(
+            log.append(access("later 1")),
+            log.append(access("later 2")),
+            log.append(access("later 3"))
+        );
+        for refused in [later.0, later.1, later.2] {
+            assert!(matches!(
+                refused,
+                Err(AppendError::Conflict(Index::ConsentWithdrawn))
+            ));
+        }
         assert_eq!(log.latest().size, 3);
     }
 
