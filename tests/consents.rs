@@ -1292,11 +1292,13 @@ fn a_consent_covers_only_datasets_of_its_own_controller() {
     let mut again = for_chu.clone();
     again["controller"] = json!(registry.id);
     again["nonce"] = json!(nonce());
+    let size = w.server.size();
     deposit(&registry, &again).assert_error(409, "duplicate_content", "another controller");
     again["controller"] = json!(w.chu.id);
     let a = deposit(&registry, &again);
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(a.json()["duplicate"], true);
+    assert_eq!(w.server.size(), size, "neither the refusal nor the duplicate wrote");
 }
 
 /// Every file under `dir`, recursively: its path and raw bytes.
