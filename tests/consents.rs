@@ -1298,7 +1298,11 @@ fn a_consent_covers_only_datasets_of_its_own_controller() {
     let a = deposit(&registry, &again);
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(a.json()["duplicate"], true);
-    assert_eq!(w.server.size(), size, "neither the refusal nor the duplicate wrote");
+    assert_eq!(
+        w.server.size(),
+        size,
+        "neither the refusal nor the duplicate wrote"
+    );
 }
 
 /// Every file under `dir`, recursively: its path and raw bytes.
