@@ -14,9 +14,11 @@ pub mod audit;
 pub mod cli;
 pub mod consent;
 pub mod decision;
+pub mod error;
 pub mod field;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
+pub mod http;
 pub mod json;
 pub mod log;
 pub mod participant;

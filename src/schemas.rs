@@ -5,8 +5,9 @@
 use schemars::schema_for;
 use serde_json::Value;
 
-use crate::api::{accesses, consents, deposits, error::ErrorBody, log, metrics, participants};
+use crate::api::{accesses, consents, deposits, log, metrics, participants};
 use crate::consent::{AccessRecord, EventDocument, RecordLeaf};
+use crate::http::ErrorBody;
 use crate::participant::{ParticipantLeaf, RegistrationRequest};
 use crate::receipt::Receipt;
 use crate::statement::access::AccessPayload;

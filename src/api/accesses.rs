@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use super::consents::load_at;
 use super::deposits::published_dataset;
-use super::error::ApiError;
 use super::participants::lookup_participant;
 use super::receipts::build_receipt;
 use super::statements::{check_fresh, parse_payload, read_statement};
@@ -24,6 +23,7 @@ use super::test_hooks;
 use super::{Against, AppState, UnreadableEntry};
 use crate::consent::{time, AccessRecord, RecordKind, RecordLeaf};
 use crate::decision::{decide, AccessFacts, Reason, Verdict};
+use crate::error::{Code, Error};
 use crate::log::sequencer::AppendError;
 use crate::log::store::{Index, IndexKey};
 use crate::log::AppendRequest;
@@ -121,7 +121,7 @@ pub struct AccessList {
 fn read_access(
     state: &AppState,
     index: u64,
-) -> Result<Result<(RecordLeaf, AccessRecord, AccessPayload), String>, ApiError> {
+) -> Result<Result<(RecordLeaf, AccessRecord, AccessPayload), String>, Error> {
     let Some(leaf) =
         RecordLeaf::from_bytes(&state.entry(index)?).filter(|l| l.kind == RecordKind::Access)
     else {
@@ -159,7 +159,7 @@ pub fn of_consent(
     id: Uuid,
     after: Option<u64>,
     limit: usize,
-) -> Result<AccessList, ApiError> {
+) -> Result<AccessList, Error> {
     let (found, truncated) = super::page(state, Index::ConsentAccess, id.as_bytes(), after, limit)?;
     // Read after the page: its checkpoints include every entry the page lists.
     let basis = state.receipt_basis();
@@ -231,11 +231,11 @@ pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let signed = read_statement(&state, &req, body, ACCESS_TYPE, Role::Accessor).await?;
     let payload: AccessPayload = parse_payload(&signed.payload)?;
     let access =
-        Access::try_from(&payload).map_err(|e| ApiError::invalid_field(format!("payload.{e}")))?;
+        Access::try_from(&payload).map_err(|e| Error::invalid_field(format!("payload.{e}")))?;
     let accessor = signed.signer.id;
     let nonce_key = check_fresh(&state, accessor, &access.freshness)?;
     let dataset_controller = published_dataset(&state, payload.dataset_id)?.map(|d| d.controller());
@@ -359,9 +359,8 @@ pub async fn submit(
             HttpResponse::build(StatusCode::FORBIDDEN).json(answer)
         });
     }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
+    Err(Error::new(
+        Code::Conflict,
         "the consents this access relies on keep changing; retry",
     ))
 }

@@ -8,7 +8,6 @@
 //! A wrong secret, an unknown id and a participant who may not read the consent all get the
 //! same 401: the answer does not tell a consent id's holder anything the public log does not.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::prelude::*;
 use chrono::Utc;
@@ -19,7 +18,6 @@ use uuid::Uuid;
 
 use super::corrupt;
 use super::deposits::published_dataset;
-use super::error::ApiError;
 use super::log::Params;
 use super::participants::{lookup_participant, token_key};
 use super::receipts::{build_receipt, read_sidecar};
@@ -27,6 +25,7 @@ use super::statements::{check_fresh, parse_payload, read_statement};
 use super::{bearer, off_reactor, Against, AppState, UnreadableEntry};
 use crate::consent::{time, EventDocument, Initiator, Lifecycle, RecordKind, RecordLeaf, Status};
 use crate::decision::{ConsentFacts, ConsentTerms};
+use crate::error::{Code, Error};
 use crate::log::sequencer::AppendError;
 use crate::log::store::{Index, IndexKey};
 use crate::log::AppendRequest;
@@ -181,7 +180,7 @@ impl Loaded {
     }
 }
 
-fn read_record_leaf(state: &AppState, index: u64) -> Result<RecordLeaf, ApiError> {
+fn read_record_leaf(state: &AppState, index: u64) -> Result<RecordLeaf, Error> {
     RecordLeaf::from_bytes(&state.entry(index)?)
         .ok_or_else(|| corrupt(format!("entry {index} is not a consent or access record")))
 }
@@ -191,12 +190,12 @@ const MAX_EVENTS: usize = 3;
 
 /// Loads consent `id` as the log's latest checkpoint shows it; `None` if there is none. A
 /// record the store holds but cannot read is [`Record::Unreadable`], never an error.
-pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, ApiError> {
+pub fn load(state: &AppState, id: Uuid) -> Result<Option<Loaded>, Error> {
     load_at(state, id, state.log.latest().size)
 }
 
 /// [`load`] as the tree of `size` entries shows it: nothing at or beyond `size` is seen.
-pub fn load_at(state: &AppState, id: Uuid, size: u64) -> Result<Option<Loaded>, ApiError> {
+pub fn load_at(state: &AppState, id: Uuid, size: u64) -> Result<Option<Loaded>, Error> {
     let store = state.log.store();
     let Some(index) = store.lookup(&IndexKey::new(Index::RecordId, id.as_bytes().to_vec()))? else {
         return Ok(None);
@@ -294,10 +293,9 @@ pub fn load_at(state: &AppState, id: Uuid, size: u64) -> Result<Option<Loaded>, 
 
 /// The one answer to every failed consent read: unknown id, missing or wrong secret, or a
 /// participant who may not read it.
-fn unreadable() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
+fn unreadable() -> Error {
+    Error::new(
+        Code::Unauthorized,
         "no consent with this id is readable with these credentials",
     )
 }
@@ -319,7 +317,7 @@ fn secret_key(id: Uuid, secret: &str) -> IndexKey {
 
 /// Whether `controller` recorded consent `id`, from the indexes alone (two lookups, no
 /// record read): the consent's leaf index, then the controller's key for that leaf.
-fn controls(state: &AppState, controller: Uuid, id: Uuid) -> Result<bool, ApiError> {
+fn controls(state: &AppState, controller: Uuid, id: Uuid) -> Result<bool, Error> {
     let store = state.log.store();
     let size = state.log.latest().size;
     let Some(index) = store
@@ -344,7 +342,7 @@ fn authorize(
     token: Option<&str>,
     id: Uuid,
     participants: bool,
-) -> Result<Reader, ApiError> {
+) -> Result<Reader, Error> {
     let token = token.ok_or_else(unreadable)?;
     let store = state.log.store();
     let size = state.log.latest().size;
@@ -376,7 +374,7 @@ fn authorize_and_load(
     token: Option<&str>,
     id: Uuid,
     participants: bool,
-) -> Result<Loaded, ApiError> {
+) -> Result<Loaded, Error> {
     authorize(state, token, id, participants)?;
     load(state, id)?.ok_or_else(unreadable)
 }
@@ -386,8 +384,8 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
     bearer(req).ok().map(str::to_owned)
 }
 
-fn parse_consent_id(id: &str) -> Result<Uuid, ApiError> {
-    super::parse_uuid("invalid_consent_id", id)
+fn parse_consent_id(id: &str) -> Result<Uuid, Error> {
+    super::parse_uuid(Code::InvalidConsentId, id)
 }
 
 /// `POST /v1/consents`.
@@ -395,22 +393,16 @@ pub async fn record(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let signed = read_statement(&state, &req, body, CONSENT_TYPE, Role::Controller).await?;
     let payload: ConsentPayload = parse_payload(&signed.payload)?;
     let now = Utc::now();
     let consent = Consent::check(&payload, now).map_err(|e| match e {
-        ConsentError::Invalid(f) => ApiError::invalid_field(format!("payload.{f}")),
-        ConsentError::NotPseudonymous(_) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "identifier_not_pseudonymous",
-            format!("payload.{e}"),
-        ),
-        ConsentError::Endless(_) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "endless_consent",
-            format!("payload.{e}"),
-        ),
+        ConsentError::Invalid(f) => Error::invalid_field(format!("payload.{f}")),
+        ConsentError::NotPseudonymous(_) => {
+            Error::new(Code::IdentifierNotPseudonymous, format!("payload.{e}"))
+        }
+        ConsentError::Endless(_) => Error::new(Code::EndlessConsent, format!("payload.{e}")),
     })?;
     let controller = signed.signer.id;
     let nonce_key = check_fresh(&state, controller, &consent.freshness)?;
@@ -418,26 +410,23 @@ pub async fn record(
         let known = lookup_participant(&state, *recipient)?
             .is_some_and(|(_, p)| p.roles.contains(&Role::Accessor));
         if !known {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_recipient",
+            return Err(Error::new(
+                Code::UnknownRecipient,
                 format!("payload.recipients[{k}]: {recipient} is not a registered accessor"),
             ));
         }
     }
     for (k, dataset) in payload.datasets.iter().enumerate() {
         let Some(first) = published_dataset(&state, *dataset)? else {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_dataset",
+            return Err(Error::new(
+                Code::UnknownDataset,
                 format!("payload.datasets[{k}]: no dataset {dataset} on the log"),
             ));
         };
         // A controller's consent covers only its own datasets (fixed by their first version).
         if first.controller() != controller {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "dataset_not_controlled",
+            return Err(Error::new(
+                Code::DatasetNotControlled,
                 format!(
                     "payload.datasets[{k}]: dataset {dataset}'s controller is {}, not this \
                      controller: a consent may cover only its controller's own datasets",
@@ -507,7 +496,7 @@ pub async fn record(
     )
 }
 
-fn view(state: &AppState, loaded: Loaded) -> Result<ConsentView, ApiError> {
+fn view(state: &AppState, loaded: Loaded) -> Result<ConsentView, Error> {
     let basis = state.receipt_basis();
     let mut events = Vec::with_capacity(loaded.events.len());
     for (index, event, initiated_by) in &loaded.events {
@@ -555,7 +544,7 @@ pub async fn get(
     req: HttpRequest,
     id: web::Path<String>,
     query: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     Params::new(query.into_inner(), &[])?;
     let id = parse_consent_id(&id)?;
     let token = bearer_token(&req);
@@ -576,16 +565,15 @@ async fn controller_statement(
     body: web::Payload,
     id: Uuid,
     payload_type: &str,
-) -> Result<(Envelope, IndexKey, Loaded), ApiError> {
+) -> Result<(Envelope, IndexKey, Loaded), Error> {
     let signed = read_statement(state, req, body, payload_type, Role::Controller).await?;
     let payload: ConsentActionPayload = parse_payload(&signed.payload)?;
     let freshness = payload
         .check()
-        .map_err(|e| ApiError::invalid_field(format!("payload.{e}")))?;
+        .map_err(|e| Error::invalid_field(format!("payload.{e}")))?;
     if payload.consent_id != id {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "consent_mismatch",
+        return Err(Error::new(
+            Code::ConsentMismatch,
             format!(
                 "payload.consent_id {} is not the consent in the path ({id})",
                 payload.consent_id
@@ -596,8 +584,8 @@ async fn controller_statement(
     // Authorized from the indexes before the consent is read; another controller's consent
     // and no consent get the same answer.
     let not_found = || {
-        ApiError::not_found(
-            "consent_not_found",
+        Error::new(
+            Code::ConsentNotFound,
             format!("no consent {id} recorded by this controller"),
         )
     };
@@ -615,7 +603,7 @@ async fn end(
     body: web::Payload,
     id: Uuid,
     kind: RecordKind,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let has_auth = req
         .headers()
         .contains_key(actix_web::http::header::AUTHORIZATION);
@@ -635,20 +623,20 @@ async fn end(
     };
     let now = Utc::now();
     let status = loaded.lifecycle.status_at(now);
-    let refuse = |code: &'static str, message: String| {
-        Err(ApiError::new(StatusCode::CONFLICT, code, message))
-    };
+    let refuse = |code: Code, message: String| Err(Error::new(code, message));
     match (kind, status) {
-        (_, Status::Erased) => return refuse("already_erased", format!("consent {id} was erased")),
+        (_, Status::Erased) => {
+            return refuse(Code::AlreadyErased, format!("consent {id} was erased"))
+        }
         (RecordKind::Withdrawal, Status::Withdrawn) => {
             return refuse(
-                "already_withdrawn",
+                Code::AlreadyWithdrawn,
                 format!("consent {id} was already withdrawn"),
             )
         }
         (RecordKind::Withdrawal, Status::Refused) => {
             return refuse(
-                "consent_not_given",
+                Code::ConsentNotGiven,
                 format!("consent {id} was refused: there is nothing to withdraw"),
             )
         }
@@ -713,12 +701,12 @@ async fn end(
         Ok(a) => a,
         Err(AppendError::Conflict(Index::ConsentWithdrawn)) => {
             return refuse(
-                "already_withdrawn",
+                Code::AlreadyWithdrawn,
                 format!("consent {id} was already withdrawn"),
             )
         }
         Err(AppendError::Conflict(Index::ConsentErased)) => {
-            return refuse("already_erased", format!("consent {id} was erased"))
+            return refuse(Code::AlreadyErased, format!("consent {id} was erased"))
         }
         Err(e) => return Err(e.into()),
     };
@@ -752,7 +740,7 @@ pub async fn withdraw(
     req: HttpRequest,
     id: web::Path<String>,
     body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let id = parse_consent_id(&id)?;
     end(&state, req, body, id, RecordKind::Withdrawal).await
 }
@@ -763,7 +751,7 @@ pub async fn erase(
     req: HttpRequest,
     id: web::Path<String>,
     body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let id = parse_consent_id(&id)?;
     end(&state, req, body, id, RecordKind::Erasure).await
 }
@@ -802,25 +790,23 @@ pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let q = Params::new(query.into_inner(), &["controller", "after", "limit"])?;
     let controller = q
         .get("controller")
-        .ok_or_else(|| ApiError::bad_request("invalid_query", "missing parameter controller"))
-        .and_then(|c| super::parse_uuid("invalid_query", c))?;
+        .ok_or_else(|| Error::new(Code::InvalidQuery, "missing parameter controller"))
+        .and_then(|c| super::parse_uuid(Code::InvalidQuery, c))?;
     let after = q.u64("after")?;
     let limit = q.limit(MAX_LISTED)?;
     let reader = super::statements::authenticate(&state, &req)?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+        Error::new(
+            Code::Unauthorized,
             "listing consents needs a participant token",
         )
     })?;
     if reader.id != controller && !reader.roles.contains(&Role::Auditor) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden_role",
+        return Err(Error::new(
+            Code::ForbiddenRole,
             "only the controller itself and auditors list its consents",
         ));
     }
@@ -837,7 +823,7 @@ fn list_page(
     controller: Uuid,
     after: Option<u64>,
     limit: usize,
-) -> Result<ConsentList, ApiError> {
+) -> Result<ConsentList, Error> {
     let now = Utc::now();
     let (found, truncated) = super::page(
         state,
@@ -882,7 +868,7 @@ pub async fn accesses(
     req: HttpRequest,
     id: web::Path<String>,
     query: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let q = Params::new(query.into_inner(), &["after", "limit"])?;
     let after = q.u64("after")?;
     let limit = q.limit(MAX_LISTED)?;

@@ -7,12 +7,12 @@ use rand::RngCore;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::error::ApiError;
 use super::log::Params;
 use super::participants::lookup_participant;
 use super::receipts::build_receipt;
 use super::statements::{check_fresh, parse_payload, read_statement};
 use super::{off_reactor, Against, AppState};
+use crate::error::{Code, Error};
 use crate::field;
 use crate::log::sequencer::AppendError;
 use crate::log::store::{Index, IndexKey};
@@ -112,7 +112,7 @@ pub struct DatasetView {
     pub truncated: bool,
 }
 
-pub(crate) fn read_deposit(state: &AppState, index: u64) -> Result<Option<DepositLeaf>, ApiError> {
+pub(crate) fn read_deposit(state: &AppState, index: u64) -> Result<Option<DepositLeaf>, Error> {
     if index >= state.log.latest().size {
         return Ok(None);
     }
@@ -127,7 +127,7 @@ fn version_of(key: &[u8]) -> Option<u64> {
 }
 
 /// The leaf index of a dataset's first version, if it has one (published or not).
-pub(crate) fn first_version(state: &AppState, dataset: Uuid) -> Result<Option<u64>, ApiError> {
+pub(crate) fn first_version(state: &AppState, dataset: Uuid) -> Result<Option<u64>, Error> {
     Ok(state
         .log
         .store()
@@ -137,7 +137,7 @@ pub(crate) fn first_version(state: &AppState, dataset: Uuid) -> Result<Option<u6
 }
 
 /// A dataset's latest version number, if it has one (published or not): one seek.
-fn last_version(state: &AppState, dataset: Uuid) -> Result<Option<u64>, ApiError> {
+fn last_version(state: &AppState, dataset: Uuid) -> Result<Option<u64>, Error> {
     Ok(state
         .log
         .store()
@@ -150,7 +150,7 @@ fn last_version(state: &AppState, dataset: Uuid) -> Result<Option<u64>, ApiError
 pub(crate) fn published_dataset(
     state: &AppState,
     dataset: Uuid,
-) -> Result<Option<DepositLeaf>, ApiError> {
+) -> Result<Option<DepositLeaf>, Error> {
     match first_version(state, dataset)? {
         Some(index) => read_deposit(state, index),
         None => Ok(None),
@@ -163,19 +163,17 @@ pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
 
 /// 503 `pending`: an entry the answer depends on is written but its checkpoint is not
 /// published yet (its batch is being flushed, or a failed flush awaits the next commit).
-pub(crate) fn pending() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "pending",
+pub(crate) fn pending() -> Error {
+    Error::new(
+        Code::Pending,
         "an entry this request depends on is being committed; retry shortly",
     )
 }
 
 /// 422 `controller_mismatch`: a later version names another controller than the dataset's.
-fn controller_fixed(dataset: Uuid, controller: Uuid) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "controller_mismatch",
+fn controller_fixed(dataset: Uuid, controller: Uuid) -> Error {
+    Error::new(
+        Code::ControllerMismatch,
         format!(
             "payload.controller: dataset {dataset}'s controller is {controller}, fixed by its \
              first version"
@@ -191,21 +189,20 @@ fn existing(
     index: u64,
     controller: Uuid,
     status: StatusCode,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     if index >= state.log.latest().size {
         return Err(pending());
     }
     let leaf = read_deposit(state, index)?.ok_or_else(|| {
-        ApiError::from(crate::log::StoreError::Corrupt(format!(
+        Error::from(crate::log::StoreError::Corrupt(format!(
             "entry {index} is not a deposit"
         )))
     })?;
     // The same content under another controller is not the same deposit: one content, one
     // dataset, one controller.
     if leaf.controller() != controller {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "duplicate_content",
+        return Err(Error::new(
+            Code::DuplicateContent,
             format!(
                 "this content is already dataset {} (entry {index}) under controller {}; \
                  deposit it as a new version of that dataset or under the same controller",
@@ -230,11 +227,11 @@ pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let signed = read_statement(&state, &req, body, DEPOSIT_TYPE, Role::Depositor).await?;
     let payload: DepositPayload = parse_payload(&signed.payload)?;
     let deposit =
-        Deposit::try_from(&payload).map_err(|e| ApiError::invalid_field(format!("payload.{e}")))?;
+        Deposit::try_from(&payload).map_err(|e| Error::invalid_field(format!("payload.{e}")))?;
     let store = state.log.store();
     let depositor = signed.signer.id;
     let nonce_key = check_fresh(&state, depositor, &deposit.freshness)?;
@@ -246,14 +243,12 @@ pub async fn submit(
     };
     let (dataset_id, duplicate_key, controller) = match deposit.dataset_id {
         Some(d) => {
-            let first = first_version(&state, d)?.ok_or_else(|| {
-                ApiError::not_found("dataset_not_found", format!("no dataset {d}"))
-            })?;
+            let first = first_version(&state, d)?
+                .ok_or_else(|| Error::new(Code::DatasetNotFound, format!("no dataset {d}")))?;
             let first = read_deposit(&state, first)?.ok_or_else(pending)?;
             if first.depositor != depositor {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "not_dataset_owner",
+                return Err(Error::new(
+                    Code::NotDatasetOwner,
                     format!("dataset {d} belongs to another depositor"),
                 ));
             }
@@ -272,9 +267,8 @@ pub async fn submit(
                     let is_controller = lookup_participant(&state, c)?
                         .is_some_and(|(_, p)| p.roles.contains(&Role::Controller));
                     if !is_controller {
-                        return Err(ApiError::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "unknown_controller",
+                        return Err(Error::new(
+                            Code::UnknownController,
                             format!(
                                 "payload.controller: {c} is not a registered participant with \
                                  the controller role"
@@ -363,21 +357,16 @@ pub async fn submit(
             }
             Err(AppendError::Conflict(Index::DatasetVersion)) => continue,
             Err(AppendError::Conflict(Index::DatasetContent | Index::NewDatasetContent)) => {
-                let index = store.lookup(&duplicate_key)?.ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::CONFLICT,
-                        "conflict",
-                        "a concurrent deposit won; retry",
-                    )
-                })?;
+                let index = store
+                    .lookup(&duplicate_key)?
+                    .ok_or_else(|| Error::new(Code::Conflict, "a concurrent deposit won; retry"))?;
                 return existing(&state, index, controller, StatusCode::OK);
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
+    Err(Error::new(
+        Code::Conflict,
         "too many concurrent versions of this dataset; retry",
     ))
 }
@@ -386,13 +375,13 @@ pub async fn submit(
 pub async fn search(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let q = Params::new(query.into_inner(), &["sha256", "after", "limit"])?;
     let hex = q
         .get("sha256")
-        .ok_or_else(|| ApiError::bad_request("invalid_query", "missing parameter sha256"))?;
+        .ok_or_else(|| Error::new(Code::InvalidQuery, "missing parameter sha256"))?;
     let sha = field::sha256_hex("sha256", hex)
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+        .map_err(|e| Error::new(Code::InvalidQuery, e.to_string()))?;
     let after = q.u64("after")?;
     let limit = q.limit(MAX_RESULTS)?;
     let list = off_reactor(&state, move |state| {
@@ -418,14 +407,14 @@ pub async fn dataset(
     state: web::Data<AppState>,
     id: web::Path<String>,
     query: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let q = Params::new(query.into_inner(), &["after", "limit"])?;
-    let id = super::parse_uuid("invalid_dataset_id", &id)?;
+    let id = super::parse_uuid(Code::InvalidDatasetId, &id)?;
     let after = q.u64("after")?;
     let limit = q.limit(MAX_VERSIONS)?;
     let view = off_reactor(&state, move |state| {
         let first = published_dataset(state, id)?
-            .ok_or_else(|| ApiError::not_found("dataset_not_found", format!("no dataset {id}")))?;
+            .ok_or_else(|| Error::new(Code::DatasetNotFound, format!("no dataset {id}")))?;
         let (found, truncated) =
             super::page(state, Index::DatasetVersion, id.as_bytes(), after, limit)?;
         let mut versions = Vec::with_capacity(found.len().min(limit));

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::error::ApiError;
 use super::AppState;
+use crate::error::{Code, Error};
 use crate::log::store::{Index, IndexKey};
 use crate::log::tiles::{read_tile, TilePath};
 use crate::log::tree::{self, StoreReader};
@@ -25,11 +25,10 @@ fn b64(h: &Hash) -> String {
 
 /// `GET /checkpoint`: the latest signed checkpoint; on a log with witnesses, the latest
 /// that their quorum cosigned (503 `not_witnessed` before the first).
-pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     let cp = state.served_checkpoint().ok_or_else(|| {
-        ApiError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "not_witnessed",
+        Error::new(
+            Code::NotWitnessed,
             "no checkpoint has been cosigned by the witnesses' quorum yet",
         )
         .retry_after(1)
@@ -44,22 +43,15 @@ pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 pub async fn tile(
     state: web::Data<AppState>,
     tail: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let path = TilePath::parse(&tail)
-        .map_err(|e| ApiError::bad_request("bad_tile_path", e.to_string()))?;
+) -> Result<HttpResponse, Error> {
+    let path = TilePath::parse(&tail).map_err(|e| Error::new(Code::BadTilePath, e.to_string()))?;
     let size = state.log.latest().size;
     let bytes = web::block(move || read_tile(state.log.store(), &path, size))
         .await
-        .map_err(|_| {
-            ApiError::new(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "server shutting down",
-            )
-        })??
+        .map_err(|_| Error::new(Code::Unavailable, "server shutting down"))??
         .ok_or_else(|| {
-            ApiError::not_found(
-                "tile_not_found",
+            Error::new(
+                Code::TileNotFound,
                 format!("{} is not in the tree of size {size}", path.path()),
             )
         })?;
@@ -188,10 +180,10 @@ pub struct EntryView {
 }
 
 /// Parses a non-negative integer path parameter: 400 `invalid_index` otherwise.
-pub fn parse_u64(field: &str, s: &str) -> Result<u64, ApiError> {
+pub fn parse_u64(field: &str, s: &str) -> Result<u64, Error> {
     s.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_index",
+        Error::new(
+            Code::InvalidIndex,
             format!("{field} must be a non-negative integer, got {s:?}"),
         )
     })
@@ -201,12 +193,12 @@ pub fn parse_u64(field: &str, s: &str) -> Result<u64, ApiError> {
 pub async fn entry(
     state: web::Data<AppState>,
     index: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let index = parse_u64("index", &index)?;
     let size = state.log.latest().size;
     if index >= size {
-        return Err(ApiError::not_found(
-            "entry_not_found",
+        return Err(Error::new(
+            Code::EntryNotFound,
             format!("index {index} is beyond the log's size {size}"),
         ));
     }
@@ -225,18 +217,18 @@ pub struct Params(HashMap<String, String>);
 
 impl Params {
     /// Checks the parameters against the names a route takes; repeated ones are refused.
-    pub fn new(query: Vec<(String, String)>, allowed: &[&str]) -> Result<Self, ApiError> {
+    pub fn new(query: Vec<(String, String)>, allowed: &[&str]) -> Result<Self, Error> {
         let mut params = HashMap::new();
         for (name, value) in query {
             if !allowed.contains(&name.as_str()) {
-                return Err(ApiError::bad_request(
-                    "invalid_query",
+                return Err(Error::new(
+                    Code::InvalidQuery,
                     format!("unknown parameter {name:?}; this route takes {allowed:?}"),
                 ));
             }
             if params.insert(name.clone(), value).is_some() {
-                return Err(ApiError::bad_request(
-                    "invalid_query",
+                return Err(Error::new(
+                    Code::InvalidQuery,
                     format!("parameter {name:?} is given more than once"),
                 ));
             }
@@ -250,13 +242,13 @@ impl Params {
     }
 
     /// A non-negative integer parameter, if given: 400 `invalid_query` if malformed.
-    pub fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
+    pub fn u64(&self, name: &str) -> Result<Option<u64>, Error> {
         self.0
             .get(name)
             .map(|v| {
                 v.parse().map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_query",
+                    Error::new(
+                        Code::InvalidQuery,
                         format!("{name} must be a non-negative integer, got {v:?}"),
                     )
                 })
@@ -266,21 +258,20 @@ impl Params {
 
     /// A listing's page size: `limit` if given (1 to `max`), else `max`; 400 `invalid_query`
     /// otherwise.
-    pub fn limit(&self, max: usize) -> Result<usize, ApiError> {
+    pub fn limit(&self, max: usize) -> Result<usize, Error> {
         match self.u64("limit")? {
             None => Ok(max),
             Some(n) if n >= 1 && n <= max as u64 => Ok(n as usize),
-            Some(n) => Err(ApiError::bad_request(
-                "invalid_query",
+            Some(n) => Err(Error::new(
+                Code::InvalidQuery,
                 format!("limit must be between 1 and {max}, got {n}"),
             )),
         }
     }
 
-    fn required_u64(&self, name: &str) -> Result<u64, ApiError> {
-        self.u64(name)?.ok_or_else(|| {
-            ApiError::bad_request("invalid_query", format!("missing parameter {name}"))
-        })
+    fn required_u64(&self, name: &str) -> Result<u64, Error> {
+        self.u64(name)?
+            .ok_or_else(|| Error::new(Code::InvalidQuery, format!("missing parameter {name}")))
     }
 }
 
@@ -298,14 +289,17 @@ pub struct InclusionProof {
 }
 
 /// Parses a standard-base64 hash; a `+` turned into a space by form decoding is put back.
-fn parse_hash(field: &str, s: &str) -> Result<Hash, ApiError> {
+fn parse_hash(field: &str, s: &str) -> Result<Hash, Error> {
     let s = s.trim().replace(' ', "+");
     let raw = BASE64_STANDARD.decode(&s).map_err(|e| {
-        ApiError::bad_request("bad_base64", format!("{field} is not standard base64: {e}"))
+        Error::new(
+            Code::BadBase64,
+            format!("{field} is not standard base64: {e}"),
+        )
     })?;
     let raw: [u8; 32] = raw.try_into().map_err(|v: Vec<u8>| {
-        ApiError::bad_request(
-            "bad_hash",
+        Error::new(
+            Code::BadHash,
             format!("{field} must be 32 bytes, not {}", v.len()),
         )
     })?;
@@ -313,12 +307,12 @@ fn parse_hash(field: &str, s: &str) -> Result<Hash, ApiError> {
 }
 
 /// Checks a requested tree size against the log: `None` means the latest.
-fn tree_size(state: &AppState, requested: Option<u64>, field: &str) -> Result<u64, ApiError> {
+fn tree_size(state: &AppState, requested: Option<u64>, field: &str) -> Result<u64, Error> {
     let size = state.log.latest().size;
     match requested {
         None => Ok(size),
-        Some(n) if n > size => Err(ApiError::bad_request(
-            "tree_size_beyond_log",
+        Some(n) if n > size => Err(Error::new(
+            Code::TreeSizeBeyondLog,
             format!("{field} {n} is beyond the log's size {size}"),
         )),
         Some(n) => Ok(n),
@@ -329,14 +323,14 @@ fn tree_size(state: &AppState, requested: Option<u64>, field: &str) -> Result<u6
 pub async fn inclusion(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let q = Params::new(query.into_inner(), &["index", "leaf_hash", "tree_size"])?;
     let size = tree_size(&state, q.u64("tree_size")?, "tree_size")?;
     let (index, leaf_hash) = match (q.u64("index")?, q.0.get("leaf_hash")) {
         (Some(index), None) => {
             if index >= size {
-                return Err(ApiError::bad_request(
-                    "index_out_of_range",
+                return Err(Error::new(
+                    Code::IndexOutOfRange,
                     format!("index {index} is not in the tree of size {size}"),
                 ));
             }
@@ -349,20 +343,18 @@ pub async fn inclusion(
                 .log
                 .store()
                 .lookup(&IndexKey::new(Index::LeafHash, hash.0.to_vec()))?
-                .ok_or_else(|| {
-                    ApiError::not_found("leaf_not_found", "no entry has this leaf hash")
-                })?;
+                .ok_or_else(|| Error::new(Code::LeafNotFound, "no entry has this leaf hash"))?;
             if found >= size {
-                return Err(ApiError::not_found(
-                    "leaf_not_found",
+                return Err(Error::new(
+                    Code::LeafNotFound,
                     format!("no entry with this leaf hash in the tree of size {size}"),
                 ));
             }
             (found, hash)
         }
         _ => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(Error::new(
+                Code::InvalidQuery,
                 "give exactly one of index and leaf_hash",
             ))
         }
@@ -391,13 +383,13 @@ pub struct ConsistencyProof {
 pub async fn consistency(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let q = Params::new(query.into_inner(), &["from", "to"])?;
     let from = q.required_u64("from")?;
     let to = tree_size(&state, Some(q.required_u64("to")?), "to")?;
     if from == 0 || from > to {
-        return Err(ApiError::bad_request(
-            "invalid_range",
+        return Err(Error::new(
+            Code::InvalidRange,
             format!("no consistency proof from {from} to {to}: need 0 < from <= to"),
         ));
     }

@@ -9,15 +9,14 @@
 use std::time::Duration;
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use prometheus::{
     Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use super::error::ApiError;
 use super::AppState;
+use crate::error::{Code, Error};
 use crate::log::sequencer::BatchObserver;
 
 /// Latency buckets, in seconds: 100 µs to 10 s.
@@ -234,7 +233,7 @@ impl BatchObserver for Metrics {
 }
 
 /// `GET /metrics`.
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     let m = &state.metrics;
     m.queue_depth
         .set(i64::try_from(state.log.queue_depth()).unwrap_or(i64::MAX));
@@ -265,13 +264,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let mut out = Vec::new();
     TextEncoder::new()
         .encode(&m.registry.gather(), &mut out)
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("encoding metrics: {e}"),
-            )
-        })?;
+        .map_err(|e| Error::new(Code::Internal, format!("encoding metrics: {e}")))?;
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
@@ -303,10 +296,8 @@ pub async fn healthz() -> HttpResponse {
 
 /// `GET /readyz`: the store reads, and the sequencer runs and takes writes; otherwise 503
 /// `not_ready` saying why.
-pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let not_ready = |why: String| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", why).retry_after(1)
-    };
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    let not_ready = |why: String| Error::new(Code::NotReady, why).retry_after(1);
     if !state.log.is_running() {
         return Err(not_ready("the sequencer has stopped".into()));
     }

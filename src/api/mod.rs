@@ -1,11 +1,10 @@
 //! The HTTP API (actix-web 4): the c2sp.org/tlog-tiles read paths, the JSON `/v1` API and
 //! the participant registry. Handlers parse requests into typed values, call the log and the
-//! pure modules, and map every failure to an [`error::ApiError`]. No log math lives here.
+//! pure modules, and map every failure to an [`error::Error`]. No log math lives here.
 
 pub mod accesses;
 pub mod consents;
 pub mod deposits;
-pub mod error;
 pub mod limits;
 pub mod log;
 pub mod metrics;
@@ -13,7 +12,6 @@ pub mod participants;
 pub mod receipts;
 pub mod statements;
 mod test_hooks;
-pub mod timeouts;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -22,15 +20,16 @@ use std::time::{Duration, Instant};
 use actix_web::dev::{Server, Service};
 use actix_web::http::header;
 use actix_web::middleware::ErrorHandlers;
-use actix_web::web::{self, Bytes};
-use actix_web::{guard, App, HttpRequest, HttpServer, ResponseError};
-use futures_util::StreamExt;
+use actix_web::web;
+use actix_web::{App, HttpRequest, HttpServer};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::error::{Code, Error};
+use crate::http::{self, get, resource, timeouts};
+pub use crate::http::{parse_json, read_json_body};
 use crate::log::{Appended, Sequencer, SignedCheckpoint};
 use crate::witness::collector::Witnessing;
-use error::ApiError;
 
 /// The largest request body accepted by JSON endpoints.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -149,7 +148,7 @@ impl AppState {
     }
 
     /// The bytes of entry `index`, which the caller knows to be below the latest size.
-    pub fn entry(&self, index: u64) -> Result<Vec<u8>, ApiError> {
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, Error> {
         self.log
             .store()
             .entries(index, index + 1)?
@@ -158,35 +157,25 @@ impl AppState {
     }
 
     /// Checks `Authorization: Bearer <admin token>` in constant time.
-    pub fn require_admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+    pub fn require_admin(&self, req: &HttpRequest) -> Result<(), Error> {
         let token = bearer(req)?;
         let given: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if bool::from(given.ct_eq(&self.admin_token_hash)) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                actix_web::http::StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "wrong admin token",
-            ))
+            Err(Error::new(Code::Unauthorized, "wrong admin token"))
         }
     }
 }
 
 /// A record the store's own invariants say must be there is missing or malformed: 500.
-pub(crate) fn corrupt(message: String) -> ApiError {
+pub(crate) fn corrupt(message: String) -> Error {
     crate::log::StoreError::Corrupt(message).into()
 }
 
 /// The bearer token of a request.
-pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
-    let unauthorized = |m: &str| {
-        ApiError::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            m.to_owned(),
-        )
-    };
+pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, Error> {
+    let unauthorized = |m: &str| Error::new(Code::Unauthorized, m.to_owned());
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -203,106 +192,8 @@ pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
 }
 
 /// Parses a UUID path parameter: 400 with `code` otherwise.
-pub fn parse_uuid(code: &'static str, s: &str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::parse_str(s)
-        .map_err(|_| ApiError::bad_request(code, format!("{s:?} is not a UUID")))
-}
-
-/// Reads a JSON request body of at most `limit` bytes.
-pub async fn read_json_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("");
-        let mime = ct.split(';').next().unwrap_or("").trim();
-        if !mime.eq_ignore_ascii_case("application/json") {
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("expected application/json, got {mime:?}"),
-            ));
-        }
-    }
-    read_body(req, payload, limit).await
-}
-
-/// The time a request body has, from the start of its reading, on a server that set no
-/// [`timeouts::RequestDeadline`] (the witness's): the default request timeout.
-const DEFAULT_BODY_TIME: Duration = Duration::from_secs(5);
-
-/// Reads a request body of at most `limit` bytes (413 `payload_too_large` beyond), all of it
-/// before the request's deadline (408 `request_timeout` after: a client that stalls its body
-/// does not hold the connection).
-pub async fn read_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    let deadline = actix_web::HttpMessage::extensions(req)
-        .get::<timeouts::RequestDeadline>()
-        .map(|d| d.0)
-        .unwrap_or_else(|| tokio::time::Instant::now() + DEFAULT_BODY_TIME);
-    tokio::time::timeout_at(deadline, read_body_unbounded(req, payload, limit))
-        .await
-        .unwrap_or_else(|_| {
-            Err(ApiError::new(
-                actix_web::http::StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "the request body did not arrive in time",
-            ))
-        })
-}
-
-/// [`read_body`] without its deadline.
-async fn read_body_unbounded(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("request body is larger than {limit} bytes"),
-        )
-    };
-    if let Some(len) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > limit {
-            return Err(too_large());
-        }
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
-/// Parses a JSON body into `T` with the log's strict reader ([`crate::json`]): 400
-/// `malformed_json` when it is not JSON, 422 `invalid_field` naming the path when a key is
-/// repeated at any depth, a number is beyond 2^53−1, or it does not fit `T`.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    use crate::json::{self, JsonErrorKind};
-    json::from_slice(body).map_err(|e| match e.kind {
-        JsonErrorKind::Syntax => {
-            ApiError::bad_request("malformed_json", format!("body is not JSON: {e}"))
-        }
-        JsonErrorKind::Shape if json::value(body).is_ok_and(|v| !v.is_object()) => {
-            ApiError::invalid_field("the body must be a JSON object")
-        }
-        _ => ApiError::invalid_field(e.to_string()),
-    })
+pub fn parse_uuid(code: Code, s: &str) -> Result<uuid::Uuid, Error> {
+    uuid::Uuid::parse_str(s).map_err(|_| Error::new(code, format!("{s:?} is not a UUID")))
 }
 
 /// An entry a listing could not read: reported apart, and the listing goes on.
@@ -334,7 +225,7 @@ pub(crate) fn page(
     prefix: &[u8],
     after: Option<u64>,
     limit: usize,
-) -> Result<(Vec<u64>, bool), ApiError> {
+) -> Result<(Vec<u64>, bool), Error> {
     let size = state.log.latest().size;
     let after = after.map(u64::to_be_bytes);
     let mut found: Vec<u64> = state
@@ -358,46 +249,22 @@ pub(crate) fn page(
 /// Runs `work` (store reads) on actix-web's blocking thread pool, off the HTTP reactor
 /// threads, so that a long listing never holds up `/checkpoint` or any other request. 503
 /// `unavailable` if the pool is gone (the server is stopping).
-pub(crate) async fn off_reactor<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+pub(crate) async fn off_reactor<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, Error>
 where
     T: Send + 'static,
-    F: FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&AppState) -> Result<T, Error> + Send + 'static,
 {
     let state = state.clone();
-    web::block(move || work(&state)).await.map_err(|_| {
-        ApiError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the server is stopping; retry",
-        )
-    })?
-}
-
-/// A resource whose only methods are `allow`; any other method gets 405 with `Allow`.
-pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        let mut res = ApiError::new(
-            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            format!("this resource allows {allow}"),
-        )
-        .error_response();
-        res.headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
-        Ok::<_, actix_web::Error>(res)
-    }))
-}
-
-/// A route answering GET, and HEAD with the same headers and no body.
-pub(crate) fn get() -> actix_web::Route {
-    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+    web::block(move || work(&state))
+        .await
+        .map_err(|_| Error::new(Code::Unavailable, "the server is stopping; retry"))?
 }
 
 /// Registers every route on an app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     const READ: &str = "GET, HEAD";
-    cfg.app_data(web::QueryConfig::default().error_handler(error::query_error))
-        .app_data(web::PathConfig::default().error_handler(error::path_error))
+    cfg.app_data(web::QueryConfig::default().error_handler(http::query_error))
+        .app_data(web::PathConfig::default().error_handler(http::path_error))
         .service(resource("/checkpoint", READ).route(get().to(log::checkpoint)))
         .service(resource("/metrics", READ).route(get().to(metrics::metrics)))
         .service(resource("/healthz", READ).route(get().to(metrics::healthz)))
@@ -481,7 +348,7 @@ pub fn server(
         let metrics = metrics.clone();
         App::new()
             .app_data(state.clone())
-            .wrap(ErrorHandlers::new().default_handler(error::json_error_body))
+            .wrap(ErrorHandlers::new().default_handler(http::json_error_body))
             .wrap_fn(move |mut req, srv| {
                 let started = Instant::now();
                 let bounded = timeouts::start(&mut req, bounds);
@@ -512,9 +379,8 @@ pub fn server(
                     let res = match call {
                         Ok(fut) => fut.await.map(|r| r.map_into_boxed_body()),
                         Err((req, wait)) => Ok(req.error_response(
-                            ApiError::new(
-                                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                                "rate_limited",
+                            Error::new(
+                                Code::RateLimited,
                                 format!(
                                     "too many requests from this client; retry in {} ms",
                                     wait.as_millis().max(1)
@@ -548,10 +414,7 @@ pub fn server(
             })
             .configure(routes)
             .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::not_found(
-                    "not_found",
-                    "no such resource",
-                ))
+                Err::<actix_web::HttpResponse, _>(Error::new(Code::NotFound, "no such resource"))
             }))
     })
     .on_connect(timeouts::on_connect(bounds))
@@ -568,4 +431,25 @@ pub fn server(
         None => server.listen(listener)?,
     };
     Ok(server.run())
+}
+
+impl From<crate::log::AppendError> for Error {
+    fn from(e: crate::log::AppendError) -> Self {
+        use crate::log::{AppendError, Index};
+        let message = e.to_string();
+        match e {
+            AppendError::TooLarge(_) => Error::new(Code::EntryTooLarge, message),
+            AppendError::Conflict(Index::ParticipantKey) => Error::new(
+                Code::DuplicateKey,
+                "a participant with this public key is already registered",
+            ),
+            AppendError::Conflict(Index::Nonce) => {
+                Error::new(Code::Replayed, "this participant already used this nonce")
+            }
+            AppendError::Conflict(_) => Error::new(Code::Conflict, message),
+            AppendError::Overloaded => Error::new(Code::Overloaded, message),
+            AppendError::Storage(_) => Error::new(Code::StorageUnavailable, message),
+            AppendError::Stopped => Error::new(Code::Unavailable, message),
+        }
+    }
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use ed25519_dalek::VerifyingKey;
 use uuid::Uuid;
 
-use super::error::ApiError;
 use super::{parse_json, read_json_body, AppState, MAX_BODY_BYTES};
+use crate::error::{Code, Error};
 use crate::log::store::{Index, IndexKey};
 use crate::log::AppendRequest;
 use crate::participant::{ParticipantLeaf, Registration, RegistrationRequest, Role};
@@ -64,12 +64,12 @@ pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     state.require_admin(&req)?;
     let body = read_json_body(&req, payload, MAX_BODY_BYTES).await?;
     let request: RegistrationRequest = parse_json(&body)?;
     let registration =
-        Registration::try_from(request).map_err(|e| ApiError::invalid_field(e.to_string()))?;
+        Registration::try_from(request).map_err(|e| Error::invalid_field(e.to_string()))?;
     let id = Uuid::new_v4();
     let leaf = ParticipantLeaf::new(&registration, id, chrono::Utc::now());
     let token = new_token();
@@ -115,7 +115,7 @@ pub struct Cached {
 const CACHE_MAX: usize = 100_000;
 
 /// Participant `id`'s published registration, parsed.
-pub fn cached_participant(state: &AppState, id: Uuid) -> Result<Option<Arc<Cached>>, ApiError> {
+pub fn cached_participant(state: &AppState, id: Uuid) -> Result<Option<Arc<Cached>>, Error> {
     if let Some(c) = state
         .participants
         .0
@@ -146,15 +146,12 @@ pub fn cached_participant(state: &AppState, id: Uuid) -> Result<Option<Arc<Cache
 pub fn lookup_participant(
     state: &AppState,
     id: Uuid,
-) -> Result<Option<(u64, ParticipantLeaf)>, ApiError> {
+) -> Result<Option<(u64, ParticipantLeaf)>, Error> {
     Ok(cached_participant(state, id)?.map(|c| (c.index, c.leaf.clone())))
 }
 
 /// Reads participant `id`'s registration from the store, if published.
-fn read_participant(
-    state: &AppState,
-    id: Uuid,
-) -> Result<Option<(u64, ParticipantLeaf)>, ApiError> {
+fn read_participant(state: &AppState, id: Uuid) -> Result<Option<(u64, ParticipantLeaf)>, Error> {
     let Some(index) = state
         .log
         .store()
@@ -167,7 +164,7 @@ fn read_participant(
     }
     let data = state.entry(index)?;
     let leaf = ParticipantLeaf::from_bytes(&data).ok_or_else(|| {
-        ApiError::from(crate::log::StoreError::Corrupt(format!(
+        Error::from(crate::log::StoreError::Corrupt(format!(
             "entry {index} is not a participant record"
         )))
     })?;
@@ -175,14 +172,10 @@ fn read_participant(
 }
 
 /// `GET /v1/participants/{id}`.
-pub async fn get(
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = super::parse_uuid("invalid_participant_id", &id)?;
-    let (index, leaf) = lookup_participant(&state, id)?.ok_or_else(|| {
-        ApiError::not_found("participant_not_found", format!("no participant {id}"))
-    })?;
+pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, Error> {
+    let id = super::parse_uuid(Code::InvalidParticipantId, &id)?;
+    let (index, leaf) = lookup_participant(&state, id)?
+        .ok_or_else(|| Error::new(Code::ParticipantNotFound, format!("no participant {id}")))?;
     Ok(HttpResponse::Ok().json(ParticipantView {
         participant_id: leaf.id,
         name: leaf.name,

@@ -6,12 +6,12 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::prelude::*;
 
-use super::error::ApiError;
 use super::log::Params;
 use super::participants::lookup_participant;
 use super::statements::authenticate;
 use super::{Against, AppState};
 use crate::consent::{RecordKind, RecordLeaf};
+use crate::error::{Code, Error};
 use crate::log::tree::{self, StoreReader};
 use crate::participant::{ParticipantLeaf, Role};
 use crate::receipt::{
@@ -19,7 +19,7 @@ use crate::receipt::{
 };
 use crate::statement::deposit::{DepositLeaf, Visibility};
 
-fn signer(state: &AppState, id: uuid::Uuid) -> Result<Option<ReceiptSigner>, ApiError> {
+fn signer(state: &AppState, id: uuid::Uuid) -> Result<Option<ReceiptSigner>, Error> {
     Ok(lookup_participant(state, id)?.map(|(_, p)| ReceiptSigner {
         participant_id: p.id.to_string(),
         public_key: p.public_key,
@@ -27,10 +27,7 @@ fn signer(state: &AppState, id: uuid::Uuid) -> Result<Option<ReceiptSigner>, Api
 }
 
 /// The off-log data kept beside entry `index`, if any.
-pub(crate) fn read_sidecar(
-    state: &AppState,
-    index: u64,
-) -> Result<Option<PrivateSidecar>, ApiError> {
+pub(crate) fn read_sidecar(state: &AppState, index: u64) -> Result<Option<PrivateSidecar>, Error> {
     match state.log.store().sidecar(index)? {
         None => Ok(None),
         Some(bytes) => PrivateSidecar::from_bytes(&bytes)
@@ -52,7 +49,7 @@ pub fn build_receipt(
     index: u64,
     against: Against<'_>,
     open: bool,
-) -> Result<Receipt, ApiError> {
+) -> Result<Receipt, Error> {
     let checkpoint = against.checkpoint;
     let store = state.log.store();
     let leaf = state.entry(index)?;
@@ -84,7 +81,7 @@ pub fn build_receipt(
         }
         if deposit.visibility == Visibility::Private && open {
             let sidecar = read_sidecar(state, index)?.ok_or_else(|| {
-                ApiError::from(crate::log::StoreError::Corrupt(format!(
+                Error::from(crate::log::StoreError::Corrupt(format!(
                     "private entry {index} has no readable sidecar"
                 )))
             })?;
@@ -119,14 +116,14 @@ pub async fn get(
     req: HttpRequest,
     index: web::Path<String>,
     query: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Error> {
     let q = Params::new(query.into_inner(), &["format"])?;
     let tlog_proof = match q.get("format") {
         None | Some("json") => false,
         Some("tlog-proof") => true,
         Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(Error::new(
+                Code::InvalidQuery,
                 format!("format {other:?}: use json or tlog-proof"),
             ))
         }
@@ -136,8 +133,8 @@ pub async fn get(
     let basis = state.receipt_basis();
     let against = basis.against(index);
     if index >= against.checkpoint.size {
-        return Err(ApiError::not_found(
-            "entry_not_found",
+        return Err(Error::new(
+            Code::EntryNotFound,
             format!(
                 "index {index} is beyond the log's size {}",
                 against.checkpoint.size

@@ -2,13 +2,12 @@
 //! signer, verify the signature and the signer's role, all before anything is queued; and the
 //! participant-token authentication of reads.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
 use uuid::Uuid;
 
-use super::error::ApiError;
 use super::participants::{cached_participant, token_key};
 use super::{bearer, read_json_body, AppState, MAX_BODY_BYTES};
+use crate::error::{Code, Error};
 use crate::json::{self, JsonErrorKind};
 use crate::log::store::{Index, IndexKey};
 use crate::log::AppendError;
@@ -33,19 +32,18 @@ pub async fn read_statement(
     body: web::Payload,
     payload_type: &str,
     role: Role,
-) -> Result<Signed, ApiError> {
+) -> Result<Signed, Error> {
     let body = read_json_body(req, body, MAX_BODY_BYTES).await?;
     // The strict reader: a key twice (`payload`, say) is refused, not read as its last value.
-    let envelope: Envelope = json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("malformed_envelope", format!("not a DSSE envelope: {e}"))
-    })?;
+    let envelope: Envelope = json::from_slice(&body)
+        .map_err(|e| Error::new(Code::MalformedEnvelope, format!("not a DSSE envelope: {e}")))?;
     let keyid = match envelope.check() {
         Ok((_, keyid)) => keyid.to_owned(),
-        Err(e) => return Err(ApiError::bad_request("malformed_envelope", e.to_string())),
+        Err(e) => return Err(Error::new(Code::MalformedEnvelope, e.to_string())),
     };
     if envelope.payload_type != payload_type {
-        return Err(ApiError::bad_request(
-            "malformed_envelope",
+        return Err(Error::new(
+            Code::MalformedEnvelope,
             format!(
                 "payloadType {:?}: this endpoint takes {payload_type}",
                 envelope.payload_type
@@ -53,18 +51,16 @@ pub async fn read_statement(
         ));
     }
     let unknown = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unknown_participant",
+        Error::new(
+            Code::UnknownParticipant,
             format!("keyid {keyid:?} is not a registered participant"),
         )
     };
     let id = Uuid::parse_str(&keyid).map_err(|_| unknown())?;
     if id.to_string() != keyid {
         // Receipts compare keyids as text: only the spelling registration returned is accepted.
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unknown_participant",
+        return Err(Error::new(
+            Code::UnknownParticipant,
             format!("keyid {keyid:?} must be the participant id exactly as registered ({id})"),
         ));
     }
@@ -72,17 +68,15 @@ pub async fn read_statement(
     let key = cached.key.ok_or_else(unknown)?;
     let signer = cached.leaf.clone();
     let payload = envelope.verify(&key).map_err(|e| match e {
-        DsseError::BadSignature(_) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
+        DsseError::BadSignature(_) => Error::new(
+            Code::BadSignature,
             format!("the signature does not verify with the key registered for {id}"),
         ),
-        DsseError::Malformed(m) => ApiError::bad_request("malformed_envelope", m),
+        DsseError::Malformed(m) => Error::new(Code::MalformedEnvelope, m),
     })?;
     if !signer.roles.contains(&role) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden_role",
+        return Err(Error::new(
+            Code::ForbiddenRole,
             format!(
                 "participant {id} lacks the {} role this statement needs",
                 role.as_str()
@@ -103,14 +97,10 @@ pub fn check_fresh(
     state: &AppState,
     signer: Uuid,
     freshness: &Freshness,
-) -> Result<IndexKey, ApiError> {
-    freshness.check(chrono::Utc::now()).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "stale_statement",
-            e.to_string(),
-        )
-    })?;
+) -> Result<IndexKey, Error> {
+    freshness
+        .check(chrono::Utc::now())
+        .map_err(|e| Error::new(Code::StaleStatement, e.to_string()))?;
     let key = IndexKey::new(
         Index::Nonce,
         [signer.as_bytes(), freshness.nonce.as_bytes()].concat(),
@@ -126,34 +116,24 @@ pub fn check_fresh(
 /// object, 422 `invalid_field` naming the path (`payload.<path>: <reason>`) for a key
 /// repeated at any depth, a number beyond 2^53−1, nesting too deep, or a field that does not
 /// fit `T`.
-pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ApiError> {
-    let not_an_object = || {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_payload",
-            "the payload must be a JSON object",
-        )
-    };
+pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Error> {
+    let not_an_object = || Error::new(Code::InvalidPayload, "the payload must be a JSON object");
     json::from_slice(payload).map_err(|e| match e.kind {
-        JsonErrorKind::Syntax => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_payload",
+        JsonErrorKind::Syntax => Error::new(
+            Code::InvalidPayload,
             format!("the payload is not JSON: {e}"),
         ),
         // Rare, so read again: structs also read from arrays, whose errors have a path.
         JsonErrorKind::Shape if json::value(payload).is_ok_and(|v| !v.is_object()) => {
             not_an_object()
         }
-        _ => ApiError::invalid_field(e.at("payload")),
+        _ => Error::invalid_field(e.at("payload")),
     })
 }
 
 /// The participant a request's `Authorization: Bearer <participant token>` names, if the
 /// request has one; 401 if it has one that is not a participant token.
-pub fn authenticate(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<Option<ParticipantLeaf>, ApiError> {
+pub fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Option<ParticipantLeaf>, Error> {
     if req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -162,13 +142,7 @@ pub fn authenticate(
         return Ok(None);
     }
     let token = bearer(req)?;
-    let wrong = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "unknown participant token",
-        )
-    };
+    let wrong = || Error::new(Code::Unauthorized, "unknown participant token");
     let index = state
         .log
         .store()

@@ -19,6 +19,7 @@ pub use sequencer::{AppendError, AppendRequest, Appended, Sequencer, SequencerCo
 pub use sled_store::SledStore;
 pub use store::{Batch, Index, IndexKey, MemoryStore, Store, StoreError};
 pub use tlog_tiles::Hash;
+pub use tree::TreeError;
 
 /// The largest entry the log accepts: an entry bundle frames each entry with a 16-bit length.
 pub const MAX_ENTRY_SIZE: usize = u16::MAX as usize;

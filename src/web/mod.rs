@@ -148,7 +148,7 @@ fn serve(asset: &'static Asset, state: &crate::api::AppState) -> HttpResponse {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for asset in ASSETS {
         cfg.service(
-            crate::api::resource(asset.path, "GET, HEAD").route(crate::api::get().to(
+            crate::http::resource(asset.path, "GET, HEAD").route(crate::http::get().to(
                 move |state: web::Data<crate::api::AppState>| async move { serve(asset, &state) },
             )),
         );

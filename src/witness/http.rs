@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, Service};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde::Serialize;
 
 use super::{AddError, Refusal, Witness};
-use crate::api::error::{json_error_body, ApiError};
-use crate::api::timeouts;
+use crate::error::{Code, Error};
+use crate::http::json_error_body;
+use crate::http::timeouts;
 
 /// The largest `add-checkpoint` body accepted: 63 proof lines and a checkpoint with its
 /// signatures take a few kilobytes.
@@ -38,25 +39,18 @@ async fn add_checkpoint(
     witness: web::Data<Witness>,
     req: HttpRequest,
     payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let body = crate::api::read_body(&req, payload, MAX_BODY_BYTES).await?;
+) -> Result<HttpResponse, Error> {
+    let body = crate::http::read_body(&req, payload, MAX_BODY_BYTES).await?;
     let now = now().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "clock_unset",
+        Error::new(
+            Code::ClockUnset,
             "the witness's clock is not set; nothing was cosigned",
         )
     })?;
     let w = witness.into_inner();
     let result = web::block(move || w.add_checkpoint(&body, now))
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the witness is shutting down",
-            )
-        })?;
+        .map_err(|_| Error::new(Code::Unavailable, "the witness is shutting down"))?;
     match result {
         Ok(signature) => Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
@@ -64,16 +58,11 @@ async fn add_checkpoint(
         Err(AddError::Refused(Refusal::Conflict { latest, .. })) => Ok(HttpResponse::Conflict()
             .insert_header((header::CONTENT_TYPE, SIZE_CONTENT_TYPE))
             .body(format!("{latest}\n"))),
-        Err(AddError::Refused(refusal)) => Err(ApiError::new(
-            StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            refusal.code(),
-            refusal.to_string(),
-        )),
+        Err(AddError::Refused(refusal)) => Err(Error::new(refusal.code(), refusal.to_string())),
         Err(AddError::State(e)) => {
             tracing::error!(error = %e, "witness store failure");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
+            Err(Error::new(
+                Code::StorageUnavailable,
                 "the witness cannot persist its record right now; nothing was cosigned",
             )
             .retry_after(1))
@@ -105,14 +94,13 @@ pub struct WitnessedLog {
     pub root: Option<String>,
 }
 
-async fn info(witness: web::Data<Witness>) -> Result<HttpResponse, ApiError> {
+async fn info(witness: web::Data<Witness>) -> Result<HttpResponse, Error> {
     let mut logs = Vec::new();
     for (origin, keys) in witness.logs().origins() {
         let record = witness.record(origin).map_err(|e| {
             tracing::error!(error = %e, "witness store failure");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
+            Error::new(
+                Code::StorageUnavailable,
                 "the witness store cannot be read right now",
             )
         })?;
@@ -158,18 +146,17 @@ pub fn server(listener: TcpListener, witness: Arc<Witness>) -> std::io::Result<S
                 }
             })
             .service(
-                crate::api::resource("/add-checkpoint", "POST")
+                crate::http::resource("/add-checkpoint", "POST")
                     .route(web::post().to(add_checkpoint)),
             )
-            .service(crate::api::resource("/", "GET, HEAD").route(crate::api::get().to(info)))
+            .service(crate::http::resource("/", "GET, HEAD").route(crate::http::get().to(info)))
             .service(
-                crate::api::resource("/healthz", "GET, HEAD")
-                    .route(crate::api::get().to(|| async { HttpResponse::Ok().body("ok\n") })),
+                crate::http::resource("/healthz", "GET, HEAD")
+                    .route(crate::http::get().to(|| async { HttpResponse::Ok().body("ok\n") })),
             )
             .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
+                Err::<HttpResponse, _>(Error::new(
+                    Code::NotFound,
                     "no such resource on this witness",
                 ))
             }))

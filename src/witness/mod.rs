@@ -69,27 +69,22 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The HTTP status c2sp.org/tlog-witness prescribes.
+    /// The HTTP status c2sp.org/tlog-witness prescribes (its code's).
     pub fn status(&self) -> u16 {
-        match self {
-            Refusal::Malformed(_) | Refusal::OldSizeTooLarge { .. } => 400,
-            Refusal::Untrusted => 403,
-            Refusal::UnknownOrigin(_) => 404,
-            Refusal::Conflict { .. } | Refusal::RootMismatch => 409,
-            Refusal::BadProof(_) => 422,
-        }
+        self.code().status()
     }
 
-    /// A stable machine-readable code for the JSON error body.
-    pub fn code(&self) -> &'static str {
+    /// The error code of the answer.
+    pub fn code(&self) -> crate::error::Code {
+        use crate::error::Code;
         match self {
-            Refusal::Malformed(_) => "malformed_request",
-            Refusal::UnknownOrigin(_) => "unknown_origin",
-            Refusal::Untrusted => "untrusted_signature",
-            Refusal::OldSizeTooLarge { .. } => "old_size_too_large",
-            Refusal::Conflict { .. } => "old_size_conflict",
-            Refusal::BadProof(_) => "invalid_consistency_proof",
-            Refusal::RootMismatch => "root_mismatch",
+            Refusal::Malformed(_) => Code::MalformedRequest,
+            Refusal::UnknownOrigin(_) => Code::UnknownOrigin,
+            Refusal::Untrusted => Code::UntrustedSignature,
+            Refusal::OldSizeTooLarge { .. } => Code::OldSizeTooLarge,
+            Refusal::Conflict { .. } => Code::OldSizeConflict,
+            Refusal::BadProof(_) => Code::InvalidConsistencyProof,
+            Refusal::RootMismatch => Code::RootMismatch,
         }
     }
 }
@@ -681,7 +676,11 @@ mod tests {
         ];
         for (k, (request, status, code)) in cases.iter().enumerate() {
             let r = refusal(&w, request);
-            assert_eq!((r.status(), r.code()), (*status, *code), "case {k}: {r}");
+            assert_eq!(
+                (r.status(), r.code().as_str()),
+                (*status, *code),
+                "case {k}: {r}"
+            );
             let record = store
                 .record("example.com/datapole-test-log")
                 .unwrap()
