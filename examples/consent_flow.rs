@@ -112,7 +112,7 @@ impl Org {
         call(
             ureq::post(&format!("{}{path}", args.url))
                 .set("content-type", "application/json")
-                .send_bytes(&envelope.to_bytes()),
+                .send_bytes(&envelope.to_bytes().unwrap()),
         )
     }
 }

@@ -118,7 +118,7 @@ fn main() -> anyhow::Result<()> {
     let (status, accepted) = call(
         ureq::post(&format!("{}/v1/deposits", args.url))
             .set("content-type", "application/json")
-            .send_bytes(&envelope.to_bytes()),
+            .send_bytes(&envelope.to_bytes().unwrap()),
     )?;
     println!(
         "   {status}: dataset {}, version {}, entry {}{}",

@@ -436,7 +436,7 @@ fn main() -> anyhow::Result<()> {
                         });
                         let body =
                             Envelope::sign(DEPOSIT_TYPE, payload.to_string().as_bytes(), id, key)
-                                .to_bytes();
+                                .to_bytes().unwrap();
                         let mut req = format!(
                             "POST /v1/deposits HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
                             body.len()

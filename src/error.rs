@@ -220,7 +220,8 @@ mod tests {
             let s = code.as_str();
             assert!(seen.insert(s), "{s} twice");
             assert!(
-                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                 "{s} is not snake_case"
             );
             assert!((400..600).contains(&code.status()), "{s}");

@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tlog_tiles::Hash;
 
-use crate::api::statements::parse_payload;
 use crate::field::IsoDuration;
 use crate::json;
+use crate::ledger::statements::parse_payload;
 use crate::log::tiles::TilePath;
 use crate::receipt::{Receipt, TlogProof};
 use crate::statement::access::{Access, AccessPayload};
@@ -150,7 +150,8 @@ pub fn dsse_envelope(data: &[u8]) {
         let verified = envelope.verify(&key);
         // Canonical bytes parse back to the same envelope.
         let again: Envelope =
-            crate::json::from_slice(&envelope.to_bytes()).expect("canonical bytes parse");
+            crate::json::from_slice(&envelope.to_bytes().expect("an envelope is written"))
+                .expect("canonical bytes parse");
         assert_eq!(again, envelope);
         assert_eq!(again.verify(&key).is_ok(), verified.is_ok());
     }

@@ -84,6 +84,25 @@ impl JsonError {
     }
 }
 
+/// A value the log was about to write that could not be written as JSON. Nothing is written
+/// then: an empty entry in an append-only log could never be removed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {what} as JSON: {source}")]
+pub struct EncodeError {
+    /// What was being written.
+    pub what: &'static str,
+    /// Why serde_json refused.
+    pub source: serde_json::Error,
+}
+
+/// Writes `value` (`what` names it in the error) as compact JSON, fields in declaration order.
+pub fn to_vec<T: serde::Serialize + ?Sized>(
+    what: &'static str,
+    value: &T,
+) -> Result<Vec<u8>, EncodeError> {
+    serde_json::to_vec(value).map_err(|source| EncodeError { what, source })
+}
+
 /// Reads `bytes` as strict JSON (see the module documentation) into `T`.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     // The path of an error is tracked only on a second reading, once there is an error: the

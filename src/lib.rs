@@ -14,12 +14,14 @@ pub mod audit;
 pub mod cli;
 pub mod consent;
 pub mod decision;
+pub mod entry;
 pub mod error;
 pub mod field;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod http;
 pub mod json;
+pub mod ledger;
 pub mod log;
 pub mod participant;
 pub mod receipt;

@@ -5,9 +5,11 @@
 use schemars::schema_for;
 use serde_json::Value;
 
-use crate::api::{accesses, consents, deposits, log, metrics, participants};
-use crate::consent::{AccessRecord, EventDocument, RecordLeaf};
+use crate::api::{log, metrics};
+use crate::consent::{EventDocument, RecordLeaf};
+use crate::decision::AccessRecord;
 use crate::http::ErrorBody;
+use crate::ledger::{accesses, consents, deposits, participants};
 use crate::participant::{ParticipantLeaf, RegistrationRequest};
 use crate::receipt::Receipt;
 use crate::statement::access::AccessPayload;

@@ -41,7 +41,7 @@ fn deposit(server: &Server, id: &str, i: u64, content: &[u8], visibility: &str) 
         "POST",
         "/v1/deposits",
         &[("content-type", "application/json")],
-        &env.to_bytes(),
+        &env.to_bytes().unwrap(),
     );
     assert_eq!(a.status, 201, "{}", a.text());
 }

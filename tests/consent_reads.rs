@@ -20,8 +20,10 @@ use actix_web::{test, web, App};
 use base64::prelude::*;
 use common::{nonce, sha_hex, test_key, test_signing_key};
 use datapole::api::{routes, AppState};
-use datapole::consent::{time, AccessRecord, RecordKind, RecordLeaf};
+use datapole::consent::{time, RecordKind, RecordLeaf};
+use datapole::decision::AccessRecord;
 use datapole::decision::{Reason, Verdict};
+use datapole::ledger::{keys, Ledger};
 use datapole::log::checkpoint::{LogSigner, SignedCheckpoint};
 use datapole::log::sequencer::{AppendRequest, Sequencer, SequencerConfig};
 use datapole::log::store::{Batch, Index, IndexKey, MemoryStore, Store, StoreError};
@@ -31,7 +33,7 @@ use datapole::statement::deposit::DEPOSIT_TYPE;
 use datapole::statement::dsse::Envelope;
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+
 use tlog_tiles::Hash;
 use uuid::Uuid;
 
@@ -115,6 +117,7 @@ impl Member {
             &self.key,
         )
         .to_bytes()
+        .unwrap()
     }
 }
 
@@ -189,7 +192,7 @@ macro_rules! world {
         let signer = LogSigner::from_skey(&skey, None).unwrap();
         let (log, _thread) =
             Sequencer::start(store.clone(), signer, SequencerConfig::default()).unwrap();
-        let state = web::Data::new(AppState::new(log.clone(), ADMIN));
+        let state = web::Data::new(AppState::new(Ledger::new(log.clone()), ADMIN));
         let app = test::init_service(App::new().app_data(state).configure(routes)).await;
         let chu = register(&app, 1, &["controller", "depositor"]).await;
         let other = register(&app, 2, &["controller"]).await;
@@ -258,7 +261,7 @@ async fn an_unrelated_caller_is_refused_before_any_consent_record_is_read() {
         for (_, index) in w
             .log
             .store()
-            .scan(Index::ConsentEvent, key.as_bytes(), None, 10)
+            .scan(keys::CONSENT_EVENT, key.as_bytes(), None, 10)
             .unwrap()
         {
             events.push(index);
@@ -353,22 +356,23 @@ async fn append_unreadable_consent<S>(w: &World<S>) -> (Uuid, u64, String) {
         controller,
         chrono::Utc::now(),
         &salt,
-        &envelope.to_bytes(),
+        &envelope.to_bytes().unwrap(),
     );
     let appended = w
         .log
         .append(AppendRequest {
-            entry: leaf.to_bytes(),
-            unique: vec![IndexKey::new(Index::RecordId, id.as_bytes().to_vec())],
-            index: vec![IndexKey::new(
-                Index::ConsentSecret,
-                [id.as_bytes().as_slice(), &Sha256::digest(secret.as_bytes())].concat(),
-            )],
+            entry: leaf.to_bytes().unwrap(),
+            unique: vec![keys::record_id(id)],
+            index: vec![keys::consent_secret(id, secret)],
             listed: vec![
-                IndexKey::new(Index::ConsentEvent, id.as_bytes().to_vec()),
-                IndexKey::new(Index::ControllerConsent, controller.as_bytes().to_vec()),
+                keys::consent_events(id),
+                keys::controller_consents(controller),
             ],
-            sidecar: Some(PrivateSidecar::statement(&salt, envelope).to_bytes()),
+            sidecar: Some(
+                PrivateSidecar::statement(&salt, envelope)
+                    .to_bytes()
+                    .unwrap(),
+            ),
             ..AppendRequest::default()
         })
         .await
@@ -407,18 +411,19 @@ async fn append_unreadable_access<S>(w: &World<S>, consent: Uuid) -> u64 {
         evaluated_at_size: w.log.latest().size,
         decided_at: time(now),
     };
-    let document = record.to_bytes();
+    let document = record.to_bytes().unwrap();
     let salt = [9u8; 32];
     let leaf = RecordLeaf::new(RecordKind::Access, id, accessor, now, &salt, &document);
     w.log
         .append(AppendRequest {
-            entry: leaf.to_bytes(),
-            unique: vec![IndexKey::new(Index::RecordId, id.as_bytes().to_vec())],
-            listed: vec![IndexKey::new(
-                Index::ConsentAccess,
-                consent.as_bytes().to_vec(),
-            )],
-            sidecar: Some(PrivateSidecar::document(&salt, &document).to_bytes()),
+            entry: leaf.to_bytes().unwrap(),
+            unique: vec![keys::record_id(id)],
+            listed: vec![keys::consent_accesses(consent)],
+            sidecar: Some(
+                PrivateSidecar::document(&salt, &document)
+                    .to_bytes()
+                    .unwrap(),
+            ),
             ..AppendRequest::default()
         })
         .await

@@ -1356,7 +1356,7 @@ fn erasure_leaves_nothing_that_opens_the_record(kill: bool) {
     let salt = BASE64_STANDARD.decode(&sidecar.salt).unwrap();
     let needles: Vec<(&str, Vec<u8>)> = vec![
         ("the stored record", record.clone()),
-        ("the statement", statement.to_bytes()),
+        ("the statement", statement.to_bytes().unwrap()),
         (
             "the statement's payload",
             statement.payload.as_bytes().to_vec(),

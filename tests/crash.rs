@@ -108,7 +108,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
                         "issued_at": chrono::Utc::now().to_rfc3339(),
                         "nonce": format!("crash-nonce-{i:012}"),
                     });
-                    let env = Envelope::sign(DEPOSIT_TYPE, payload.to_string().as_bytes(), participant, key).to_bytes();
+                    let env = Envelope::sign(DEPOSIT_TYPE, payload.to_string().as_bytes(), participant, key).to_bytes().unwrap();
                     match server.try_request("POST", "/v1/deposits", &[("content-type", "application/json")], &env) {
                         Ok(a) if a.status == 201 => {
                             let receipt = Box::new(serde_json::from_value(a.json()["receipt"].clone()).unwrap());

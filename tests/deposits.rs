@@ -41,7 +41,9 @@ fn world(dir: &std::path::Path) -> World {
 }
 
 fn envelope(p: &Participant, payload: &Value) -> Vec<u8> {
-    Envelope::sign(DEPOSIT_TYPE, payload.to_string().as_bytes(), &p.id, &p.key).to_bytes()
+    Envelope::sign(DEPOSIT_TYPE, payload.to_string().as_bytes(), &p.id, &p.key)
+        .to_bytes()
+        .unwrap()
 }
 
 fn post(server: &Server, body: &[u8]) -> common::Answer {
@@ -401,7 +403,9 @@ fn bad_deposits_get_precise_errors_and_change_nothing() {
         serde_json::to_vec(&e).unwrap()
     };
     let raw_payload = |bytes: &[u8]| {
-        Envelope::sign(DEPOSIT_TYPE, bytes, &w.depositor.id, &w.depositor.key).to_bytes()
+        Envelope::sign(DEPOSIT_TYPE, bytes, &w.depositor.id, &w.depositor.key)
+            .to_bytes()
+            .unwrap()
     };
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("not JSON", b"{".to_vec(), 400, "malformed_envelope"),
@@ -443,7 +447,8 @@ fn bad_deposits_get_precise_errors_and_change_nothing() {
                 &w.depositor.id,
                 &w.depositor.key,
             )
-            .to_bytes(),
+            .to_bytes()
+            .unwrap(),
             400,
             "malformed_envelope",
         ),
@@ -473,7 +478,8 @@ fn bad_deposits_get_precise_errors_and_change_nothing() {
                 &w.depositor.id,
                 &w.other.key,
             )
-            .to_bytes(),
+            .to_bytes()
+            .unwrap(),
             401,
             "bad_signature",
         ),

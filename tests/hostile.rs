@@ -76,7 +76,8 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
         &depositor_id,
         &key,
     )
-    .to_bytes();
+    .to_bytes()
+    .unwrap();
     assert_eq!(
         raw(
             &addr,
@@ -160,7 +161,9 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
             raw(&addr, "POST", b"/v1/deposits", &[json_ct], body),
         ));
         // The same bytes as a signed statement's payload.
-        let env = Envelope::sign(DEPOSIT_TYPE, body, &depositor_id, &key).to_bytes();
+        let env = Envelope::sign(DEPOSIT_TYPE, body, &depositor_id, &key)
+            .to_bytes()
+            .unwrap();
         statuses.push((
             "signed hostile payload",
             raw(&addr, "POST", b"/v1/deposits", &[json_ct], &env),
@@ -244,7 +247,9 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
         hostile_payloads.push(p.replacen(from, &to, 1));
     }
     for p in &hostile_payloads {
-        let env = Envelope::sign(DEPOSIT_TYPE, p.as_bytes(), &depositor_id, &key).to_bytes();
+        let env = Envelope::sign(DEPOSIT_TYPE, p.as_bytes(), &depositor_id, &key)
+            .to_bytes()
+            .unwrap();
         statuses.push((
             "hostile deposit payload",
             raw(&addr, "POST", b"/v1/deposits", &[json_ct], &env),
@@ -294,7 +299,13 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
     for (what, env) in envs {
         statuses.push((
             what,
-            raw(&addr, "POST", b"/v1/deposits", &[json_ct], &env.to_bytes()),
+            raw(
+                &addr,
+                "POST",
+                b"/v1/deposits",
+                &[json_ct],
+                &env.to_bytes().unwrap(),
+            ),
         ));
     }
     statuses.push((
@@ -439,7 +450,8 @@ fn hostile_input_gets_4xx_and_leaves_the_log_alone() {
         &depositor_id,
         &key,
     )
-    .to_bytes();
+    .to_bytes()
+    .unwrap();
     assert_eq!(raw(&addr, "POST", b"/v1/deposits", &[json_ct], &fresh), 201);
     assert_eq!(server.size(), size + 1);
 }

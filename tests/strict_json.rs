@@ -22,7 +22,9 @@ use serde_json::{json, Value};
 
 /// An envelope over exactly these payload bytes.
 fn sign_raw(who: &Participant, payload_type: &str, payload: &str) -> Vec<u8> {
-    Envelope::sign(payload_type, payload.as_bytes(), &who.id, &who.key).to_bytes()
+    Envelope::sign(payload_type, payload.as_bytes(), &who.id, &who.key)
+        .to_bytes()
+        .unwrap()
 }
 
 /// `payload` as compact JSON with `key: value` written once more before its first key.

@@ -50,7 +50,7 @@ fn receipts_verify_offline_and_online_and_tampering_fails() {
             "POST",
             "/v1/deposits",
             &[("content-type", "application/json")],
-            &env.to_bytes(),
+            &env.to_bytes().unwrap(),
         );
         assert_eq!(a.status, 201, "{}", a.text());
         let path = dir.path().join(format!("{visibility}.json"));

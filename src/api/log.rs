@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::error::{Code, Error};
+use crate::ledger::View;
 use crate::log::store::{Index, IndexKey};
 use crate::log::tiles::{read_tile, TilePath};
-use crate::log::tree::{self, StoreReader};
 use crate::log::Hash;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -26,7 +26,7 @@ fn b64(h: &Hash) -> String {
 /// `GET /checkpoint`: the latest signed checkpoint; on a log with witnesses, the latest
 /// that their quorum cosigned (503 `not_witnessed` before the first).
 pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
-    let cp = state.served_checkpoint().ok_or_else(|| {
+    let cp = state.ledger.served_checkpoint().ok_or_else(|| {
         Error::new(
             Code::NotWitnessed,
             "no checkpoint has been cosigned by the witnesses' quorum yet",
@@ -45,8 +45,8 @@ pub async fn tile(
     tail: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let path = TilePath::parse(&tail).map_err(|e| Error::new(Code::BadTilePath, e.to_string()))?;
-    let size = state.log.latest().size;
-    let bytes = web::block(move || read_tile(state.log.store(), &path, size))
+    let size = state.ledger.view().size();
+    let bytes = web::block(move || read_tile(state.ledger.view().store(), &path, size))
         .await
         .map_err(|_| Error::new(Code::Unavailable, "server shutting down"))??
         .ok_or_else(|| {
@@ -118,7 +118,7 @@ pub struct WitnessView {
 
 /// The witnessing part of `/v1/log`.
 pub fn witnessing_info(state: &AppState) -> Option<WitnessingInfo> {
-    let w = state.witnessing.as_ref()?;
+    let w = state.ledger.witnessing()?;
     let witnesses = w
         .witnesses()
         .map(|(client, stats)| {
@@ -154,8 +154,9 @@ pub fn witnessing_info(state: &AppState) -> Option<WitnessingInfo> {
 
 /// `GET /v1/log`.
 pub async fn info(state: web::Data<AppState>) -> HttpResponse {
-    let signer = state.log.signer();
-    let latest = state.log.latest();
+    let signer = state.ledger.log().signer();
+    let view = state.ledger.view();
+    let latest = view.checkpoint();
     HttpResponse::Ok().json(LogInfo {
         origin: signer.origin().to_owned(),
         vkey: signer.vkey().to_owned(),
@@ -195,14 +196,13 @@ pub async fn entry(
     index: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let index = parse_u64("index", &index)?;
-    let size = state.log.latest().size;
-    if index >= size {
-        return Err(Error::new(
+    let view = state.ledger.view();
+    let data = view.bytes(index)?.ok_or_else(|| {
+        Error::new(
             Code::EntryNotFound,
-            format!("index {index} is beyond the log's size {size}"),
-        ));
-    }
-    let data = state.entry(index)?;
+            format!("index {index} is beyond the log's size {}", view.size()),
+        )
+    })?;
     let leaf_hash = tlog_tiles::record_hash(&data);
     Ok(HttpResponse::Ok().json(EntryView {
         index,
@@ -307,8 +307,8 @@ fn parse_hash(field: &str, s: &str) -> Result<Hash, Error> {
 }
 
 /// Checks a requested tree size against the log: `None` means the latest.
-fn tree_size(state: &AppState, requested: Option<u64>, field: &str) -> Result<u64, Error> {
-    let size = state.log.latest().size;
+fn tree_size(view: &View, requested: Option<u64>, field: &str) -> Result<u64, Error> {
+    let size = view.size();
     match requested {
         None => Ok(size),
         Some(n) if n > size => Err(Error::new(
@@ -325,7 +325,8 @@ pub async fn inclusion(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, Error> {
     let q = Params::new(query.into_inner(), &["index", "leaf_hash", "tree_size"])?;
-    let size = tree_size(&state, q.u64("tree_size")?, "tree_size")?;
+    let view = state.ledger.view();
+    let size = tree_size(&view, q.u64("tree_size")?, "tree_size")?;
     let (index, leaf_hash) = match (q.u64("index")?, q.0.get("leaf_hash")) {
         (Some(index), None) => {
             if index >= size {
@@ -334,15 +335,16 @@ pub async fn inclusion(
                     format!("index {index} is not in the tree of size {size}"),
                 ));
             }
-            let data = state.entry(index)?;
+            let data = view
+                .bytes(index)?
+                .ok_or_else(|| Error::corrupt(format!("missing entry {index}")))?;
             (index, tlog_tiles::record_hash(&data))
         }
         (None, Some(h)) => {
             let hash = parse_hash("leaf_hash", h)?;
-            let found = state
-                .log
+            let found = view
                 .store()
-                .lookup(&IndexKey::new(Index::LeafHash, hash.0.to_vec()))?
+                .lookup(&IndexKey::new(Index::LEAF_HASH, hash.0.to_vec()))?
                 .ok_or_else(|| Error::new(Code::LeafNotFound, "no entry has this leaf hash"))?;
             if found >= size {
                 return Err(Error::new(
@@ -359,7 +361,7 @@ pub async fn inclusion(
             ))
         }
     };
-    let proof = tree::inclusion_proof(index, size, &StoreReader::new(state.log.store()))?;
+    let proof = view.inclusion_proof(index, size)?;
     Ok(HttpResponse::Ok().json(InclusionProof {
         index,
         tree_size: size,
@@ -386,14 +388,15 @@ pub async fn consistency(
 ) -> Result<HttpResponse, Error> {
     let q = Params::new(query.into_inner(), &["from", "to"])?;
     let from = q.required_u64("from")?;
-    let to = tree_size(&state, Some(q.required_u64("to")?), "to")?;
+    let view = state.ledger.view();
+    let to = tree_size(&view, Some(q.required_u64("to")?), "to")?;
     if from == 0 || from > to {
         return Err(Error::new(
             Code::InvalidRange,
             format!("no consistency proof from {from} to {to}: need 0 < from <= to"),
         ));
     }
-    let proof = tree::consistency_proof(from, to, &StoreReader::new(state.log.store()))?;
+    let proof = view.consistency_proof(from, to)?;
     Ok(HttpResponse::Ok().json(ConsistencyProof {
         from,
         to,

@@ -236,11 +236,11 @@ impl BatchObserver for Metrics {
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     let m = &state.metrics;
     m.queue_depth
-        .set(i64::try_from(state.log.queue_depth()).unwrap_or(i64::MAX));
+        .set(i64::try_from(state.ledger.log().queue_depth()).unwrap_or(i64::MAX));
     m.log_size
-        .set(i64::try_from(state.log.latest().size).unwrap_or(i64::MAX));
-    m.degraded.set(i64::from(state.log.is_degraded()));
-    if let Some(w) = &state.witnessing {
+        .set(i64::try_from(state.ledger.log().latest().size).unwrap_or(i64::MAX));
+    m.degraded.set(i64::from(state.ledger.log().is_degraded()));
+    if let Some(w) = state.ledger.witnessing() {
         use std::sync::atomic::Ordering::Relaxed;
         let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for (client, stats) in w.witnesses() {
@@ -298,16 +298,17 @@ pub async fn healthz() -> HttpResponse {
 /// `not_ready` saying why.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     let not_ready = |why: String| Error::new(Code::NotReady, why).retry_after(1);
-    if !state.log.is_running() {
+    if !state.ledger.log().is_running() {
         return Err(not_ready("the sequencer has stopped".into()));
     }
-    if state.log.is_degraded() {
+    if state.ledger.log().is_degraded() {
         return Err(not_ready(
             "a commit failed and the store has not recovered yet: writes are refused".into(),
         ));
     }
     state
-        .log
+        .ledger
+        .log()
         .store()
         .checkpoint()
         .map_err(|e| not_ready(format!("the store cannot be read: {e}")))?;
@@ -315,6 +316,6 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(Ready {
             status: "ready",
-            size: state.log.latest().size,
+            size: state.ledger.log().latest().size,
         }))
 }

@@ -1,6 +1,7 @@
 //! The HTTP API (actix-web 4): the c2sp.org/tlog-tiles read paths, the JSON `/v1` API and
-//! the participant registry. Handlers parse requests into typed values, call the log and the
-//! pure modules, and map every failure to an [`error::Error`]. No log math lives here.
+//! the participant registry. A handler reads the request (path, query, bearer token, body),
+//! calls one service of the [`crate::ledger`], and maps the answer to a status and a JSON
+//! body; every failure leaves as an [`Error`]. No domain rule and no log math lives here.
 
 pub mod accesses;
 pub mod consents;
@@ -10,8 +11,6 @@ pub mod log;
 pub mod metrics;
 pub mod participants;
 pub mod receipts;
-pub mod statements;
-mod test_hooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -28,132 +27,34 @@ use subtle::ConstantTimeEq;
 use crate::error::{Code, Error};
 use crate::http::{self, get, resource, timeouts};
 pub use crate::http::{parse_json, read_json_body};
-use crate::log::{Appended, Sequencer, SignedCheckpoint};
-use crate::witness::collector::Witnessing;
+use crate::ledger::{Ledger, Written};
 
 /// The largest request body accepted by JSON endpoints.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What every handler shares.
 pub struct AppState {
-    /// The log.
-    pub log: Sequencer,
+    /// The domain services, over the log.
+    pub ledger: Ledger,
     /// SHA-256 of the operator's admin token.
     admin_token_hash: [u8; 32],
     /// What `/metrics` exports.
     pub metrics: Arc<metrics::Metrics>,
-    /// Published registrations, parsed once (a registration never changes): every signed
-    /// statement and receipt needs its signer's record and key.
-    pub(crate) participants: participants::Cache,
-    /// The log's witnessing, when witnesses are configured.
-    pub witnessing: Option<Arc<Witnessing>>,
-}
-
-/// The checkpoint a receipt is built against, and whether it is witnessed (`None` on a log
-/// without witnesses).
-#[derive(Clone, Copy)]
-pub struct Against<'a> {
-    /// The checkpoint, which must include the entry.
-    pub checkpoint: &'a SignedCheckpoint,
-    /// Whether it carries the witness quorum's cosignatures.
-    pub witnessed: Option<bool>,
-}
-
-/// The checkpoints receipts are built against at one moment: the cosigned one for entries it
-/// covers, the latest (unwitnessed) for the others.
-pub struct ReceiptBasis {
-    latest: Arc<SignedCheckpoint>,
-    cosigned: Option<Arc<SignedCheckpoint>>,
-    witnessing: bool,
-}
-
-impl ReceiptBasis {
-    /// What the receipt of entry `index` is built against.
-    pub fn against(&self, index: u64) -> Against<'_> {
-        match &self.cosigned {
-            Some(cp) if self.witnessing && index < cp.size => Against {
-                checkpoint: cp,
-                witnessed: Some(true),
-            },
-            _ => Against {
-                checkpoint: &self.latest,
-                witnessed: self.witnessing.then_some(false),
-            },
-        }
-    }
 }
 
 impl AppState {
     /// State for a log administered with `admin_token`.
-    pub fn new(log: Sequencer, admin_token: &str) -> Self {
-        Self::with_metrics(log, admin_token, Arc::new(metrics::Metrics::new()))
+    pub fn new(ledger: Ledger, admin_token: &str) -> Self {
+        Self::with_metrics(ledger, admin_token, Arc::new(metrics::Metrics::new()))
     }
 
     /// State whose requests are counted in `metrics` (which the sequencer may also report to).
-    pub fn with_metrics(log: Sequencer, admin_token: &str, metrics: Arc<metrics::Metrics>) -> Self {
+    pub fn with_metrics(ledger: Ledger, admin_token: &str, metrics: Arc<metrics::Metrics>) -> Self {
         Self {
-            log,
+            ledger,
             admin_token_hash: Sha256::digest(admin_token.as_bytes()).into(),
             metrics,
-            participants: participants::Cache::default(),
-            witnessing: None,
         }
-    }
-
-    /// The same state, with witnessing.
-    pub fn with_witnessing(mut self, witnessing: Arc<Witnessing>) -> Self {
-        self.witnessing = Some(witnessing);
-        self
-    }
-
-    /// The checkpoint the log serves: with witnesses, the latest that met the quorum (none
-    /// before the first); without, the latest signed.
-    pub fn served_checkpoint(&self) -> Option<Arc<SignedCheckpoint>> {
-        match &self.witnessing {
-            None => Some(self.log.latest()),
-            Some(w) => w.cosigned(),
-        }
-    }
-
-    /// The checkpoints receipts are built against now.
-    pub fn receipt_basis(&self) -> ReceiptBasis {
-        ReceiptBasis {
-            latest: self.log.latest(),
-            cosigned: self.witnessing.as_ref().and_then(|w| w.cosigned()),
-            witnessing: self.witnessing.is_some(),
-        }
-    }
-
-    /// After an append: with witnesses, waits (up to the configured time) for a cosigned
-    /// checkpoint covering the entry. Returns the checkpoint to build the receipt against and
-    /// whether it is witnessed (`None` without witnesses).
-    pub async fn after_append(&self, appended: &Appended) -> (Arc<SignedCheckpoint>, Option<bool>) {
-        match &self.witnessing {
-            None => (appended.checkpoint.clone(), None),
-            Some(w) => match w.wait_for(appended.index).await {
-                Some(cp) => (cp, Some(true)),
-                None => (appended.checkpoint.clone(), Some(false)),
-            },
-        }
-    }
-
-    /// The status of a successful write: 201, or 202 when the log has witnesses and their
-    /// quorum did not cosign the entry in time.
-    pub fn write_status(witnessed: Option<bool>) -> actix_web::http::StatusCode {
-        if witnessed == Some(false) {
-            actix_web::http::StatusCode::ACCEPTED
-        } else {
-            actix_web::http::StatusCode::CREATED
-        }
-    }
-
-    /// The bytes of entry `index`, which the caller knows to be below the latest size.
-    pub fn entry(&self, index: u64) -> Result<Vec<u8>, Error> {
-        self.log
-            .store()
-            .entries(index, index + 1)?
-            .pop()
-            .ok_or_else(|| crate::log::StoreError::Corrupt(format!("missing entry {index}")).into())
     }
 
     /// Checks `Authorization: Bearer <admin token>` in constant time.
@@ -168,12 +69,32 @@ impl AppState {
     }
 }
 
-/// A record the store's own invariants say must be there is missing or malformed: 500.
-pub(crate) fn corrupt(message: String) -> Error {
-    crate::log::StoreError::Corrupt(message).into()
+/// The status of a successful write: 201, or 202 when the log has witnesses and their
+/// quorum did not cosign the entry in time.
+pub fn write_status(written: &Written) -> actix_web::http::StatusCode {
+    if written.witnessed == Some(false) {
+        actix_web::http::StatusCode::ACCEPTED
+    } else {
+        actix_web::http::StatusCode::CREATED
+    }
 }
 
-/// The bearer token of a request.
+/// The request's bearer token, if it has a well-formed one.
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
+    bearer(req).ok().map(str::to_owned)
+}
+
+/// The bearer token of a request that has an `Authorization` header (401 if it is not a
+/// well-formed bearer token); `None` without the header.
+pub(crate) fn optional_bearer(req: &HttpRequest) -> Result<Option<String>, Error> {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        bearer(req).map(|t| Some(t.to_owned()))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The bearer token of a request: 401 when it has none or a malformed one.
 pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, Error> {
     let unauthorized = |m: &str| Error::new(Code::Unauthorized, m.to_owned());
     let value = req
@@ -196,66 +117,16 @@ pub fn parse_uuid(code: Code, s: &str) -> Result<uuid::Uuid, Error> {
     uuid::Uuid::parse_str(s).map_err(|_| Error::new(code, format!("{s:?} is not a UUID")))
 }
 
-/// An entry a listing could not read: reported apart, and the listing goes on.
-#[derive(serde::Serialize, schemars::JsonSchema)]
-pub struct UnreadableEntry {
-    /// The entry's index.
-    pub index: u64,
-    /// What could not be read.
-    pub message: String,
-}
-
-impl UnreadableEntry {
-    /// Entry `index`, unreadable because of `message`.
-    pub fn new(index: u64, message: impl Into<String>) -> Self {
-        Self {
-            index,
-            message: message.into(),
-        }
-    }
-}
-
-/// One page of a one-to-many index whose keys end with a big-endian number in log order (a
-/// leaf index, or a dataset's version): the leaf indexes under `prefix` after
-/// `prefix ‖ after`, published ones only, at most `limit`, found by one seek; and whether
-/// there are more.
-pub(crate) fn page(
-    state: &AppState,
-    index: crate::log::store::Index,
-    prefix: &[u8],
-    after: Option<u64>,
-    limit: usize,
-) -> Result<(Vec<u64>, bool), Error> {
-    let size = state.log.latest().size;
-    let after = after.map(u64::to_be_bytes);
-    let mut found: Vec<u64> = state
-        .log
-        .store()
-        .scan(
-            index,
-            prefix,
-            after.as_ref().map(|a| a.as_slice()),
-            limit + 1,
-        )?
-        .into_iter()
-        .map(|(_, leaf)| leaf)
-        .filter(|&leaf| leaf < size)
-        .collect();
-    let truncated = found.len() > limit;
-    found.truncate(limit);
-    Ok((found, truncated))
-}
-
 /// Runs `work` (store reads) on actix-web's blocking thread pool, off the HTTP reactor
 /// threads, so that a long listing never holds up `/checkpoint` or any other request. 503
 /// `unavailable` if the pool is gone (the server is stopping).
 pub(crate) async fn off_reactor<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, Error>
 where
     T: Send + 'static,
-    F: FnOnce(&AppState) -> Result<T, Error> + Send + 'static,
+    F: FnOnce(&Ledger) -> Result<T, Error> + Send + 'static,
 {
     let state = state.clone();
-    web::block(move || work(&state))
+    web::block(move || work(&state.ledger))
         .await
         .map_err(|_| Error::new(Code::Unavailable, "the server is stopping; retry"))?
 }
@@ -431,25 +302,4 @@ pub fn server(
         None => server.listen(listener)?,
     };
     Ok(server.run())
-}
-
-impl From<crate::log::AppendError> for Error {
-    fn from(e: crate::log::AppendError) -> Self {
-        use crate::log::{AppendError, Index};
-        let message = e.to_string();
-        match e {
-            AppendError::TooLarge(_) => Error::new(Code::EntryTooLarge, message),
-            AppendError::Conflict(Index::ParticipantKey) => Error::new(
-                Code::DuplicateKey,
-                "a participant with this public key is already registered",
-            ),
-            AppendError::Conflict(Index::Nonce) => {
-                Error::new(Code::Replayed, "this participant already used this nonce")
-            }
-            AppendError::Conflict(_) => Error::new(Code::Conflict, message),
-            AppendError::Overloaded => Error::new(Code::Overloaded, message),
-            AppendError::Storage(_) => Error::new(Code::StorageUnavailable, message),
-            AppendError::Stopped => Error::new(Code::Unavailable, message),
-        }
-    }
 }

@@ -1,116 +1,16 @@
-//! Receipts: built for an entry against a checkpoint (`GET /v1/receipts/{index}` uses the
-//! latest), as JSON (`datapole.receipt.v1`) or as a c2sp.org/tlog-proof@v1 text. A private
-//! entry's statement and salt go only to its depositor and to auditors.
+//! `GET /v1/receipts/{index}[?format=json|tlog-proof]`: an entry's receipt against the
+//! checkpoint receipts are built on now, as JSON (`datapole.receipt.v1`) or as a
+//! c2sp.org/tlog-proof@v1 text; opened (statement and salt of a private entry) for its owner
+//! and auditors, who send their participant token.
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::prelude::*;
 
 use super::log::Params;
-use super::participants::lookup_participant;
-use super::statements::authenticate;
-use super::{Against, AppState};
-use crate::consent::{RecordKind, RecordLeaf};
+use super::{off_reactor, AppState};
 use crate::error::{Code, Error};
-use crate::log::tree::{self, StoreReader};
-use crate::participant::{ParticipantLeaf, Role};
-use crate::receipt::{
-    Opening, PrivateSidecar, Receipt, ReceiptInclusion, ReceiptLog, ReceiptSigner, RECEIPT_FORMAT,
-};
-use crate::statement::deposit::{DepositLeaf, Visibility};
 
-fn signer(state: &AppState, id: uuid::Uuid) -> Result<Option<ReceiptSigner>, Error> {
-    Ok(lookup_participant(state, id)?.map(|(_, p)| ReceiptSigner {
-        participant_id: p.id.to_string(),
-        public_key: p.public_key,
-    }))
-}
-
-/// The off-log data kept beside entry `index`, if any.
-pub(crate) fn read_sidecar(state: &AppState, index: u64) -> Result<Option<PrivateSidecar>, Error> {
-    match state.log.store().sidecar(index)? {
-        None => Ok(None),
-        Some(bytes) => PrivateSidecar::from_bytes(&bytes)
-            .map(Some)
-            .ok_or_else(|| super::corrupt(format!("entry {index} has an unreadable sidecar"))),
-    }
-}
-
-/// Whether `reader` may open private entries deposited by `depositor` (or consent and access
-/// records issued by `depositor`).
-pub fn may_open(reader: Option<&ParticipantLeaf>, depositor: uuid::Uuid) -> bool {
-    reader.is_some_and(|r| r.id == depositor || r.roles.contains(&Role::Auditor))
-}
-
-/// The receipt of entry `index` against a checkpoint (which must include it); with the
-/// private opening when `open` is true.
-pub fn build_receipt(
-    state: &AppState,
-    index: u64,
-    against: Against<'_>,
-    open: bool,
-) -> Result<Receipt, Error> {
-    let checkpoint = against.checkpoint;
-    let store = state.log.store();
-    let leaf = state.entry(index)?;
-    let hashes = tree::inclusion_proof(index, checkpoint.size, &StoreReader::new(store))?;
-    let mut receipt = Receipt {
-        format: RECEIPT_FORMAT.into(),
-        log: ReceiptLog {
-            origin: state.log.signer().origin().to_owned(),
-            vkey: state.log.signer().vkey().to_owned(),
-        },
-        index,
-        leaf: BASE64_STANDARD.encode(&leaf),
-        inclusion: ReceiptInclusion {
-            tree_size: checkpoint.size,
-            hashes: hashes.iter().map(|h| BASE64_STANDARD.encode(h.0)).collect(),
-        },
-        checkpoint: checkpoint.note.clone(),
-        statement: None,
-        opening: None,
-        signer: None,
-        witnessed: against.witnessed,
-    };
-    if let Some(deposit) = DepositLeaf::from_bytes(&leaf) {
-        let opened = deposit.visibility == Visibility::Public || open;
-        // The signer's key serves to check the statement; without the statement it would be
-        // an unverifiable claim, so it is left out.
-        if opened {
-            receipt.signer = signer(state, deposit.depositor)?;
-        }
-        if deposit.visibility == Visibility::Private && open {
-            let sidecar = read_sidecar(state, index)?.ok_or_else(|| {
-                Error::from(crate::log::StoreError::Corrupt(format!(
-                    "private entry {index} has no readable sidecar"
-                )))
-            })?;
-            receipt.statement = sidecar.statement;
-            receipt.opening = Some(Opening {
-                salt: sidecar.salt,
-                document: sidecar.document,
-            });
-        }
-    } else if let Some(record) = RecordLeaf::from_bytes(&leaf) {
-        // An erased record has no sidecar any more: its receipt proves inclusion only.
-        if let Some(sidecar) = open
-            .then(|| read_sidecar(state, index))
-            .transpose()?
-            .flatten()
-        {
-            receipt.signer = signer(state, record.issuer)?
-                .filter(|_| sidecar.statement.is_some() || record.kind == RecordKind::Access);
-            receipt.statement = sidecar.statement;
-            receipt.opening = Some(Opening {
-                salt: sidecar.salt,
-                document: sidecar.document,
-            });
-        }
-    }
-    Ok(receipt)
-}
-
-/// `GET /v1/receipts/{index}[?format=json|tlog-proof]`, optionally with a participant token.
+/// `GET /v1/receipts/{index}`.
 pub async fn get(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -129,26 +29,18 @@ pub async fn get(
         }
     };
     let index = super::log::parse_u64("index", &index)?;
-    let reader = authenticate(&state, &req)?;
-    let basis = state.receipt_basis();
-    let against = basis.against(index);
-    if index >= against.checkpoint.size {
-        return Err(Error::new(
-            Code::EntryNotFound,
-            format!(
-                "index {index} is beyond the log's size {}",
-                against.checkpoint.size
-            ),
-        ));
-    }
-    let leaf = state.entry(index)?;
-    let open = DepositLeaf::from_bytes(&leaf)
-        .map(|d| d.depositor)
-        .or_else(|| RecordLeaf::from_bytes(&leaf).map(|r| r.issuer))
-        .is_some_and(|owner| may_open(reader.as_ref(), owner));
-    let receipt = build_receipt(&state, index, against, open)?;
+    let token = super::optional_bearer(&req)?;
+    let receipt = off_reactor(&state, move |ledger| {
+        let view = ledger.view();
+        let reader = match token {
+            Some(token) => Some(ledger.authenticate(&view, &token)?),
+            None => None,
+        };
+        ledger.receipt(index, reader.as_ref())
+    })
+    .await?;
     // 202 while the entry awaits the witnesses' quorum: the receipt is the log's alone.
-    let mut answer = if against.witnessed == Some(false) {
+    let mut answer = if receipt.witnessed == Some(false) {
         HttpResponse::Accepted()
     } else {
         HttpResponse::Ok()

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::serve::{check_data_dir, ensure_data_dir, open_log_key};
 use crate::consent::{RecordKind, RecordLeaf};
-use crate::log::store::{Index, IndexKey};
+use crate::ledger::keys;
 use crate::log::{AppendRequest, Sequencer, SequencerConfig, SledStore};
 use crate::participant::{ParticipantLeaf, Registration, Role};
 
@@ -77,10 +77,10 @@ pub fn run(args: PrefillArgs) -> anyhow::Result<()> {
         let accessor = Uuid::new_v4();
         let leaf = ParticipantLeaf::new(&registration, accessor, chrono::Utc::now());
         log.append(AppendRequest {
-            entry: leaf.to_bytes(),
+            entry: leaf.to_bytes()?,
             unique: vec![
-                IndexKey::new(Index::ParticipantKey, key.to_bytes().to_vec()),
-                IndexKey::new(Index::ParticipantId, accessor.as_bytes().to_vec()),
+                keys::participant_key(key.as_bytes()),
+                keys::participant_id(accessor),
             ],
             ..AppendRequest::default()
         })
@@ -94,6 +94,7 @@ pub fn run(args: PrefillArgs) -> anyhow::Result<()> {
         // Keep a queue's worth of appends in flight: the sequencer is never idle, and the
         // next batch forms while the current one is flushed.
         let window = config.queue.max(1) as u64;
+        let log = &log;
         let append = |_: u64| {
             let mut r = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut r);
@@ -106,11 +107,16 @@ pub fn run(args: PrefillArgs) -> anyhow::Result<()> {
                 &r,
                 b"prefill",
             );
-            log.append(AppendRequest {
-                entry: leaf.to_bytes(),
-                unique: vec![IndexKey::new(Index::RecordId, id.as_bytes().to_vec())],
-                ..AppendRequest::default()
-            })
+            let entry = leaf.to_bytes();
+            async move {
+                log.append(AppendRequest {
+                    entry: entry?,
+                    unique: vec![keys::record_id(id)],
+                    ..AppendRequest::default()
+                })
+                .await
+                .map_err(anyhow::Error::from)
+            }
         };
         let mut in_flight = futures_util::stream::FuturesUnordered::new();
         let (mut sent, mut done) = (0u64, 0u64);

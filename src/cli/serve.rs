@@ -11,6 +11,7 @@ use clap::Args;
 
 use crate::api::limits::{RateLimit, RateLimiter};
 use crate::api::{self, AppState, ServerOptions};
+use crate::ledger::Ledger;
 use crate::log::{LogSigner, Sequencer, SequencerConfig, SledStore};
 use crate::witness::collector::{WitnessConfig, Witnessing};
 
@@ -422,15 +423,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     println!("log {} vkey {}", log.signer().origin(), log.signer().vkey());
     println!("datapole listening on {scheme}://{addr}");
-    let mut state = AppState::with_metrics(log, &admin_token, metrics);
+    let mut ledger = Ledger::new(log);
     if let Some(w) = &witnessing {
         println!(
             "witnessed by {} (quorum {})",
             args.witnesses.len(),
             w.quorum()
         );
-        state = state.with_witnessing(w.clone());
+        ledger = ledger.with_witnessing(w.clone());
     }
+    let state = AppState::with_metrics(ledger, &admin_token, metrics);
     let state = actix_web::web::Data::new(state);
     let served = actix_web::rt::System::new().block_on(async move {
         let server = api::server(listener, state, options)?;

@@ -3,7 +3,7 @@
 //!
 //! Every such event is a [`RecordLeaf`] on the public log: a type, a random id, the issuing
 //! participant, a time and a salted commitment, nothing else. What the commitment opens (the
-//! controller's signed statement, or a [`EventDocument`] / [`AccessRecord`] the log wrote) is
+//! controller's signed statement, or an [`EventDocument`] or access record the log wrote) is
 //! kept off the log, with its salt, and handed to the citizen in receipts. Pure types and
 //! functions; no I/O.
 
@@ -12,9 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::decision::{Reason, Verdict};
 use crate::statement::consent::ConsentDecision;
-use crate::statement::dsse::Envelope;
 
 /// The kinds of committed records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -84,9 +82,8 @@ impl RecordLeaf {
     }
 
     /// The entry's bytes: compact JSON.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // Strings, a number and UUIDs: serialising cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, crate::json::EncodeError> {
+        crate::json::to_vec("a record entry", self)
     }
 
     /// Reads a record entry back; `None` if the bytes are not one.
@@ -141,51 +138,8 @@ pub struct EventDocument {
 
 impl EventDocument {
     /// The committed bytes: compact JSON.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
-    /// Reads committed bytes back with the strict reader ([`crate::json`]).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::json::JsonError> {
-        crate::json::from_slice(bytes)
-    }
-}
-
-/// The off-log record of an access decision, which its leaf commits to: the accessor's signed
-/// statement and the log's decision, with what an auditor needs to replay it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccessRecord {
-    /// Format version: 1.
-    pub v: u8,
-    /// The access id (its leaf's id).
-    pub id: Uuid,
-    /// The accessor's participant id.
-    pub accessor: Uuid,
-    /// The accessor's signed access statement.
-    pub statement: Envelope,
-    /// `permit` or `deny`.
-    pub decision: Verdict,
-    /// Why.
-    pub reason: Reason,
-    /// The consent the reason is about, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent_id: Option<Uuid>,
-    /// True for a break-glass access.
-    pub emergency: bool,
-    /// What would have been denied without the emergency, if anything.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub overridden: Option<Reason>,
-    /// The tree size the decision was evaluated at: every consent event below it was seen.
-    pub evaluated_at_size: u64,
-    /// The time the decision was evaluated at.
-    pub decided_at: String,
-}
-
-impl AccessRecord {
-    /// The committed bytes: compact JSON.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, crate::json::EncodeError> {
+        crate::json::to_vec("a record document", self)
     }
 
     /// Reads committed bytes back with the strict reader ([`crate::json`]).
@@ -303,7 +257,7 @@ mod tests {
             &[1; 32],
             b"statement",
         );
-        let bytes = leaf.to_bytes();
+        let bytes = leaf.to_bytes().unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(
             text.starts_with(r#"{"v":1,"type":"consent","id":"00000000-"#),

@@ -14,6 +14,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod record;
+
+pub use record::AccessRecord;
+
 use crate::consent::{Lifecycle, Status};
 use crate::statement::access::LegalBasis;
 

@@ -524,7 +524,7 @@ impl Worker {
             let leaf = first_index + k as u64;
             let hash = tlog_tiles::record_hash(&job.request.entry);
             leaf_hashes.push(hash);
-            index_keys.push((IndexKey::new(Index::LeafHash, hash.0.to_vec()), leaf));
+            index_keys.push((IndexKey::new(Index::LEAF_HASH, hash.0.to_vec()), leaf));
             for key in job.request.unique.into_iter().chain(job.request.index) {
                 index_keys.push((key, leaf));
             }
@@ -664,6 +664,10 @@ mod tests {
     use std::sync::atomic::{AtomicU8, Ordering};
 
     use super::*;
+
+    /// Two user indexes: a unique key, and one a precondition checks.
+    const KEY_INDEX: Index = Index::user(3);
+    const ENDED_INDEX: Index = Index::user(13);
     use crate::log::store::MemoryStore;
 
     const OK: u8 = 0;
@@ -803,7 +807,7 @@ mod tests {
             log.append(big).await,
             Err(AppendError::TooLarge(_))
         ));
-        let key = IndexKey::new(Index::ParticipantKey, vec![1; 32]);
+        let key = IndexKey::new(KEY_INDEX, vec![1; 32]);
         let with_key = |s: &str| AppendRequest {
             entry: s.as_bytes().to_vec(),
             unique: vec![key.clone()],
@@ -812,7 +816,7 @@ mod tests {
         assert_eq!(log.append(with_key("first")).await.unwrap().index, 0);
         assert!(matches!(
             log.append(with_key("second")).await,
-            Err(AppendError::Conflict(Index::ParticipantKey))
+            Err(AppendError::Conflict(KEY_INDEX))
         ));
         assert_eq!(log.latest().size, 1);
         assert_eq!(store.lookup(&key).unwrap(), Some(0));
@@ -844,7 +848,7 @@ mod tests {
         };
         let signer = LogSigner::from_skey(&skey, None).unwrap();
         let (log, _thread) = Sequencer::start(store.clone(), signer, config).unwrap();
-        let ended = IndexKey::new(Index::ConsentWithdrawn, vec![7; 16]);
+        let ended = IndexKey::new(ENDED_INDEX, vec![7; 16]);
         assert_eq!(store.sidecar(0).unwrap(), Some(b"record".to_vec()));
         let access = |s: &str| AppendRequest {
             entry: s.as_bytes().to_vec(),
@@ -865,10 +869,7 @@ mod tests {
         );
         let (before, end) = (before.unwrap(), end.unwrap());
         assert_eq!(before.checkpoint.size, end.checkpoint.size, "one batch");
-        assert!(matches!(
-            after,
-            Err(AppendError::Conflict(Index::ConsentWithdrawn))
-        ));
+        assert!(matches!(after, Err(AppendError::Conflict(ENDED_INDEX))));
         // The absent key was only checked, never written, by the first access.
         assert_eq!(store.lookup(&ended).unwrap(), Some(end.index));
         assert_eq!(store.sidecar(consent.index).unwrap(), None);
@@ -879,10 +880,7 @@ mod tests {
             log.append(access("later 3"))
         );
         for refused in [later.0, later.1, later.2] {
-            assert!(matches!(
-                refused,
-                Err(AppendError::Conflict(Index::ConsentWithdrawn))
-            ));
+            assert!(matches!(refused, Err(AppendError::Conflict(ENDED_INDEX))));
         }
         assert_eq!(log.latest().size, 3);
     }

@@ -31,68 +31,26 @@ pub enum StoreError {
     Format(String),
 }
 
-/// The secondary indexes the log keeps beside its entries. Each maps a key to a leaf index.
+/// A secondary index kept beside the entries, named by a one-byte tag. Each maps a key to a
+/// leaf index. The engine owns [`Index::LEAF_HASH`]; what the other indexes mean, and how
+/// their keys are laid out, belongs to the log's user (the ledger's `keys` module): to the
+/// engine they are opaque bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Index {
-    /// RFC 9162 leaf hash → the (latest) leaf with that hash.
-    LeafHash,
-    /// Participant id (16 bytes) → the participant's registration leaf.
-    ParticipantId,
-    /// Participant Ed25519 public key (32 bytes) → the participant's registration leaf.
-    ParticipantKey,
-    /// SHA-256 of a participant API token → the participant's registration leaf.
-    ApiToken,
-    /// Participant id (16) ‖ statement nonce → the statement's leaf (replay protection).
-    Nonce,
-    /// Dataset id (16) ‖ version (8, big-endian) → that version's leaf.
-    DatasetVersion,
-    /// Content SHA-256 (32) ‖ leaf index (8) → a deposit of that content (one key per deposit).
-    DepositContent,
-    /// Depositor (16) ‖ dataset id (16) ‖ content SHA-256 (32) ‖ visibility (1) → the deposit
-    /// (duplicates).
-    DatasetContent,
-    /// Depositor (16) ‖ content SHA-256 (32) ‖ visibility (1) → the first version of a dataset
-    /// created with that content (duplicates of new-dataset deposits).
-    NewDatasetContent,
-    /// Record id (16: a consent, consent event or access id) → its leaf.
-    RecordId,
-    /// Consent id (16) ‖ leaf index (8) → an event of that consent (given or refused,
-    /// withdrawal, erasure), one key per event.
-    ConsentEvent,
-    /// Consent id (16) ‖ SHA-256 of its citizen secret (32) → the consent's leaf.
-    ConsentSecret,
-    /// Consent id (16) → its withdrawal (at most one).
-    ConsentWithdrawn,
-    /// Consent id (16) → its erasure (at most one).
-    ConsentErased,
-    /// Consent id (16) ‖ leaf index (8) → an access decision that referenced the consent.
-    ConsentAccess,
-    /// Controller id (16) ‖ leaf index (8) → a consent that controller recorded.
-    ControllerConsent,
-}
+pub struct Index(u8);
 
 impl Index {
+    /// RFC 9162 leaf hash → the (latest) leaf with that hash: kept by the sequencer.
+    pub const LEAF_HASH: Index = Index(1);
+
+    /// An index of the log's user, tagged `tag` (2 to 255; 0 and 1 are the engine's).
+    pub const fn user(tag: u8) -> Index {
+        assert!(tag >= 2, "index tags 0 and 1 are the engine's");
+        Index(tag)
+    }
+
     /// The one-byte tag stores use to keep indexes apart.
     pub fn tag(self) -> u8 {
-        match self {
-            Index::LeafHash => 1,
-            Index::ParticipantId => 2,
-            Index::ParticipantKey => 3,
-            Index::ApiToken => 4,
-            Index::Nonce => 5,
-            Index::DatasetVersion => 6,
-            Index::DepositContent => 7,
-            Index::DatasetContent => 8,
-            Index::NewDatasetContent => 9,
-            Index::RecordId => 10,
-            Index::ConsentEvent => 11,
-            Index::ConsentSecret => 12,
-            Index::ConsentWithdrawn => 13,
-            Index::ConsentErased => 14,
-            Index::ConsentAccess => 15,
-            Index::ControllerConsent => 16,
-        }
+        self.0
     }
 }
 

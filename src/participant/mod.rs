@@ -146,9 +146,8 @@ impl ParticipantLeaf {
     }
 
     /// The entry's bytes: compact JSON.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // Serialising plain strings, numbers and a UUID cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, crate::json::EncodeError> {
+        crate::json::to_vec("a participant entry", self)
     }
 
     /// Reads a participant entry back; `None` if the bytes are not one.
@@ -190,7 +189,7 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let leaf = ParticipantLeaf::new(&r, Uuid::nil(), at);
-        let bytes = leaf.to_bytes();
+        let bytes = leaf.to_bytes().unwrap();
         assert!(bytes.starts_with(br#"{"v":1,"type":"participant","id":"00000000-"#));
         assert!(String::from_utf8_lossy(&bytes)
             .contains(r#""registered_at":"2026-11-28T10:00:00.000Z""#));

@@ -126,9 +126,8 @@ impl PrivateSidecar {
     }
 
     /// The sidecar's stored bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // Strings only: serialising cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, crate::json::EncodeError> {
+        crate::json::to_vec("an off-log record", self)
     }
 }
 

@@ -215,7 +215,7 @@ impl DepositLeaf {
         salt: &[u8; 32],
         place: Placement,
         at: DateTime<Utc>,
-    ) -> Self {
+    ) -> Result<Self, crate::json::EncodeError> {
         let Placement {
             dataset_id,
             version,
@@ -224,9 +224,9 @@ impl DepositLeaf {
         } = place;
         let (statement, commitment) = match deposit.visibility {
             Visibility::Public => (Some(envelope.clone()), None),
-            Visibility::Private => (None, Some(field::hex(&commitment(salt, envelope)))),
+            Visibility::Private => (None, Some(field::hex(&commitment(salt, envelope)?))),
         };
-        Self {
+        Ok(Self {
             v: 1,
             kind: DEPOSIT_LEAF_TYPE.into(),
             dataset_id,
@@ -239,13 +239,12 @@ impl DepositLeaf {
             deposited_at: at.to_rfc3339_opts(SecondsFormat::Millis, true),
             statement,
             commitment,
-        }
+        })
     }
 
     /// The entry's bytes: compact JSON.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // Plain strings, numbers and UUIDs: serialising cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, crate::json::EncodeError> {
+        crate::json::to_vec("a deposit entry", self)
     }
 
     /// The dataset's controller: the one the entry names, else the depositor.
@@ -262,8 +261,8 @@ impl DepositLeaf {
 }
 
 /// The commitment of a private statement: SHA-256(salt || envelope bytes).
-pub fn commitment(salt: &[u8], envelope: &Envelope) -> [u8; 32] {
-    super::commitment(salt, &envelope.to_bytes())
+pub fn commitment(salt: &[u8], envelope: &Envelope) -> Result<[u8; 32], crate::json::EncodeError> {
+    Ok(super::commitment(salt, &envelope.to_bytes()?))
 }
 
 #[cfg(test)]

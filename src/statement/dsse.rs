@@ -85,9 +85,8 @@ impl Envelope {
     /// The envelope's canonical bytes: compact JSON in field order. Every field is ASCII by
     /// construction once [`Envelope::check`] has passed, so any JSON serialiser that keeps key
     /// order produces the same bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // Serialising three strings and a list of string pairs cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, crate::json::EncodeError> {
+        crate::json::to_vec("a DSSE envelope", self)
     }
 
     /// Checks the envelope's shape: one signature, a printable-ASCII payload type, base64

@@ -6,7 +6,8 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
 use super::{leaf_hash, verify_checkpoint, verify_inclusion, Hash};
-use crate::consent::{AccessRecord, EventDocument, RecordKind, RecordLeaf};
+use crate::consent::{EventDocument, RecordKind, RecordLeaf};
+use crate::decision::AccessRecord;
 use crate::decision::Verdict;
 use crate::receipt::{Receipt, RECEIPT_FORMAT};
 use crate::statement::access::{AccessPayload, ACCESS_TYPE};
@@ -278,7 +279,8 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
                     .decode(&op.salt)
                     .ok()
                     .filter(|s| s.len() == 32)
-                    .map(|salt| crate::field::hex(&commitment(&salt, st)));
+                    .and_then(|salt| commitment(&salt, st).ok())
+                    .map(|c| crate::field::hex(&c));
                 report.push(
                     "commitment",
                     if opened.as_deref() == Some(c.as_str()) {
@@ -405,7 +407,9 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
         return;
     };
     let committed = match (&r.statement, &opening.document) {
-        (Some(st), None) => Ok(st.to_bytes()),
+        (Some(st), None) => st
+            .to_bytes()
+            .map_err(|e| format!("the statement cannot be written back: {e}")),
         (None, Some(doc)) => BASE64_STANDARD
             .decode(doc)
             .map_err(|_| "the opening's document is not base64".to_owned()),

@@ -138,7 +138,7 @@ fn serve(asset: &'static Asset, state: &crate::api::AppState) -> HttpResponse {
         // Small, and changed only with the binary: revalidate, so an upgrade shows at once.
         .insert_header((header::CACHE_CONTROL, "no-cache"));
     if asset.content_type == HTML {
-        res.body(with_log_key(asset.body, state.log.signer().vkey()))
+        res.body(with_log_key(asset.body, state.ledger.log().signer().vkey()))
     } else {
         res.body(asset.body)
     }

@@ -452,6 +452,7 @@ impl Participant {
             &self.key,
         )
         .to_bytes()
+        .unwrap()
     }
 }
 

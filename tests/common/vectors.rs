@@ -339,7 +339,8 @@ fn crafted(s: &Scenario) -> Vec<(String, Value)> {
                 &s.hospital.id,
                 &s.hospital.key,
             )
-            .to_bytes(),
+            .to_bytes()
+            .unwrap(),
         )
         .unwrap()
     };
@@ -458,7 +459,9 @@ fn crafted(s: &Scenario) -> Vec<(String, Value)> {
         .to_string()
         .replacen('{', "{\"action\":\"export\",", 1);
     document["statement"] = serde_json::from_slice(
-        &Envelope::sign(ACCESS_TYPE, twice.as_bytes(), &s.lab.id, &s.lab.key).to_bytes(),
+        &Envelope::sign(ACCESS_TYPE, twice.as_bytes(), &s.lab.id, &s.lab.key)
+            .to_bytes()
+            .unwrap(),
     )
     .unwrap();
     let document = serde_json::to_vec(&document).unwrap();

@@ -7,11 +7,11 @@
 //!
 //! In that directory:
 //! - `hold`: a permit decided on the consent basis is held before it is appended: the
-//!   handler writes `held-<attempt>` (1 for the first decision, 2 after one lost race, ...)
+//!   ledger writes `held-<attempt>` (1 for the first decision, 2 after one lost race, ...)
 //!   and waits until `release` exists;
 //! - `pin-view`: every attempt of a request decides on the tree its first attempt saw, as a
 //!   server whose published view lags behind its store would: a consent ended meanwhile
-//!   still looks in force, so every attempt loses its race and the handler gives up.
+//!   still looks in force, so every attempt loses its race and the ledger gives up.
 
 /// A string only a binary built with the hooks contains.
 #[cfg(feature = "test-hooks")]

@@ -1,0 +1,269 @@
+//! The layouts of the ledger's secondary indexes: every key the ledger writes to the log's
+//! indexes is built here, and every key it reads back is decoded here. To the engine an index
+//! is a tag and a key is opaque bytes; their meaning lives in this module only.
+//!
+//! One-to-many indexes ("listed") get the entry's leaf index appended by the sequencer
+//! (8 bytes, big-endian): their keys here are prefixes.
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::log::{Index, IndexKey};
+use crate::statement::deposit::Visibility;
+
+/// Participant id (16 bytes) → the participant's registration.
+pub const PARTICIPANT_ID: Index = Index::user(2);
+/// Participant Ed25519 public key (32) → the participant's registration (unique).
+pub const PARTICIPANT_KEY: Index = Index::user(3);
+/// SHA-256 of a participant API token (32) → the participant's registration.
+pub const API_TOKEN: Index = Index::user(4);
+/// Participant id (16) ‖ statement nonce → the statement's entry (replay protection).
+pub const NONCE: Index = Index::user(5);
+/// Dataset id (16) ‖ version (8, big-endian) → that version's entry.
+pub const DATASET_VERSION: Index = Index::user(6);
+/// Content SHA-256 (32) ‖ leaf index (8) → a deposit of that content (listed).
+pub const DEPOSIT_CONTENT: Index = Index::user(7);
+/// Depositor (16) ‖ dataset id (16) ‖ content SHA-256 (32) ‖ visibility (1) → the deposit of
+/// that content to that dataset (duplicates).
+pub const DATASET_CONTENT: Index = Index::user(8);
+/// Depositor (16) ‖ content SHA-256 (32) ‖ visibility (1) → the first version of a dataset
+/// created with that content (duplicates of new-dataset deposits).
+pub const NEW_DATASET_CONTENT: Index = Index::user(9);
+/// Record id (16: a consent, consent event or access id) → its entry.
+pub const RECORD_ID: Index = Index::user(10);
+/// Consent id (16) ‖ leaf index (8) → an event of that consent (listed).
+pub const CONSENT_EVENT: Index = Index::user(11);
+/// Consent id (16) ‖ SHA-256 of its citizen secret (32) → the consent's entry.
+pub const CONSENT_SECRET: Index = Index::user(12);
+/// Consent id (16) → its withdrawal (at most one).
+pub const CONSENT_WITHDRAWN: Index = Index::user(13);
+/// Consent id (16) → its erasure (at most one).
+pub const CONSENT_ERASED: Index = Index::user(14);
+/// Consent id (16) ‖ leaf index (8) → an access decision that cited the consent (listed).
+pub const CONSENT_ACCESS: Index = Index::user(15);
+/// Controller id (16) ‖ leaf index (8) → a consent that controller recorded (listed).
+pub const CONTROLLER_CONSENT: Index = Index::user(16);
+
+/// The unique keys whose refusal the ledger answers with its own error, by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// A participant with this key exists.
+    ParticipantKey,
+    /// The signer already used this nonce.
+    Nonce,
+    /// The version number was taken by a concurrent deposit.
+    DatasetVersion,
+    /// The content was deposited concurrently.
+    DuplicateContent,
+    /// The consent was withdrawn.
+    Withdrawn,
+    /// The consent was erased.
+    Erased,
+    /// Any other unique key (a random id that collided).
+    Other,
+}
+
+impl Taken {
+    /// What a refused unique key of `index` means.
+    pub fn of(index: Index) -> Self {
+        match index {
+            PARTICIPANT_KEY => Taken::ParticipantKey,
+            NONCE => Taken::Nonce,
+            DATASET_VERSION => Taken::DatasetVersion,
+            DATASET_CONTENT | NEW_DATASET_CONTENT => Taken::DuplicateContent,
+            CONSENT_WITHDRAWN => Taken::Withdrawn,
+            CONSENT_ERASED => Taken::Erased,
+            _ => Taken::Other,
+        }
+    }
+}
+
+/// A participant's registration by id.
+pub fn participant_id(id: Uuid) -> IndexKey {
+    IndexKey::new(PARTICIPANT_ID, id.as_bytes().to_vec())
+}
+
+/// A participant's registration by public key.
+pub fn participant_key(public_key: &[u8; 32]) -> IndexKey {
+    IndexKey::new(PARTICIPANT_KEY, public_key.to_vec())
+}
+
+/// A participant's registration by the hash of its API token.
+pub fn api_token(token: &str) -> IndexKey {
+    IndexKey::new(API_TOKEN, Sha256::digest(token.as_bytes()).to_vec())
+}
+
+/// A (signer, nonce) pair, taken by the statement's entry.
+pub fn nonce(signer: Uuid, nonce: &str) -> IndexKey {
+    IndexKey::new(NONCE, [signer.as_bytes(), nonce.as_bytes()].concat())
+}
+
+/// Version `version` of dataset `dataset`.
+pub fn dataset_version(dataset: Uuid, version: u64) -> IndexKey {
+    IndexKey::new(
+        DATASET_VERSION,
+        [dataset.as_bytes().as_slice(), &version.to_be_bytes()].concat(),
+    )
+}
+
+/// The prefix of every version of dataset `dataset`.
+pub fn dataset_versions(dataset: Uuid) -> Vec<u8> {
+    dataset.as_bytes().to_vec()
+}
+
+/// The version number a [`DATASET_VERSION`] key names.
+pub fn version_of(key: &[u8]) -> Option<u64> {
+    let v: [u8; 8] = key.get(16..24)?.try_into().ok()?;
+    Some(u64::from_be_bytes(v))
+}
+
+/// The listed key of every deposit of content `sha256`, and the prefix a search scans.
+pub fn deposit_content(sha256: &[u8; 32]) -> IndexKey {
+    IndexKey::new(DEPOSIT_CONTENT, sha256.to_vec())
+}
+
+fn visibility_byte(visibility: Visibility) -> u8 {
+    match visibility {
+        Visibility::Public => b'p',
+        Visibility::Private => b's',
+    }
+}
+
+/// A depositor's deposit of content `sha256` with `visibility` to dataset `dataset`.
+pub fn dataset_content(
+    depositor: Uuid,
+    dataset: Uuid,
+    sha256: &[u8; 32],
+    visibility: Visibility,
+) -> IndexKey {
+    IndexKey::new(
+        DATASET_CONTENT,
+        [
+            depositor.as_bytes().as_slice(),
+            dataset.as_bytes(),
+            sha256,
+            &[visibility_byte(visibility)],
+        ]
+        .concat(),
+    )
+}
+
+/// A depositor's new dataset created with content `sha256` and `visibility`.
+pub fn new_dataset_content(depositor: Uuid, sha256: &[u8; 32], visibility: Visibility) -> IndexKey {
+    IndexKey::new(
+        NEW_DATASET_CONTENT,
+        [
+            depositor.as_bytes().as_slice(),
+            sha256,
+            &[visibility_byte(visibility)],
+        ]
+        .concat(),
+    )
+}
+
+/// A consent, consent event or access record by id.
+pub fn record_id(id: Uuid) -> IndexKey {
+    IndexKey::new(RECORD_ID, id.as_bytes().to_vec())
+}
+
+/// The listed key of a consent's events, and the prefix that lists them.
+pub fn consent_events(consent: Uuid) -> IndexKey {
+    IndexKey::new(CONSENT_EVENT, consent.as_bytes().to_vec())
+}
+
+/// A consent's citizen secret, kept as its hash.
+pub fn consent_secret(consent: Uuid, secret: &str) -> IndexKey {
+    IndexKey::new(
+        CONSENT_SECRET,
+        [
+            consent.as_bytes().as_slice(),
+            &Sha256::digest(secret.as_bytes()),
+        ]
+        .concat(),
+    )
+}
+
+/// A consent's withdrawal (at most one).
+pub fn consent_withdrawn(consent: Uuid) -> IndexKey {
+    IndexKey::new(CONSENT_WITHDRAWN, consent.as_bytes().to_vec())
+}
+
+/// A consent's erasure (at most one).
+pub fn consent_erased(consent: Uuid) -> IndexKey {
+    IndexKey::new(CONSENT_ERASED, consent.as_bytes().to_vec())
+}
+
+/// The listed key of the access decisions citing a consent, and the prefix that lists them.
+pub fn consent_accesses(consent: Uuid) -> IndexKey {
+    IndexKey::new(CONSENT_ACCESS, consent.as_bytes().to_vec())
+}
+
+/// The listed key of a controller's consents, and the prefix that lists them.
+pub fn controller_consents(controller: Uuid) -> IndexKey {
+    IndexKey::new(CONTROLLER_CONSENT, controller.as_bytes().to_vec())
+}
+
+/// The one key of controller `controller`'s consent at leaf `index`.
+pub fn controller_consent_at(controller: Uuid, index: u64) -> IndexKey {
+    IndexKey::new(
+        CONTROLLER_CONSENT,
+        [controller.as_bytes().as_slice(), &index.to_be_bytes()].concat(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_distinct_and_leave_the_engine_its_own() {
+        let all = [
+            PARTICIPANT_ID,
+            PARTICIPANT_KEY,
+            API_TOKEN,
+            NONCE,
+            DATASET_VERSION,
+            DEPOSIT_CONTENT,
+            DATASET_CONTENT,
+            NEW_DATASET_CONTENT,
+            RECORD_ID,
+            CONSENT_EVENT,
+            CONSENT_SECRET,
+            CONSENT_WITHDRAWN,
+            CONSENT_ERASED,
+            CONSENT_ACCESS,
+            CONTROLLER_CONSENT,
+        ];
+        let tags: std::collections::HashSet<u8> = all.iter().map(|i| i.tag()).collect();
+        assert_eq!(tags.len(), all.len());
+        assert!(!tags.contains(&Index::LEAF_HASH.tag()));
+    }
+
+    #[test]
+    fn a_version_key_decodes_to_its_version() {
+        let d = Uuid::from_bytes([9; 16]);
+        assert_eq!(version_of(&dataset_version(d, 42).key), Some(42));
+        assert_eq!(version_of(&d.as_bytes()[..]), None);
+        assert!(dataset_version(d, 1).key.starts_with(&dataset_versions(d)));
+    }
+
+    #[test]
+    fn the_layouts_are_the_stored_ones() {
+        // The bytes existing stores hold: changing a layout is a store format change.
+        let id = Uuid::from_bytes([1; 16]);
+        let sha = [2u8; 32];
+        assert_eq!(
+            dataset_content(id, id, &sha, Visibility::Private).key,
+            [&[1u8; 16][..], &[1; 16], &[2; 32], b"s"].concat()
+        );
+        assert_eq!(
+            new_dataset_content(id, &sha, Visibility::Public).key,
+            [&[1u8; 16][..], &[2; 32], b"p"].concat()
+        );
+        assert_eq!(nonce(id, "abc").key, [&[1u8; 16][..], b"abc"].concat());
+        assert_eq!(
+            controller_consent_at(id, 7).key,
+            [&[1u8; 16][..], &7u64.to_be_bytes()].concat()
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! The statement boundary shared by every participant write: read the DSSE envelope with the
+//! strict reader, find the signer, verify the signature and the signer's role, all before
+//! anything is queued; then the payload and its freshness (time and nonce).
+
+use uuid::Uuid;
+
+use super::{keys, Ledger, View};
+use crate::error::{Code, Error};
+use crate::json::{self, JsonErrorKind};
+use crate::log::IndexKey;
+use crate::participant::{ParticipantLeaf, Role};
+use crate::statement::dsse::{DsseError, Envelope};
+use crate::statement::Freshness;
+
+/// A statement whose signature and signer's role were checked.
+pub struct Signed {
+    /// The envelope as received.
+    pub envelope: Envelope,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    /// The signer's registration.
+    pub signer: ParticipantLeaf,
+}
+
+impl Ledger {
+    /// Reads and verifies a DSSE envelope of `payload_type` signed by a published participant
+    /// with `role`.
+    pub fn verify_statement(
+        &self,
+        view: &View,
+        body: &[u8],
+        payload_type: &str,
+        role: Role,
+    ) -> Result<Signed, Error> {
+        // The strict reader: a key twice (`payload`, say) is refused, not read as its last value.
+        let envelope: Envelope = json::from_slice(body).map_err(|e| {
+            Error::new(Code::MalformedEnvelope, format!("not a DSSE envelope: {e}"))
+        })?;
+        let keyid = match envelope.check() {
+            Ok((_, keyid)) => keyid.to_owned(),
+            Err(e) => return Err(Error::new(Code::MalformedEnvelope, e.to_string())),
+        };
+        if envelope.payload_type != payload_type {
+            return Err(Error::new(
+                Code::MalformedEnvelope,
+                format!(
+                    "payloadType {:?}: this endpoint takes {payload_type}",
+                    envelope.payload_type
+                ),
+            ));
+        }
+        let unknown = || {
+            Error::new(
+                Code::UnknownParticipant,
+                format!("keyid {keyid:?} is not a registered participant"),
+            )
+        };
+        let id = Uuid::parse_str(&keyid).map_err(|_| unknown())?;
+        if id.to_string() != keyid {
+            // Receipts compare keyids as text: only the spelling registration returned is
+            // accepted.
+            return Err(Error::new(
+                Code::UnknownParticipant,
+                format!("keyid {keyid:?} must be the participant id exactly as registered ({id})"),
+            ));
+        }
+        let cached = self.cached_participant(view, id)?.ok_or_else(unknown)?;
+        let key = cached.key.ok_or_else(unknown)?;
+        let payload = envelope.verify(&key).map_err(|e| match e {
+            DsseError::BadSignature(_) => Error::new(
+                Code::BadSignature,
+                format!("the signature does not verify with the key registered for {id}"),
+            ),
+            DsseError::Malformed(m) => Error::new(Code::MalformedEnvelope, m),
+        })?;
+        let signer = cached.leaf.clone();
+        if !signer.roles.contains(&role) {
+            return Err(Error::new(
+                Code::ForbiddenRole,
+                format!(
+                    "participant {id} lacks the {} role this statement needs",
+                    role.as_str()
+                ),
+            ));
+        }
+        Ok(Signed {
+            envelope,
+            payload,
+            signer,
+        })
+    }
+
+    /// Checks a statement's freshness: 422 `stale_statement` if `issued_at` is off the server
+    /// clock by more than five minutes, 409 `replayed` if `signer` already used the nonce
+    /// (published or not). Returns the nonce's index key, to be taken (unique) by the
+    /// statement's entry.
+    pub(super) fn check_fresh(
+        &self,
+        signer: Uuid,
+        freshness: &Freshness,
+    ) -> Result<IndexKey, Error> {
+        freshness
+            .check(chrono::Utc::now())
+            .map_err(|e| Error::new(Code::StaleStatement, e.to_string()))?;
+        let key = keys::nonce(signer, &freshness.nonce);
+        if self.taken(&key)?.is_some() {
+            return Err(Error::new(
+                Code::Replayed,
+                "this participant already used this nonce",
+            ));
+        }
+        Ok(key)
+    }
+}
+
+/// Parses a statement payload into `T` with the strict reader every later reader of the
+/// statement uses ([`crate::json`]): 422 `invalid_payload` when it is not JSON or not a JSON
+/// object, 422 `invalid_field` naming the path (`payload.<path>: <reason>`) for a key
+/// repeated at any depth, a number beyond 2^53−1, nesting too deep, or a field that does not
+/// fit `T`.
+pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Error> {
+    let not_an_object = || Error::new(Code::InvalidPayload, "the payload must be a JSON object");
+    json::from_slice(payload).map_err(|e| match e.kind {
+        JsonErrorKind::Syntax => Error::new(
+            Code::InvalidPayload,
+            format!("the payload is not JSON: {e}"),
+        ),
+        // Rare, so read again: structs also read from arrays, whose errors have a path.
+        JsonErrorKind::Shape if json::value(payload).is_ok_and(|v| !v.is_object()) => {
+            not_an_object()
+        }
+        _ => Error::invalid_field(e.at("payload")),
+    })
+}
