@@ -29,7 +29,7 @@ use crate::error::{Code, Error};
 use crate::http::{self, get, resource, timeouts};
 pub use crate::http::{parse_json, read_json_body};
 use crate::log::{Appended, Sequencer, SignedCheckpoint};
-use crate::witness::collector::Witnessing;
+use crate::witnessing::collector::Witnessing;
 
 /// The largest request body accepted by JSON endpoints.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
