@@ -206,9 +206,7 @@ fn strip(src: &str) -> String {
                 None
             };
             if let Some(end) = end {
-                for k in i..=end {
-                    out.push(blank(b[k]));
-                }
+                out.extend(b[i..=end].iter().map(|&c| blank(c)));
                 i = end + 1;
                 continue;
             }
