@@ -30,3 +30,4 @@ pub mod statement;
 pub mod verify;
 pub mod web;
 pub mod witness;
+pub mod witnessing;

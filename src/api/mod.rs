@@ -131,7 +131,7 @@ where
         .map_err(|_| Error::new(Code::Unavailable, "the server is stopping; retry"))?
 }
 
-/// Registers every route on an app.
+/// Registers every route of the API on an app ([`server`] adds the pages).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     const READ: &str = "GET, HEAD";
     cfg.app_data(web::QueryConfig::default().error_handler(http::query_error))
@@ -166,8 +166,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(consents::withdraw)),
         )
         .service(resource("/v1/consents/{id}/erase", "POST").route(web::post().to(consents::erase)))
-        .service(resource("/v1/accesses", "POST").route(web::post().to(accesses::submit)))
-        .configure(crate::web::routes);
+        .service(resource("/v1/accesses", "POST").route(web::post().to(accesses::submit)));
 }
 
 /// How the HTTP server protects itself.
@@ -210,6 +209,7 @@ pub fn server(
 ) -> std::io::Result<Server> {
     let limiter = options.rate_limit.clone();
     let metrics = state.metrics.clone();
+    let pages = crate::web::routes(state.ledger.log().signer().vkey());
     let bounds = timeouts::Bounds {
         request: options.request_timeout,
         keep_alive: options.keep_alive,
@@ -284,6 +284,7 @@ pub fn server(
                 }
             })
             .configure(routes)
+            .configure(pages.clone())
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(Error::new(Code::NotFound, "no such resource"))
             }))

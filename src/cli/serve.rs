@@ -13,7 +13,7 @@ use crate::api::limits::{RateLimit, RateLimiter};
 use crate::api::{self, AppState, ServerOptions};
 use crate::ledger::Ledger;
 use crate::log::{LogSigner, Sequencer, SequencerConfig, SledStore};
-use crate::witness::collector::{WitnessConfig, Witnessing};
+use crate::witnessing::collector::{WitnessConfig, Witnessing};
 
 /// The key name (and so the origin) of a log created with no `--origin`.
 pub const DEFAULT_NAME: &str = "datapole.localhost/log";

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use crate::error::{Code, Error};
 use crate::log::{AppendError, AppendRequest, Appended, IndexKey, Sequencer, SignedCheckpoint};
-use crate::witness::collector::Witnessing;
+use crate::witnessing::collector::Witnessing;
 
 #[cfg(feature = "test-hooks")]
 pub use test_hooks::MARKER as TEST_HOOKS_MARKER;

@@ -400,6 +400,52 @@ impl Frontier {
 }
 
 #[cfg(test)]
+mod cosignature_tests {
+    use super::*;
+    use crate::witness::cosignature::CosignatureVerifier;
+    use base64::prelude::*;
+    use serde_json::Value;
+
+    /// Vectors from an independent implementation (tests/vectors/witness-cosignature.py).
+    fn vectors() -> Value {
+        serde_json::from_str(include_str!("../../tests/vectors/witness-cosignature.json")).unwrap()
+    }
+
+    fn s(v: &Value, k: &str) -> String {
+        v[k].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn one_cosignature_never_counts_twice() {
+        let v = vectors();
+        let cosigned = s(&v, "cosigned_checkpoint7");
+        let w1 = CosignatureVerifier::from_vkey(&s(&v, "wit_vkey_cosig_v1")).unwrap();
+        assert_eq!(count_cosignatures(&cosigned, std::slice::from_ref(&w1)), 1);
+        // The same public key under another name: the signed message does not name the
+        // witness, so a copy of the line under that name would verify too. Refused.
+        let alias = CosignatureVerifier::new("witness.example/alias", *w1.public_key()).unwrap();
+        let copied = format!(
+            "{cosigned}{}",
+            s(&v, "add_checkpoint_response_200").replace(
+                "— witness.example/w1 3xwKNQ",
+                &format!(
+                    "— witness.example/alias {}",
+                    &BASE64_STANDARD.encode(signed_note::Verifier::key_id(&alias).to_be_bytes())
+                        [..6]
+                )
+            )
+        );
+        assert!(check_cosignatures(&copied, &[w1.clone(), alias.clone()]).is_err());
+        assert_eq!(count_cosignatures(&copied, &[w1, alias]), 0);
+        // A quorum of zero is no requirement.
+        let check = receipt::check_witnesses(&cosigned, &[s(&v, "wit_vkey_cosig_v1")], 0);
+        assert!(!check.ok, "{}", check.detail);
+        let check = receipt::check_witnesses(&cosigned, &[s(&v, "wit_vkey_cosig_v1")], 1);
+        assert!(check.ok, "{}", check.detail);
+    }
+}
+
+#[cfg(test)]
 mod frontier_tests {
     use super::*;
 

@@ -5,6 +5,12 @@
 //!
 //! The pages call the public JSON API and the C2SP read paths; whatever they show about the
 //! log's integrity they check in the browser (WebCrypto), not on the server's word.
+//!
+//! This module knows the pages, their headers and the log's verifier key it is given; it must
+//! not import the API ([`crate::api`]) or the log: the server that composes the API and the
+//! pages registers both, handing the pages the key ([`routes`]).
+
+use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
@@ -125,7 +131,7 @@ pub fn with_log_key(page: &[u8], vkey: &str) -> Vec<u8> {
     [&page[..end], meta.as_bytes(), &page[end..]].concat()
 }
 
-fn serve(asset: &'static Asset, state: &crate::api::AppState) -> HttpResponse {
+fn serve(asset: &'static Asset, vkey: &str) -> HttpResponse {
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CONTENT_TYPE, asset.content_type))
         .insert_header((
@@ -138,20 +144,26 @@ fn serve(asset: &'static Asset, state: &crate::api::AppState) -> HttpResponse {
         // Small, and changed only with the binary: revalidate, so an upgrade shows at once.
         .insert_header((header::CACHE_CONTROL, "no-cache"));
     if asset.content_type == HTML {
-        res.body(with_log_key(asset.body, state.ledger.log().signer().vkey()))
+        res.body(with_log_key(asset.body, vkey))
     } else {
         res.body(asset.body)
     }
 }
 
-/// Registers the pages and assets.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    for asset in ASSETS {
-        cfg.service(
-            crate::http::resource(asset.path, "GET, HEAD").route(crate::http::get().to(
-                move |state: web::Data<crate::api::AppState>| async move { serve(asset, &state) },
-            )),
-        );
+/// What registers the pages and assets, every page carrying the log's verifier key `vkey`
+/// (see [`with_log_key`]): `app.configure(web::routes(vkey))`.
+pub fn routes(vkey: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    let vkey: Arc<str> = Arc::from(vkey);
+    move |cfg: &mut web::ServiceConfig| {
+        for asset in ASSETS {
+            let vkey = vkey.clone();
+            cfg.service(crate::http::resource(asset.path, "GET, HEAD").route(
+                crate::http::get().to(move || {
+                    let vkey = vkey.clone();
+                    async move { serve(asset, &vkey) }
+                }),
+            ));
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde::Serialize;
 
-use super::{AddError, Refusal, Witness};
+use super::{AddError, Refusal, Witness, SIZE_CONTENT_TYPE};
 use crate::error::{Code, Error};
 use crate::http::json_error_body;
 use crate::http::timeouts;
@@ -20,9 +20,6 @@ use crate::http::timeouts;
 /// The largest `add-checkpoint` body accepted: 63 proof lines and a checkpoint with its
 /// signatures take a few kilobytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// The content type of a 409's size body (c2sp.org/tlog-witness).
-pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
 
 /// Seconds since the epoch; `None` if the clock is before it (a cosignature's timestamp must
 /// not be zero).

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use signed_note::Note;
 use tlog_tiles::Hash;
 
-use super::cosignature::CosignatureVerifier;
-use super::AddCheckpoint;
 use crate::log::SignedCheckpoint;
+use crate::witness::cosignature::CosignatureVerifier;
+use crate::witness::{AddCheckpoint, SIZE_CONTENT_TYPE};
 
 /// How many times one submission follows a witness's 409 to another old size.
 const MAX_CONFLICT_RETRIES: usize = 10;
@@ -76,7 +76,7 @@ pub fn interpret(status: u16, content_type: &str, body: Vec<u8>) -> Answer {
     if status == 200 {
         return Answer::Cosigned(body);
     }
-    if status == 409 && content_type == super::http::SIZE_CONTENT_TYPE {
+    if status == 409 && content_type == SIZE_CONTENT_TYPE {
         let size = std::str::from_utf8(&body)
             .ok()
             .and_then(|s| s.strip_suffix('\n'))
@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn size_conflicts_are_read_as_strictly_as_the_spec_writes_them() {
-        let t = super::super::http::SIZE_CONTENT_TYPE;
+        let t = SIZE_CONTENT_TYPE;
         assert_eq!(interpret(409, t, b"7\n".to_vec()), Answer::SizeConflict(7));
         assert_eq!(interpret(409, t, b"0\n".to_vec()), Answer::SizeConflict(0));
         for bad in [&b"7"[..], b"07\n", b"\n", b"x\n", b"7\n\n"] {
