@@ -33,46 +33,53 @@ pub enum Entry {
 /// Why bytes are not an entry this code reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
-    /// Not strict JSON, or not the shape its `type` names.
-    #[error("{0}")]
-    Json(#[from] JsonError),
-    /// Not a JSON object.
-    #[error("an entry is a JSON object")]
-    NotAnObject,
-    /// A `v` other than 1, or none.
-    #[error("entry format version {0}: this reader knows version {ENTRY_VERSION}")]
-    Version(String),
-    /// A `type` no format has, or none.
-    #[error("entry type {0}: not participant, deposit, consent, withdrawal, erasure or access")]
-    Type(String),
+    /// Not strict JSON.
+    #[error("not JSON: {0}")]
+    Json(JsonError),
+    /// Not a JSON object with a string `type`.
+    #[error("no entry type")]
+    NoType,
+    /// A `type` no format has.
+    #[error("unknown entry type {0:?}")]
+    UnknownType(String),
+    /// The format its `type` names, but another version or shape.
+    #[error("malformed {kind} entry: {reason}")]
+    Malformed {
+        /// `participant`, `deposit` or `record`.
+        kind: &'static str,
+        /// What does not fit.
+        reason: String,
+    },
 }
 
 impl Entry {
-    /// Reads an entry: strict JSON, then the one format its `type` names.
+    /// Reads an entry: strict JSON, then the one format its `type` names, version 1.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntryError> {
-        let value = json::value(bytes)?;
-        let object = value.as_object().ok_or(EntryError::NotAnObject)?;
-        match object.get("v") {
-            Some(v) if v.as_u64() == Some(ENTRY_VERSION) => {}
-            other => {
-                return Err(EntryError::Version(
-                    other.map_or_else(|| "missing".into(), |v| v.to_string()),
-                ))
-            }
-        }
-        let kind = match object.get("type") {
+        let value = json::value(bytes).map_err(EntryError::Json)?;
+        let kind = match value.get("type") {
             Some(serde_json::Value::String(t)) => t.clone(),
-            other => {
-                return Err(EntryError::Type(
-                    other.map_or_else(|| "missing".into(), |v| v.to_string()),
-                ))
-            }
+            _ => return Err(EntryError::NoType),
         };
-        Ok(match kind.as_str() {
-            PARTICIPANT_TYPE => Entry::Participant(json::from_value(value)?),
-            DEPOSIT_LEAF_TYPE => Entry::Deposit(json::from_value(value)?),
-            t if RECORD_TYPES.contains(&t) => Entry::Record(json::from_value(value)?),
-            other => return Err(EntryError::Type(format!("{other:?}"))),
+        let format = match kind.as_str() {
+            PARTICIPANT_TYPE => "participant",
+            DEPOSIT_LEAF_TYPE => "deposit",
+            t if RECORD_TYPES.contains(&t) => "record",
+            other => return Err(EntryError::UnknownType(other.to_owned())),
+        };
+        let malformed = |reason: String| EntryError::Malformed {
+            kind: format,
+            reason,
+        };
+        match value.get("v") {
+            Some(v) if v.as_u64() == Some(ENTRY_VERSION) => {}
+            Some(v) => return Err(malformed(format!("format version {v}"))),
+            None => return Err(malformed("no format version".into())),
+        }
+        let shape = |e: JsonError| malformed(e.to_string());
+        Ok(match format {
+            "participant" => Entry::Participant(json::from_value(value).map_err(shape)?),
+            "deposit" => Entry::Deposit(json::from_value(value).map_err(shape)?),
+            _ => Entry::Record(json::from_value(value).map_err(shape)?),
         })
     }
 
@@ -126,11 +133,11 @@ mod tests {
     #[test]
     fn no_type_no_version_or_another_shape_is_refused() {
         for (bytes, want) in [
-            (&br#"{"v":1}"#[..], "type"),
+            (&br#"{"v":1}"#[..], "no entry type"),
             (br#"{"type":"deposit"}"#, "version"),
             (br#"{"v":2,"type":"deposit"}"#, "version"),
-            (br#"{"v":1,"type":"note"}"#, "type"),
-            (br#"[1]"#, "object"),
+            (br#"{"v":1,"type":"note"}"#, "unknown entry type"),
+            (br#"[1]"#, "no entry type"),
             // A record's fields under the participant type: read as a participant, refused.
             (
                 br#"{"v":1,"type":"participant","id":"00000000-0000-0000-0000-000000000001","issuer":"00000000-0000-0000-0000-000000000002","time":"t","commitment":"00"}"#,

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use base64::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::consent::{RecordKind, RecordLeaf};
+use crate::consent::RecordKind;
+use crate::entry::{Entry, EntryError};
 use crate::participant::{parse_public_key, ParticipantLeaf, Role};
 use crate::statement::deposit::{DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE};
 use crate::verify::Frontier;
@@ -66,11 +67,12 @@ impl AuditState {
     }
 
     fn judge(&mut self, index: u64, entry: &[u8]) -> Result<&'static str, String> {
-        let value = crate::json::value(entry).map_err(|e| format!("not JSON: {e}"))?;
-        match value.get("type").and_then(|t| t.as_str()) {
-            Some("participant") => {
-                let leaf =
-                    ParticipantLeaf::from_bytes(entry).ok_or("malformed participant entry")?;
+        let entry = Entry::from_bytes(entry).map_err(|e| match e {
+            EntryError::Malformed { kind, .. } => format!("malformed {kind} entry"),
+            e => e.to_string(),
+        })?;
+        match entry {
+            Entry::Participant(leaf) => {
                 parse_public_key(&leaf.public_key).map_err(|e| format!("public_key {e}"))?;
                 let id = leaf.id.to_string();
                 if self.keys.contains_key(&id) {
@@ -92,8 +94,7 @@ impl AuditState {
                 );
                 Ok("participant")
             }
-            Some("deposit") => {
-                let leaf = DepositLeaf::from_bytes(entry).ok_or("malformed deposit entry")?;
+            Entry::Deposit(leaf) => {
                 let depositor = leaf.depositor.to_string();
                 let key = self
                     .keys
@@ -135,8 +136,7 @@ impl AuditState {
                     _ => Err("visibility, statement and commitment do not agree".into()),
                 }
             }
-            Some("consent" | "withdrawal" | "erasure" | "access") => {
-                let leaf = RecordLeaf::from_bytes(entry).ok_or("malformed record entry")?;
+            Entry::Record(leaf) => {
                 let c = &leaf.commitment;
                 if c.len() != 64
                     || !c
@@ -165,8 +165,6 @@ impl AuditState {
                 }
                 Ok(leaf.kind.as_str())
             }
-            Some(other) => Err(format!("unknown entry type {other:?}")),
-            None => Err("no entry type".into()),
         }
     }
 }

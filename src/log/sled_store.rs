@@ -1305,6 +1305,20 @@ mod tests {
         assert!(e.to_string().contains("key file"), "{e}");
     }
 
+    /// Opens a store that a `sled::Db` of the test just closed: sled's background flusher
+    /// may hold the directory's lock a moment after the handle is dropped.
+    fn open_once_closed(path: &std::path::Path) -> Result<SledStore, StoreError> {
+        for _ in 0..250 {
+            match SledStore::open(path) {
+                Err(e) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => return other,
+            }
+        }
+        SledStore::open(path)
+    }
+
     #[test]
     fn a_store_in_another_layout_is_refused_clearly() {
         let dir = tempfile::tempdir().unwrap();
@@ -1316,7 +1330,7 @@ mod tests {
             db.insert(prefixed(b'e', 0), b"entry".as_slice()).unwrap();
             db.flush().unwrap();
         }
-        let e = SledStore::open(&old).err().expect("refused");
+        let e = open_once_closed(&old).err().expect("refused");
         assert!(matches!(e, StoreError::Format(_)), "{e}");
         assert!(e.to_string().contains("earlier datapole"), "{e}");
         // A format from elsewhere.
@@ -1327,7 +1341,7 @@ mod tests {
                 .unwrap();
             db.flush().unwrap();
         }
-        let e = SledStore::open(&other).err().expect("refused");
+        let e = open_once_closed(&other).err().expect("refused");
         assert!(e.to_string().contains("datapole-store/9"), "{e}");
         // The layout before encryption: private records in the clear.
         let clear = dir.path().join("clear");

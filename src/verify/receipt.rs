@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{leaf_hash, verify_checkpoint, verify_inclusion, Hash};
 use crate::consent::{EventDocument, RecordKind, RecordLeaf};
+use crate::entry::Entry;
 use crate::decision::AccessRecord;
 use crate::decision::Verdict;
 use crate::receipt::{Receipt, RECEIPT_FORMAT};
@@ -240,15 +241,16 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
     report.push("inclusion", inclusion);
 
     // Entry-specific checks.
-    if let Some(deposit) = DepositLeaf::from_bytes(&leaf) {
-        check_deposit(r, &deposit, &mut report);
-    } else if let Some(record) = RecordLeaf::from_bytes(&leaf) {
-        check_record(r, &record, &mut report);
-    } else if r.statement.is_some() || r.opening.is_some() || r.signer.is_some() {
-        report.push(
-            "statement",
-            Err("this entry carries no statement to open or check".into()),
-        );
+    match Entry::from_bytes(&leaf) {
+        Ok(Entry::Deposit(deposit)) => check_deposit(r, &deposit, &mut report),
+        Ok(Entry::Record(record)) => check_record(r, &record, &mut report),
+        _ if r.statement.is_some() || r.opening.is_some() || r.signer.is_some() => {
+            report.push(
+                "statement",
+                Err("this entry carries no statement to open or check".into()),
+            );
+        }
+        _ => {}
     }
     report
 }
@@ -589,8 +591,10 @@ pub fn check_citizen_record(
     let result = (|| {
         let leaf = r
             .leaf_bytes()
-            .and_then(|l| RecordLeaf::from_bytes(&l))
-            .filter(|l| l.kind == RecordKind::Consent)
+            .and_then(|l| match Entry::from_bytes(&l) {
+                Ok(Entry::Record(leaf)) if leaf.kind == RecordKind::Consent => Some(leaf),
+                _ => None,
+            })
             .ok_or("the receipt is not for a consent entry")?;
         if consent_id != Some(leaf.id.to_string().as_str()) {
             return Err(format!(
