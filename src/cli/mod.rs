@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod keygen;
 pub mod prefill;
+pub mod reference;
 pub mod serve;
 pub mod verify;
 pub mod witness;
@@ -11,7 +12,7 @@ pub mod witness;
 use std::io::Write;
 use std::path::Path;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// datapole: a regional trusted third party for data, on an append-only signed Merkle log.
 #[derive(Debug, Parser)]
@@ -41,6 +42,12 @@ pub enum Command {
     /// Run a c2sp.org/tlog-witness witness: cosign the checkpoints of the logs it follows
     /// once they are proved consistent with the last one it cosigned.
     Witness(witness::WitnessArgs),
+}
+
+/// The clap command the derive builds from [`Cli`]: what `datapole --help` renders, and what
+/// [`reference`] documents.
+pub fn command() -> clap::Command {
+    Cli::command()
 }
 
 /// Parses the command line and runs the subcommand. Every file and directory it creates is

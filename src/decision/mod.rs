@@ -81,6 +81,62 @@ impl Reason {
     }
 }
 
+impl Reason {
+    /// Every reason, permits first, then denials in the order of the reference
+    /// (`docs/reference/errors.md`).
+    pub const ALL: &'static [Reason] = &[
+        Reason::Consented,
+        Reason::AuthorizationRecorded,
+        Reason::EmergencyOverride,
+        Reason::UnknownConsent,
+        Reason::ConsentRefused,
+        Reason::ConsentWithdrawn,
+        Reason::ConsentErased,
+        Reason::ConsentExpired,
+        Reason::DatasetNotCovered,
+        Reason::PurposeNotConsented,
+        Reason::RecipientNotAllowed,
+        Reason::ConsentUnreadable,
+    ];
+
+    /// The verdict of a decision with this reason (an emergency override is a permit; the
+    /// reason it overrode is kept apart, in [`Decision::overridden`]).
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Reason::Consented | Reason::AuthorizationRecorded | Reason::EmergencyOverride => {
+                Verdict::Permit
+            }
+            Reason::UnknownConsent
+            | Reason::ConsentRefused
+            | Reason::ConsentWithdrawn
+            | Reason::ConsentErased
+            | Reason::ConsentExpired
+            | Reason::DatasetNotCovered
+            | Reason::PurposeNotConsented
+            | Reason::RecipientNotAllowed
+            | Reason::ConsentUnreadable => Verdict::Deny,
+        }
+    }
+
+    /// What the reason means (one paragraph of the reference).
+    pub fn when(self) -> &'static str {
+        match self {
+            Reason::Consented => "The `consent` basis: every cited consent is on the log, lists the accessor among its recipients, is in force, covers the dataset and includes the purpose code",
+            Reason::AuthorizationRecorded => "The `permit`, `public_interest` or `contract` basis: the log records the reference, it does not check it",
+            Reason::EmergencyOverride => "An `emergency` access that a cited consent would have denied: permitted and flagged, with the `consent_id` that failed; its record keeps the reason it overrode (`overridden`)",
+            Reason::UnknownConsent => "A cited consent is not a consent on the log",
+            Reason::ConsentRefused => "A cited consent was refused",
+            Reason::ConsentWithdrawn => "A cited consent was withdrawn",
+            Reason::ConsentErased => "A cited consent was erased",
+            Reason::ConsentExpired => "A cited consent is past its validity",
+            Reason::DatasetNotCovered => "A cited consent does not cover the dataset: the dataset's controller is not the consent's controller, or the dataset is not in the consent's `datasets` (an empty list covers every dataset of its controller)",
+            Reason::PurposeNotConsented => "A cited consent does not include the purpose code",
+            Reason::RecipientNotAllowed => "A cited consent does not list the accessor among its recipients (checked before its status, dataset and purpose, so an accessor it does not name learns nothing more)",
+            Reason::ConsentUnreadable => "A cited consent's record is in the store but cannot be read (status `unreadable`)",
+        }
+    }
+}
+
 /// What a consent allows, from its (off-log) record. `None` once the record is erased.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentTerms {
@@ -507,5 +563,68 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.code());
         }
+    }
+}
+
+#[cfg(test)]
+mod every_reason {
+    use super::*;
+
+    /// Every string the JSON Schema derived from [`Reason`] allows: one per variant, whatever
+    /// this file lists by hand.
+    fn schema_codes() -> Vec<String> {
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        match (k.as_str(), v) {
+                            ("const", serde_json::Value::String(s)) => out.push(s.clone()),
+                            ("enum", serde_json::Value::Array(items)) => out
+                                .extend(items.iter().filter_map(|i| i.as_str().map(str::to_owned))),
+                            _ => walk(v, out),
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(schemars::schema_for!(Reason).as_value(), &mut out);
+        out
+    }
+
+    #[test]
+    fn all_holds_every_reason_exactly_once() {
+        let mut listed: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
+        listed.sort_unstable();
+        let before = listed.len();
+        listed.dedup();
+        assert_eq!(
+            listed.len(),
+            before,
+            "a reason is listed twice in Reason::ALL"
+        );
+        let mut variants = schema_codes();
+        variants.sort_unstable();
+        assert_eq!(
+            listed, variants,
+            "Reason::ALL and the variants of Reason differ"
+        );
+    }
+
+    #[test]
+    fn every_reason_has_its_json_code_and_a_meaning_permits_first() {
+        for &r in Reason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.code());
+            assert!(!r.when().is_empty(), "{} is undocumented", r.code());
+        }
+        // Permits first, then denials: the reference lists them in this order.
+        assert!(
+            Reason::ALL
+                .windows(2)
+                .all(|w| (w[0].verdict(), w[1].verdict()) != (Verdict::Deny, Verdict::Permit)),
+            "a permit reason after a deny reason in Reason::ALL"
+        );
     }
 }
