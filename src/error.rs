@@ -108,7 +108,7 @@ codes! {
     Pending = (503, "pending", "`POST /v1/deposits`: an entry the answer depends on (the earlier deposit a duplicate answers with, or the first version of the named dataset) is written but not yet covered by a published checkpoint; retry shortly (with `Retry-After: 1`)"),
     StorageUnavailable = (503, "storage_unavailable", "The store cannot be read, the batch could not be committed, or the store has not yet recovered from an earlier failure, e.g. a full disk (with `Retry-After: 1`). On a write, the outcome is unknown: the entry may appear later, unacknowledged"),
     Unavailable = (503, "unavailable", "The sequencer has stopped or the server is shutting down (with `Retry-After: 1`)"),
-    ClockUnset = (503, "clock_unset", "Witness: its clock is not set, so it cannot timestamp a cosignature; nothing was cosigned"),
+    ClockUnset = (503, "clock_unset", "Witness: the witness's clock is not set, so it cannot timestamp a cosignature; nothing was cosigned (with `Retry-After: 1`)"),
 }
 
 impl std::fmt::Display for Code {

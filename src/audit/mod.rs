@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::consent::RecordKind;
 use crate::entry::{Entry, EntryError};
-use crate::participant::{parse_public_key, ParticipantLeaf, Role};
-use crate::statement::deposit::{DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE};
+use crate::participant::{parse_public_key, Role};
+use crate::statement::deposit::{DepositPayload, Visibility, DEPOSIT_TYPE};
 use crate::verify::Frontier;
 
 /// A key a participant was registered with, and from which entry on.

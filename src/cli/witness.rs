@@ -28,7 +28,7 @@ pub struct WitnessArgs {
     #[arg(long)]
     pub key_file: PathBuf,
     /// The verifier key of a log to witness; the key's name is the log's origin. Repeatable.
-    #[arg(long = "log", required = true)]
+    #[arg(long = "log", value_name = "VKEY", required = true)]
     pub logs: Vec<String>,
 }
 

@@ -47,7 +47,8 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let mut res = HttpResponse::build(status);
-        if self.code() == Code::Unauthorized {
+        // RFC 9110 §15.5.2: every 401 names the scheme it expects.
+        if status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {

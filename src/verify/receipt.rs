@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{leaf_hash, verify_checkpoint, verify_inclusion, Hash};
 use crate::consent::{EventDocument, RecordKind, RecordLeaf};
-use crate::entry::Entry;
 use crate::decision::AccessRecord;
 use crate::decision::Verdict;
+use crate::entry::Entry;
 use crate::receipt::{Receipt, RECEIPT_FORMAT};
 use crate::statement::access::{AccessPayload, ACCESS_TYPE};
 use crate::statement::consent::{
