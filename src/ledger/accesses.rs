@@ -115,15 +115,27 @@ struct ReadAccess {
     payload: AccessPayload,
 }
 
+/// Why a listed access decision cannot be read: reported apart, and the listing goes on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Unreadable {
+    /// The listed entry is not an access record.
+    #[error("entry {0} is not an access record")]
+    NotAnAccess(u64),
+    /// Its off-log record is missing or does not parse.
+    #[error("access entry {0} has no readable record")]
+    NoRecord(u64),
+    /// The accessor's statement in the record cannot be read.
+    #[error("access entry {0}: the signed statement cannot be read")]
+    Statement(u64),
+}
+
 /// The access decision committed by entry `index`; `Ok(Err(why))` when the store holds
 /// something that cannot be read.
-fn read_access(view: &View, index: u64) -> Result<Result<ReadAccess, String>, Error> {
+fn read_access(view: &View, index: u64) -> Result<Result<ReadAccess, Unreadable>, Error> {
     let leaf = match record_at(view, index) {
         Ok(leaf) if leaf.kind == RecordKind::Access => leaf,
-        Ok(_) => return Ok(Err(format!("entry {index} is not an access record"))),
-        Err(e) if e.is_internal() => {
-            return Ok(Err(format!("entry {index} is not an access record")))
-        }
+        Ok(_) => return Ok(Err(Unreadable::NotAnAccess(index))),
+        Err(e) if e.is_internal() => return Ok(Err(Unreadable::NotAnAccess(index))),
         Err(e) => return Err(e),
     };
     let sidecar = match view.sidecar(index) {
@@ -136,7 +148,7 @@ fn read_access(view: &View, index: u64) -> Result<Result<ReadAccess, String>, Er
         .and_then(|d| BASE64_STANDARD.decode(d).ok())
         .and_then(|d| AccessRecord::from_bytes(&d).ok())
     else {
-        return Ok(Err(format!("access entry {index} has no readable record")));
+        return Ok(Err(Unreadable::NoRecord(index)));
     };
     let Some(payload) = record
         .statement
@@ -144,9 +156,7 @@ fn read_access(view: &View, index: u64) -> Result<Result<ReadAccess, String>, Er
         .ok()
         .and_then(|(p, _)| AccessPayload::from_statement_bytes(&p).ok())
     else {
-        return Ok(Err(format!(
-            "access entry {index}: the signed statement cannot be read"
-        )));
+        return Ok(Err(Unreadable::Statement(index)));
     };
     Ok(Ok(ReadAccess {
         leaf,
@@ -349,7 +359,7 @@ impl Ledger {
             } = match read_access(&view, index)? {
                 Ok(read) => read,
                 Err(why) => {
-                    unreadable.push(UnreadableEntry::new(index, why));
+                    unreadable.push(UnreadableEntry::new(index, why.to_string()));
                     continue;
                 }
             };

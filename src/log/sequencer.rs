@@ -87,7 +87,7 @@ pub struct AppendRequest {
     /// Index keys of one-to-many indexes: the sequencer appends the entry's index (8 bytes,
     /// big-endian) to each, so every entry gets its own key under the prefix.
     pub listed: Vec<IndexKey>,
-    /// Data kept beside the entry, off the log (a private statement and its salt).
+    /// Data kept beside the entry, off the log (opaque bytes, sealed at rest).
     pub sidecar: Option<Vec<u8>>,
     /// Index keys that must not exist (in the store, or as unique keys of an earlier entry of
     /// the batch): a precondition, checked when the entry is sequenced. Not written.

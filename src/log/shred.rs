@@ -1,5 +1,6 @@
-//! Crypto-shredding of the log's private records (the sidecars: private deposit openings,
-//! consent records, consent events, access records): the keys, the key file and the AEAD.
+//! Crypto-shredding of the log's sidecars (the off-log data kept beside an entry, opaque to
+//! the engine; the ledger keeps its private records there): the keys, the key file and the
+//! AEAD.
 //!
 //! Each record is sealed (ChaCha20-Poly1305, RFC 8439, through `ring`) under its own random
 //! *data key*. The data key is stored beside the record *wrapped* (sealed) under the

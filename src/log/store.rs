@@ -99,9 +99,9 @@ pub struct Batch {
     pub hashes: Vec<Hash>,
     /// Secondary index keys, each pointing at a leaf index of this batch.
     pub index_keys: Vec<(IndexKey, u64)>,
-    /// Data kept beside an entry but off the log (private statements), by leaf index.
+    /// Data kept beside an entry but off the log (opaque bytes), by leaf index.
     pub sidecars: Vec<(u64, Vec<u8>)>,
-    /// Earlier entries whose off-log data this batch deletes (erasures). Once the commit
+    /// Earlier entries whose off-log data this batch deletes. Once the commit
     /// returns, nothing the store keeps may open that data again, even in files where a
     /// deleted value lingers: the sled store destroys the key it was sealed under.
     pub erased_sidecars: Vec<u64>,
