@@ -12,7 +12,6 @@ use serde::Serialize;
 use super::AppState;
 use crate::error::{Code, Error};
 use crate::ledger::View;
-use crate::log::store::{Index, IndexKey};
 use crate::log::tiles::{read_tile, TilePath};
 use crate::log::Hash;
 
@@ -343,8 +342,7 @@ pub async fn inclusion(
         (None, Some(h)) => {
             let hash = parse_hash("leaf_hash", h)?;
             let found = view
-                .store()
-                .lookup(&IndexKey::new(Index::LEAF_HASH, hash.0.to_vec()))?
+                .find_leaf(&hash)?
                 .ok_or_else(|| Error::new(Code::LeafNotFound, "no entry has this leaf hash"))?;
             if found >= size {
                 return Err(Error::new(

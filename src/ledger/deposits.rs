@@ -132,25 +132,22 @@ struct Target {
 impl Ledger {
     /// A dataset's first version's entry, published or not (a precondition's read).
     fn first_version(&self, dataset: Uuid) -> Result<Option<u64>, Error> {
+        let versions = keys::dataset_versions(dataset);
         Ok(self
             .log
             .store()
-            .scan(
-                keys::DATASET_VERSION,
-                &keys::dataset_versions(dataset),
-                None,
-                1,
-            )?
+            .scan(versions.index, &versions.key, None, 1)?
             .first()
             .map(|&(_, index)| index))
     }
 
     /// A dataset's latest version number, published or not: one seek.
     fn last_version(&self, dataset: Uuid) -> Result<Option<u64>, Error> {
+        let versions = keys::dataset_versions(dataset);
         Ok(self
             .log
             .store()
-            .last(keys::DATASET_VERSION, &keys::dataset_versions(dataset))?
+            .last(versions.index, &versions.key)?
             .and_then(|(key, _)| keys::version_of(&key)))
     }
 
@@ -396,8 +393,7 @@ impl Ledger {
         let first = self
             .published_dataset(&view, id)?
             .ok_or_else(|| Error::new(Code::DatasetNotFound, format!("no dataset {id}")))?;
-        let prefix = IndexKey::new(keys::DATASET_VERSION, keys::dataset_versions(id));
-        let page = view.page(&prefix, after, limit)?;
+        let page = view.page(&keys::dataset_versions(id), after, limit)?;
         let mut versions = Vec::with_capacity(page.leaves.len());
         for &index in &page.leaves {
             if let Some(leaf) = deposit_at(&view, index)? {

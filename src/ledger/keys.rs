@@ -107,8 +107,8 @@ pub fn dataset_version(dataset: Uuid, version: u64) -> IndexKey {
 }
 
 /// The prefix of every version of dataset `dataset`.
-pub fn dataset_versions(dataset: Uuid) -> Vec<u8> {
-    dataset.as_bytes().to_vec()
+pub fn dataset_versions(dataset: Uuid) -> IndexKey {
+    IndexKey::new(DATASET_VERSION, dataset.as_bytes().to_vec())
 }
 
 /// The version number a [`DATASET_VERSION`] key names.
@@ -244,7 +244,9 @@ mod tests {
         let d = Uuid::from_bytes([9; 16]);
         assert_eq!(version_of(&dataset_version(d, 42).key), Some(42));
         assert_eq!(version_of(&d.as_bytes()[..]), None);
-        assert!(dataset_version(d, 1).key.starts_with(&dataset_versions(d)));
+        assert!(dataset_version(d, 1)
+            .key
+            .starts_with(&dataset_versions(d).key));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::entry::{Entry, EntryError};
 use crate::error::Error;
 use crate::log::tree::{self, StoreReader};
-use crate::log::{Hash, IndexKey, SignedCheckpoint, Store};
+use crate::log::{Hash, Index, IndexKey, SignedCheckpoint, Store};
 use crate::receipt::PrivateSidecar;
 
 use super::receipts::Against;
@@ -118,6 +118,11 @@ impl<'a> View<'a> {
             entry: Entry::from_bytes(&bytes),
             bytes,
         }))
+    }
+
+    /// The published entry with RFC 9162 leaf hash `hash` (the latest, if several).
+    pub fn find_leaf(&self, hash: &Hash) -> Result<Option<u64>, Error> {
+        self.lookup(&IndexKey::new(Index::LEAF_HASH, hash.0.to_vec()))
     }
 
     /// The published entry a unique key points at.
