@@ -500,13 +500,14 @@ fn run(doc: &Doc) {
                     let _ = writeln!(report, "{:>5} | {line}", first + i);
                 }
                 let failed_line = read("failed_line").trim().parse::<usize>().ok();
+                // The line may be in an earlier block: the body of a function defined there.
                 if let Some(doc_line) = failed_line.and_then(|l| {
-                    let (start, _) = line_map.iter().rev().find(|(s, _)| *s <= l)?;
-                    Some(first + (l - start))
+                    let (start, m) = line_map.iter().rev().find(|(s, _)| *s <= l)?;
+                    Some(runs[*m].fence_line + 1 + (l - start))
                 }) {
                     let _ = writeln!(
                         report,
-                        "\nthe command that failed ends near {name}:{doc_line}"
+                        "\nthe failing command is at or near {name}:{doc_line}"
                     );
                 }
                 let _ = write!(
