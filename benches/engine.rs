@@ -157,7 +157,7 @@ impl Batches {
     }
 }
 
-/// Private records on sled (docs/design.md, section 2), each iteration durable (a flush):
+/// Private records on sled (docs/design/crypto-shredding.md), each iteration durable (a flush):
 /// sealing one record; a batch of 1,024 entries without and with a sealed 1.5 KB record each;
 /// one entry alone and with the erasure of a record of a bucket of 4,096 live records (two
 /// key-file rewrites, the re-wrap of the bucket's other data keys).

@@ -392,6 +392,6 @@ fn a_100k_entry_log_audits_in_one_run() {
     let out = String::from_utf8_lossy(&audit.stdout);
     assert!(audit.status.success(), "{out}");
     assert!(out.contains("entries checked: 100000 new"), "{out}");
-    // Its peak memory is a measurement (docs/design.md, *Auditing a 100,000-entry log*), not
+    // Its peak memory is a measurement (docs/BENCHMARKS.md, *Auditing a 100,000-entry log*), not
     // a bound a test could hold on a shared machine.
 }

@@ -1,6 +1,6 @@
 //! The race between an access decision and the end of a consent it relies on, made
 //! deterministic with the server's test hooks (the `test-hooks` feature, `DATAPOLE_TEST_HOOKS`,
-//! src/api/test_hooks.rs): a permit, once decided, is held before it is appended until the
+//! src/ledger/test_hooks.rs): a permit, once decided, is held before it is appended until the
 //! citizen's withdrawal or erasure has been sequenced and published. The sequencer must then
 //! refuse the permit (its precondition: the consent not ended), the handler must decide again
 //! and deny; and when every decision keeps losing (a view that lags behind the store), it must

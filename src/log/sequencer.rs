@@ -38,8 +38,9 @@ impl Default for SequencerConfig {
     fn default() -> Self {
         Self {
             max_batch: 4096,
-            // Measured (docs/design.md): lingering costs latency at low load and gains nothing
-            // under load, where requests queue during each flush and form the next batch.
+            // Measured (docs/BENCHMARKS.md; the reasoning in docs/design/sequencer.md):
+            // lingering costs latency at low load and gains nothing under load, where
+            // requests queue during each flush and form the next batch.
             max_wait: Duration::ZERO,
             queue: 65_536,
         }
