@@ -548,19 +548,7 @@ mod tests {
 
     #[test]
     fn reason_codes_match_their_json() {
-        for r in [
-            Reason::Consented,
-            Reason::AuthorizationRecorded,
-            Reason::EmergencyOverride,
-            Reason::UnknownConsent,
-            Reason::ConsentRefused,
-            Reason::ConsentWithdrawn,
-            Reason::ConsentErased,
-            Reason::ConsentExpired,
-            Reason::DatasetNotCovered,
-            Reason::PurposeNotConsented,
-            Reason::RecipientNotAllowed,
-        ] {
+        for &r in Reason::ALL {
             assert_eq!(serde_json::to_value(r).unwrap(), r.code());
         }
     }

@@ -333,43 +333,46 @@ async fn deposits_are_refused_by_rule() {
         w.ledger.deposit(&w.hospital.sign(CONSENT_TYPE, &p)),
     )
     .await;
-    // A version of a dataset that does not exist, or is another depositor's.
-    let mut p = deposit_payload(b"nowhere", "public");
-    p["dataset_id"] = json!(Uuid::new_v4());
-    refused(
-        &w,
-        Code::DatasetNotFound,
-        w.ledger.deposit(&w.hospital.sign(DEPOSIT_TYPE, &p)),
-    )
-    .await;
-    // The controller is fixed by the first version.
-    let mut p = deposit_payload(b"moved", "public");
-    p["dataset_id"] = json!(mine);
-    p["controller"] = json!(w.controller.id);
-    refused(
-        &w,
-        Code::ControllerMismatch,
-        w.ledger.deposit(&w.hospital.sign(DEPOSIT_TYPE, &p)),
-    )
-    .await;
-    // A controller must be a registered controller.
-    let mut p = deposit_payload(b"ctl", "public");
-    p["controller"] = json!(w.lab.id);
-    refused(
-        &w,
-        Code::UnknownController,
-        w.ledger.deposit(&w.hospital.sign(DEPOSIT_TYPE, &p)),
-    )
-    .await;
-    // The same content under another controller is not the same deposit.
-    let mut p = deposit_payload(b"mine", "public");
-    p["controller"] = json!(w.controller.id);
-    refused(
-        &w,
-        Code::DuplicateContent,
-        w.ledger.deposit(&w.hospital.sign(DEPOSIT_TYPE, &p)),
-    )
-    .await;
+    // Rules on the deposit's place: each case changes a fresh payload.
+    type Change = Box<dyn Fn(&mut Value)>;
+    let (controller, lab) = (w.controller.id, w.lab.id);
+    let cases: Vec<(&str, Change, Code)> = vec![
+        (
+            "a version of a dataset that does not exist",
+            Box::new(|p| p["dataset_id"] = json!(Uuid::new_v4())),
+            Code::DatasetNotFound,
+        ),
+        (
+            "the controller is fixed by the first version",
+            Box::new(move |p| {
+                p["dataset_id"] = json!(mine);
+                p["controller"] = json!(controller);
+            }),
+            Code::ControllerMismatch,
+        ),
+        (
+            "a controller must be a registered controller",
+            Box::new(move |p| p["controller"] = json!(lab)),
+            Code::UnknownController,
+        ),
+        (
+            "the same content under another controller is not the same deposit",
+            Box::new(move |p| {
+                p["sha256"] = json!(sha_hex(b"mine"));
+                p["size"] = json!(4);
+                p["controller"] = json!(controller);
+            }),
+            Code::DuplicateContent,
+        ),
+    ];
+    for (case, change, code) in cases {
+        let mut p = deposit_payload(case.as_bytes(), "public");
+        change(&mut p);
+        let before = size(&w);
+        let answer = w.ledger.deposit(&w.hospital.sign(DEPOSIT_TYPE, &p)).await;
+        assert_eq!(answer.refusal(), code, "{case}");
+        assert_eq!(size(&w), before, "{case}: a refused write changed the log");
+    }
     // A payload with a key twice is refused with its path.
     let twice = br#"{"sha256":"00","sha256":"11"}"#;
     let env = Envelope::sign(
