@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::consent::RecordKind;
 use crate::entry::{Entry, EntryError};
-use crate::participant::{parse_public_key, Role};
+use crate::json::JsonError;
+use crate::participant::{parse_public_key, PublicKeyError, Role};
 use crate::statement::deposit::{DepositPayload, Visibility, DEPOSIT_TYPE};
+use crate::statement::dsse::DsseError;
 use crate::verify::Frontier;
 
 /// A key a participant was registered with, and from which entry on.
@@ -23,6 +25,95 @@ pub struct KeyRecord {
     pub public_key: String,
     /// The roles granted.
     pub roles: Vec<Role>,
+}
+
+/// A problem the monitor found in an entry. Its Display is what `datapole audit` reports
+/// after the entry's index.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryProblem {
+    /// Not an entry of any format (not JSON, no type, an unknown type).
+    #[error("{0}")]
+    Unreadable(EntryError),
+    /// An entry of this format (`participant`, `deposit`, `record`) in another version or
+    /// shape; the report names the format only.
+    #[error("malformed {kind} entry")]
+    Malformed {
+        /// The format its `type` names.
+        kind: &'static str,
+    },
+    /// A registration whose key is not a key a participant may hold.
+    #[error("public_key {0}")]
+    ParticipantKey(PublicKeyError),
+    /// A second registration of a participant id.
+    #[error("participant {id} registered twice")]
+    RegisteredTwice {
+        /// The participant id.
+        id: String,
+    },
+    /// A registration with a key already registered to another participant.
+    #[error("its key is already registered to participant {owner}")]
+    KeyTaken {
+        /// The participant the key is registered to.
+        owner: String,
+    },
+    /// An entry whose issuer was not registered by an earlier entry.
+    #[error("{who} {id} was not registered before")]
+    NotRegistered {
+        /// What the entry names the participant: `depositor` or `issuer`.
+        who: &'static str,
+        /// The participant id.
+        id: String,
+    },
+    /// A deposit by a participant without the depositor role.
+    #[error("participant {id} has no depositor role")]
+    NotDepositor {
+        /// The participant id.
+        id: String,
+    },
+    /// A record by a participant without the role it calls for.
+    #[error("participant {id} lacks the {} role", role.as_str())]
+    LacksRole {
+        /// The participant id.
+        id: String,
+        /// The role needed.
+        role: Role,
+    },
+    /// A public deposit's statement of another payload type.
+    #[error("statement of type {0:?}")]
+    StatementType(String),
+    /// A public deposit's statement whose keyid is not the depositor.
+    #[error("statement keyid is not the depositor")]
+    KeyidNotDepositor,
+    /// The depositor's registered key is not a key a participant may hold.
+    #[error("depositor key {0}")]
+    DepositorKey(PublicKeyError),
+    /// A public deposit's statement whose envelope does not verify with the depositor's key.
+    #[error("statement: {0}")]
+    Signature(DsseError),
+    /// A public deposit's signed payload that is not a deposit statement.
+    #[error("{}", .0.at("statement payload"))]
+    Payload(JsonError),
+    /// A public deposit whose signed statement describes another content.
+    #[error("the signed statement does not describe the entry")]
+    StatementMismatch,
+    /// A deposit whose visibility, statement and commitment do not go together.
+    #[error("visibility, statement and commitment do not agree")]
+    Visibility,
+    /// A record whose commitment is not a lower-case hex SHA-256.
+    #[error("commitment is not a lower-case hex SHA-256")]
+    Commitment,
+    /// A record whose time is not an RFC 3339 time.
+    #[error("time is not an RFC 3339 time")]
+    Time,
+}
+
+impl From<EntryError> for EntryProblem {
+    fn from(e: EntryError) -> Self {
+        match e {
+            EntryError::Malformed { kind, .. } => EntryProblem::Malformed { kind },
+            e => EntryProblem::Unreadable(e),
+        }
+    }
 }
 
 /// What the monitor keeps between runs.
@@ -56,8 +147,8 @@ impl AuditState {
     }
 
     /// Checks entry `index` (the next one of the tree), appends it to the frontier and
-    /// learns from it; returns what is wrong with it, if anything.
-    pub fn check_entry(&mut self, index: u64, entry: &[u8]) -> Result<&'static str, String> {
+    /// learns from it; returns its kind (as counted), or what is wrong with it.
+    pub fn check_entry(&mut self, index: u64, entry: &[u8]) -> Result<&'static str, EntryProblem> {
         debug_assert_eq!(index, self.frontier.size);
         self.frontier.push(crate::verify::leaf_hash(entry));
         let kind = self.judge(index, entry);
@@ -66,22 +157,19 @@ impl AuditState {
         kind
     }
 
-    fn judge(&mut self, index: u64, entry: &[u8]) -> Result<&'static str, String> {
-        let entry = Entry::from_bytes(entry).map_err(|e| match e {
-            EntryError::Malformed { kind, .. } => format!("malformed {kind} entry"),
-            e => e.to_string(),
-        })?;
+    fn judge(&mut self, index: u64, entry: &[u8]) -> Result<&'static str, EntryProblem> {
+        let entry = Entry::from_bytes(entry)?;
         match entry {
             Entry::Participant(leaf) => {
-                parse_public_key(&leaf.public_key).map_err(|e| format!("public_key {e}"))?;
+                parse_public_key(&leaf.public_key).map_err(EntryProblem::ParticipantKey)?;
                 let id = leaf.id.to_string();
                 if self.keys.contains_key(&id) {
-                    return Err(format!("participant {id} registered twice"));
+                    return Err(EntryProblem::RegisteredTwice { id });
                 }
                 if let Some(owner) = self.key_owners.get(&leaf.public_key) {
-                    return Err(format!(
-                        "its key is already registered to participant {owner}"
-                    ));
+                    return Err(EntryProblem::KeyTaken {
+                        owner: owner.clone(),
+                    });
                 }
                 self.key_owners.insert(leaf.public_key.clone(), id.clone());
                 self.keys.insert(
@@ -100,31 +188,34 @@ impl AuditState {
                     .keys
                     .get(&depositor)
                     .and_then(|h| h.iter().rev().find(|k| k.index < index))
-                    .ok_or_else(|| format!("depositor {depositor} was not registered before"))?;
+                    .ok_or_else(|| EntryProblem::NotRegistered {
+                        who: "depositor",
+                        id: depositor.clone(),
+                    })?;
                 if !key.roles.contains(&Role::Depositor) {
-                    return Err(format!("participant {depositor} has no depositor role"));
+                    return Err(EntryProblem::NotDepositor { id: depositor });
                 }
                 match (leaf.visibility, &leaf.statement, &leaf.commitment) {
                     (Visibility::Public, Some(st), None) => {
                         if st.payload_type != DEPOSIT_TYPE {
-                            return Err(format!("statement of type {:?}", st.payload_type));
+                            return Err(EntryProblem::StatementType(st.payload_type.clone()));
                         }
                         if st.signatures.first().map(|s| s.keyid.as_str())
                             != Some(depositor.as_str())
                         {
-                            return Err("statement keyid is not the depositor".into());
+                            return Err(EntryProblem::KeyidNotDepositor);
                         }
                         let pk = parse_public_key(&key.public_key)
-                            .map_err(|e| format!("depositor key {e}"))?;
-                        let payload = st.verify(&pk).map_err(|e| format!("statement: {e}"))?;
+                            .map_err(EntryProblem::DepositorKey)?;
+                        let payload = st.verify(&pk).map_err(EntryProblem::Signature)?;
                         let p = DepositPayload::from_statement_bytes(&payload)
-                            .map_err(|e| e.at("statement payload"))?;
+                            .map_err(EntryProblem::Payload)?;
                         if p.sha256.to_ascii_lowercase() != leaf.sha256
                             || p.size != leaf.size
                             || p.visibility != leaf.visibility
                             || p.dataset_id.is_some_and(|d| d != leaf.dataset_id)
                         {
-                            return Err("the signed statement does not describe the entry".into());
+                            return Err(EntryProblem::StatementMismatch);
                         }
                         Ok("deposit (public)")
                     }
@@ -133,7 +224,7 @@ impl AuditState {
                     {
                         Ok("deposit (private)")
                     }
-                    _ => Err("visibility, statement and commitment do not agree".into()),
+                    _ => Err(EntryProblem::Visibility),
                 }
             }
             Entry::Record(leaf) => {
@@ -143,9 +234,9 @@ impl AuditState {
                         .bytes()
                         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
                 {
-                    return Err("commitment is not a lower-case hex SHA-256".into());
+                    return Err(EntryProblem::Commitment);
                 }
-                leaf.at().ok_or("time is not an RFC 3339 time")?;
+                leaf.at().ok_or(EntryProblem::Time)?;
                 let role = if leaf.kind == RecordKind::Access {
                     Role::Accessor
                 } else {
@@ -156,12 +247,12 @@ impl AuditState {
                     .keys
                     .get(&issuer)
                     .and_then(|h| h.iter().rev().find(|k| k.index < index))
-                    .ok_or_else(|| format!("issuer {issuer} was not registered before"))?;
+                    .ok_or_else(|| EntryProblem::NotRegistered {
+                        who: "issuer",
+                        id: issuer.clone(),
+                    })?;
                 if !key.roles.contains(&role) {
-                    return Err(format!(
-                        "participant {issuer} lacks the {} role",
-                        role.as_str()
-                    ));
+                    return Err(EntryProblem::LacksRole { id: issuer, role });
                 }
                 Ok(leaf.kind.as_str())
             }
@@ -172,4 +263,45 @@ impl AuditState {
 /// The base64 of a hash, for reports.
 pub fn b64(h: &[u8]) -> String {
     BASE64_STANDARD.encode(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_read_as_report_lines() {
+        let mut state = AuditState::new("k");
+        let mut check = |entry: &[u8]| {
+            let index = state.frontier.size;
+            state.check_entry(index, entry).unwrap_err().to_string()
+        };
+        assert_eq!(
+            check(br#"{"v":2,"type":"deposit"}"#),
+            "malformed deposit entry"
+        );
+        assert_eq!(check(br#"{"v":1,"type":"x"}"#), r#"unknown entry type "x""#);
+        assert_eq!(check(b"[]"), "no entry type");
+        assert_eq!(state.counts["malformed"], 3);
+        assert_eq!(
+            EntryProblem::LacksRole {
+                id: "p".into(),
+                role: Role::Accessor
+            }
+            .to_string(),
+            "participant p lacks the accessor role"
+        );
+        assert_eq!(
+            EntryProblem::NotRegistered {
+                who: "issuer",
+                id: "p".into()
+            }
+            .to_string(),
+            "issuer p was not registered before"
+        );
+        assert_eq!(
+            EntryProblem::ParticipantKey(PublicKeyError::Length(3)).to_string(),
+            "public_key must be 32 bytes, not 3"
+        );
+    }
 }

@@ -175,8 +175,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         if vkey.is_none() && !args.json {
             println!("no --vkey or --log-url: checking with the key the receipt names, which proves it consistent, not genuine");
         }
-        let (report, receipt) =
-            verify_document(&value, vkey.as_deref()).map_err(anyhow::Error::msg)?;
+        let (report, receipt) = verify_document(&value, vkey.as_deref())?;
         (report, receipt.checkpoint.clone(), Some(receipt))
     };
     if !args.witnesses.is_empty() {

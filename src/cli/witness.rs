@@ -43,7 +43,7 @@ pub fn run(args: WitnessArgs) -> anyhow::Result<()> {
     let cosigner = Cosigner::new(&name, key)?;
     let mut logs = TrustedLogs::new();
     for vkey in &args.logs {
-        let origin = logs.add(vkey).map_err(anyhow::Error::msg)?;
+        let origin = logs.add(vkey)?;
         anyhow::ensure!(
             origin != name,
             "the log origin {origin:?} is the witness's own key name: use another name for one of them"

@@ -82,7 +82,8 @@ impl TryFrom<RegistrationRequest> for Registration {
         if roles.len() != count {
             return Err(invalid("roles", "must not repeat a role"));
         }
-        let public_key = parse_public_key(&r.public_key).map_err(|m| invalid("public_key", m))?;
+        let public_key =
+            parse_public_key(&r.public_key).map_err(|e| invalid("public_key", e.to_string()))?;
         Ok(Self {
             name,
             roles,
@@ -91,18 +92,35 @@ impl TryFrom<RegistrationRequest> for Registration {
     }
 }
 
+/// Why a text is not an Ed25519 public key a participant may hold. The messages are
+/// predicates, to follow the name of what was read (`public_key is not standard base64 (…)`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublicKeyError {
+    /// Not standard base64.
+    #[error("is not standard base64 ({0})")]
+    NotBase64(base64::DecodeError),
+    /// Base64 of another length than 32 bytes (the length decoded).
+    #[error("must be 32 bytes, not {0}")]
+    Length(usize),
+    /// 32 bytes that are not a point of the curve.
+    #[error("is not an Ed25519 public key")]
+    NotAKey,
+    /// A point of small order, which any signature might verify with.
+    #[error("is a weak (small-order) Ed25519 key")]
+    Weak,
+}
+
 /// Parses a standard-base64 Ed25519 public key, refusing points of small order.
-pub fn parse_public_key(s: &str) -> Result<VerifyingKey, String> {
+pub fn parse_public_key(s: &str) -> Result<VerifyingKey, PublicKeyError> {
     let raw = BASE64_STANDARD
         .decode(s)
-        .map_err(|e| format!("is not standard base64 ({e})"))?;
+        .map_err(PublicKeyError::NotBase64)?;
     let raw: [u8; 32] = raw
         .try_into()
-        .map_err(|v: Vec<u8>| format!("must be 32 bytes, not {}", v.len()))?;
-    let key =
-        VerifyingKey::from_bytes(&raw).map_err(|_| "is not an Ed25519 public key".to_owned())?;
+        .map_err(|v: Vec<u8>| PublicKeyError::Length(v.len()))?;
+    let key = VerifyingKey::from_bytes(&raw).map_err(|_| PublicKeyError::NotAKey)?;
     if key.is_weak() {
-        return Err("is a weak (small-order) Ed25519 key".into());
+        return Err(PublicKeyError::Weak);
     }
     Ok(key)
 }
@@ -235,5 +253,33 @@ mod tests {
         for (req, field) in cases {
             assert_eq!(Registration::try_from(req).unwrap_err().field, field);
         }
+    }
+
+    #[test]
+    fn key_errors_read_as_predicates_of_the_field() {
+        let reason = |k: &str| {
+            Registration::try_from(request("A", vec![Role::Auditor], k.into()))
+                .unwrap_err()
+                .to_string()
+        };
+        let decode = BASE64_STANDARD.decode("not base64!").unwrap_err();
+        assert_eq!(
+            reason("not base64!"),
+            format!("public_key: is not standard base64 ({decode})")
+        );
+        assert_eq!(
+            reason(&BASE64_STANDARD.encode([1u8; 31])),
+            "public_key: must be 32 bytes, not 31"
+        );
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(
+            reason(&BASE64_STANDARD.encode(identity)),
+            "public_key: is a weak (small-order) Ed25519 key"
+        );
+        assert_eq!(
+            PublicKeyError::NotAKey.to_string(),
+            "is not an Ed25519 public key"
+        );
     }
 }

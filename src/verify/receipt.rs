@@ -1,15 +1,18 @@
 //! Offline verification of receipts (`datapole.receipt.v1`): each check is reported with its
 //! outcome, and a receipt is valid only if every check that applies passes.
 
+use std::borrow::Cow;
+
 use base64::prelude::*;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
-use super::{leaf_hash, verify_checkpoint, verify_inclusion, Hash};
+use super::{leaf_hash, verify_checkpoint, verify_inclusion, Hash, VerifyError};
 use crate::consent::{EventDocument, RecordKind, RecordLeaf};
 use crate::decision::AccessRecord;
 use crate::decision::Verdict;
 use crate::entry::Entry;
+use crate::json::{EncodeError, JsonError};
 use crate::receipt::{Receipt, RECEIPT_FORMAT};
 use crate::statement::access::{AccessPayload, ACCESS_TYPE};
 use crate::statement::consent::{
@@ -19,7 +22,8 @@ use crate::statement::consent::{
 use crate::statement::deposit::{
     commitment, DepositLeaf, DepositPayload, Visibility, DEPOSIT_TYPE,
 };
-use crate::statement::dsse::Envelope;
+use crate::statement::dsse::{DsseError, Envelope};
+use crate::witness::cosignature::KeyError;
 use uuid::Uuid;
 
 /// One check and its outcome.
@@ -32,6 +36,87 @@ pub struct Check {
     /// Why (the failure, or what was established).
     pub detail: String,
 }
+
+impl Check {
+    /// The check `name`, passed with what it established or failed with why.
+    fn new(name: &'static str, result: Result<String, Failure>) -> Self {
+        match result {
+            Ok(detail) => Check {
+                name,
+                ok: true,
+                detail,
+            },
+            Err(failure) => Check {
+                name,
+                ok: false,
+                detail: failure.to_string(),
+            },
+        }
+    }
+}
+
+/// Why a check failed. Its Display is the check's `detail`, as `datapole verify` prints it
+/// and as the browser verifier words it too.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// What the check found not to hold, in its own words: a format, key, origin, size,
+    /// identity or commitment other than the one required, a part missing or one too many.
+    /// (`From<&'static str>` and `From<String>` make one.)
+    #[error("{0}")]
+    Found(Cow<'static, str>),
+    /// A checkpoint signature, inclusion proof or cosignature that does not verify.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// A witness verifier key given to check cosignatures with that is not one.
+    #[error(transparent)]
+    WitnessKey(#[from] KeyError),
+    /// A statement's envelope that is malformed or does not verify with the signer's key.
+    #[error(transparent)]
+    Envelope(#[from] DsseError),
+    /// A statement that cannot be written back to the bytes its commitment covers.
+    #[error("the statement cannot be written back: {0}")]
+    Unwritable(EncodeError),
+    /// A signed payload that is not strict JSON of the statement's type.
+    #[error("{}", .0.at("statement payload"))]
+    Payload(JsonError),
+    /// A statement that is not a consent.
+    #[error("the statement is not a consent: {0}")]
+    NotConsent(JsonError),
+    /// A statement that is not a withdrawal or erasure of a consent (the entry's kind).
+    #[error("the statement is not a consent {}: {error}", kind.as_str())]
+    NotConsentAction {
+        /// The entry's kind.
+        kind: RecordKind,
+        /// Why the statement does not read as one.
+        error: JsonError,
+    },
+    /// A statement that is not an access request.
+    #[error("the statement is not an access: {0}")]
+    NotAccess(JsonError),
+    /// An opened document that is not a citizen's consent event.
+    #[error("the document is not a consent event: {0}")]
+    NotConsentEvent(JsonError),
+    /// An opened document that is not an access record.
+    #[error("the document is not an access record: {0}")]
+    NotAccessRecord(JsonError),
+}
+
+impl From<&'static str> for Failure {
+    fn from(found: &'static str) -> Self {
+        Failure::Found(Cow::Borrowed(found))
+    }
+}
+
+impl From<String> for Failure {
+    fn from(found: String) -> Self {
+        Failure::Found(Cow::Owned(found))
+    }
+}
+
+/// A JSON document in which [`verify_document`] finds no receipt.
+#[derive(Debug, thiserror::Error)]
+#[error("not a datapole.receipt.v1 receipt: {0}")]
+pub struct NotAReceipt(pub serde_json::Error);
 
 /// The outcome of verifying a receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,10 +131,10 @@ impl Report {
         !self.checks.is_empty() && self.checks.iter().all(|c| c.ok)
     }
 
-    fn push(&mut self, name: &'static str, result: Result<String, String>) -> bool {
-        let ok = result.is_ok();
-        let detail = result.unwrap_or_else(|e| e);
-        self.checks.push(Check { name, ok, detail });
+    fn push(&mut self, name: &'static str, result: Result<String, Failure>) -> bool {
+        let check = Check::new(name, result);
+        let ok = check.ok;
+        self.checks.push(check);
         ok
     }
 }
@@ -73,15 +158,14 @@ pub fn check_witnesses(checkpoint: &str, witness_vkeys: &[String], quorum: usize
         .map(|v| crate::witness::cosignature::CosignatureVerifier::from_vkey(v))
         .collect();
     let result = (|| {
-        let verifiers = verifiers.map_err(|e| e.to_string())?;
+        let verifiers = verifiers?;
         if quorum == 0 || quorum > verifiers.len() {
-            return Err(format!(
+            return Err(Failure::from(format!(
                 "a quorum of {quorum} among {} witness keys is not a requirement",
                 verifiers.len()
-            ));
+            )));
         }
-        let found =
-            crate::verify::check_cosignatures(checkpoint, &verifiers).map_err(|e| e.to_string())?;
+        let found = crate::verify::check_cosignatures(checkpoint, &verifiers)?;
         let list = found
             .iter()
             .map(|c| {
@@ -92,7 +176,7 @@ pub fn check_witnesses(checkpoint: &str, witness_vkeys: &[String], quorum: usize
             .collect::<Vec<_>>()
             .join(", ");
         if found.len() < quorum {
-            return Err(format!(
+            return Err(Failure::from(format!(
                 "{} of the {} given witnesses cosigned the checkpoint, {quorum} needed{}",
                 found.len(),
                 verifiers.len(),
@@ -101,7 +185,7 @@ pub fn check_witnesses(checkpoint: &str, witness_vkeys: &[String], quorum: usize
                 } else {
                     format!(" ({list})")
                 }
-            ));
+            )));
         }
         Ok(format!(
             "{} of {} witnesses cosigned the checkpoint ({quorum} needed): {list}",
@@ -109,12 +193,7 @@ pub fn check_witnesses(checkpoint: &str, witness_vkeys: &[String], quorum: usize
             verifiers.len()
         ))
     })();
-    let ok = result.is_ok();
-    Check {
-        name,
-        ok,
-        detail: result.unwrap_or_else(|e| e),
-    }
+    Check::new(name, result)
 }
 
 /// Verifies a receipt file's JSON as `datapole verify` and the web pages do: a bare receipt,
@@ -124,13 +203,12 @@ pub fn check_witnesses(checkpoint: &str, witness_vkeys: &[String], quorum: usize
 pub fn verify_document(
     value: &serde_json::Value,
     pinned_vkey: Option<&str>,
-) -> Result<(Report, Receipt), String> {
+) -> Result<(Report, Receipt), NotAReceipt> {
     let (receipt_value, wrapper) = match value.get("receipt") {
         Some(r) if value.get("format").is_none() => (r, Some(value)),
         _ => (value, None),
     };
-    let receipt = Receipt::deserialize(receipt_value)
-        .map_err(|e| format!("not a datapole.receipt.v1 receipt: {e}"))?;
+    let receipt = Receipt::deserialize(receipt_value).map_err(NotAReceipt)?;
     let mut report = verify_receipt(&receipt, pinned_vkey);
     if let Some(w) = wrapper {
         if let Some(record) = w.get("record") {
@@ -163,7 +241,7 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
         if r.format == RECEIPT_FORMAT {
             Ok(RECEIPT_FORMAT.into())
         } else {
-            Err(format!("unknown format {:?}", r.format))
+            Err(format!("unknown format {:?}", r.format).into())
         },
     ) {
         return report;
@@ -175,10 +253,7 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
             if r.log.vkey == vkey {
                 Ok("the receipt names the pinned log key".into())
             } else {
-                Err(format!(
-                    "the receipt names key {:?}, not the pinned one",
-                    r.log.vkey
-                ))
+                Err(format!("the receipt names key {:?}, not the pinned one", r.log.vkey).into())
             },
         );
     }
@@ -199,12 +274,13 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
                 Err(format!(
                     "checkpoint origin {:?} is not the receipt's {:?}",
                     cp.origin, r.log.origin
-                )),
+                )
+                .into()),
             );
             return report;
         }
         Err(e) => {
-            report.push("checkpoint signature", Err(e.to_string()));
+            report.push("checkpoint signature", Err(e.into()));
             return report;
         }
     };
@@ -214,16 +290,16 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
     };
     let inclusion = (|| {
         if r.inclusion.tree_size != checkpoint.size {
-            return Err(format!(
+            return Err(Failure::from(format!(
                 "the proof is for size {}, the checkpoint for {}",
                 r.inclusion.tree_size, checkpoint.size
-            ));
+            )));
         }
         let hashes = r
             .inclusion
             .hashes
             .iter()
-            .map(|h| hash32(h).ok_or_else(|| "a proof hash is not 32 bytes of base64".to_owned()))
+            .map(|h| hash32(h).ok_or("a proof hash is not 32 bytes of base64"))
             .collect::<Result<Vec<_>, _>>()?;
         verify_inclusion(
             &leaf_hash(&leaf),
@@ -231,8 +307,7 @@ pub fn verify_receipt(r: &Receipt, pinned_vkey: Option<&str>) -> Report {
             checkpoint.size,
             &hashes,
             &checkpoint.root,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         Ok(format!(
             "entry {} is in the tree of size {}",
             r.index, checkpoint.size
@@ -316,16 +391,15 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
         return;
     };
     let matches = (|| {
-        let p = DepositPayload::from_statement_bytes(&payload)
-            .map_err(|e| e.at("statement payload"))?;
+        let p = DepositPayload::from_statement_bytes(&payload).map_err(Failure::Payload)?;
         if p.sha256.to_ascii_lowercase() != leaf.sha256
             || p.size != leaf.size
             || p.visibility != leaf.visibility
         {
-            return Err("the statement does not describe the entry's content".to_owned());
+            return Err("the statement does not describe the entry's content".into());
         }
         if p.dataset_id.is_some_and(|d| d != leaf.dataset_id) {
-            return Err("the statement names another dataset".to_owned());
+            return Err("the statement names another dataset".into());
         }
         // The dataset's controller: the statement's, when it names one; a first version that
         // names none is the depositor's.
@@ -335,7 +409,7 @@ fn check_deposit(r: &Receipt, leaf: &DepositLeaf, report: &mut Report) {
             None => None,
         };
         if named.is_some_and(|c| c != leaf.controller()) {
-            return Err("the statement names another controller than the entry".to_owned());
+            return Err("the statement names another controller than the entry".into());
         }
         Ok(format!(
             "dataset {} version {}, sha256 {}",
@@ -363,23 +437,23 @@ fn check_signature(
     };
     let signed = (|| {
         if signer.participant_id != expected.to_string() {
-            return Err(format!(
+            return Err(Failure::from(format!(
                 "the signer is not participant {expected}, who issued the entry"
-            ));
+            )));
         }
         if statement.payload_type != payload_type {
-            return Err(format!(
+            return Err(Failure::from(format!(
                 "the statement's payloadType is {:?}, not {payload_type}",
                 statement.payload_type
-            ));
+            )));
         }
         if statement.signatures.first().map(|s| s.keyid.as_str())
             != Some(signer.participant_id.as_str())
         {
-            return Err("the statement's keyid is not the signer".to_owned());
+            return Err("the statement's keyid is not the signer".into());
         }
         let key = key(&signer.public_key).ok_or("the signer key is not an Ed25519 key")?;
-        statement.verify(&key).map_err(|e| e.to_string())
+        Ok(statement.verify(&key)?)
     })();
     match signed {
         Ok(p) => {
@@ -409,13 +483,11 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
         return;
     };
     let committed = match (&r.statement, &opening.document) {
-        (Some(st), None) => st
-            .to_bytes()
-            .map_err(|e| format!("the statement cannot be written back: {e}")),
+        (Some(st), None) => st.to_bytes().map_err(Failure::Unwritable),
         (None, Some(doc)) => BASE64_STANDARD
             .decode(doc)
-            .map_err(|_| "the opening's document is not base64".to_owned()),
-        _ => Err("an opening carries exactly one of a statement and a document".to_owned()),
+            .map_err(|_| "the opening's document is not base64".into()),
+        _ => Err("an opening carries exactly one of a statement and a document".into()),
     };
     let opened = committed.and_then(|bytes| {
         let salt = BASE64_STANDARD
@@ -426,7 +498,7 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
         if crate::field::hex(&crate::statement::commitment(&salt, &bytes)) == leaf.commitment {
             Ok(bytes)
         } else {
-            Err("the opening does not open the entry's commitment".to_owned())
+            Err("the opening does not open the entry's commitment".into())
         }
     });
     let bytes = match opened {
@@ -465,7 +537,7 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
                             p.purposes.len()
                         )
                     })
-                    .map_err(|e| format!("the statement is not a consent: {e}")),
+                    .map_err(Failure::NotConsent),
             );
         }
         (kind @ (RecordKind::Withdrawal | RecordKind::Erasure), Some(st)) => {
@@ -487,7 +559,7 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
                             p.consent_id
                         )
                     })
-                    .map_err(|e| format!("the statement is not a consent {}: {e}", kind.as_str())),
+                    .map_err(|error| Failure::NotConsentAction { kind, error }),
             );
         }
         (kind @ (RecordKind::Withdrawal | RecordKind::Erasure), None) => {
@@ -499,10 +571,10 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
                 return;
             }
             let doc = EventDocument::from_bytes(&bytes)
-                .map_err(|e| format!("the document is not a consent event: {e}"))
+                .map_err(Failure::NotConsentEvent)
                 .and_then(|d| {
                     if d.kind != kind || d.id != id || d.time != leaf.time {
-                        Err("the document describes another event".to_owned())
+                        Err("the document describes another event".into())
                     } else {
                         Ok(format!(
                             "{} of consent {} by the citizen",
@@ -530,10 +602,7 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
                     return;
                 }
                 Err(e) => {
-                    report.push(
-                        "record matches entry",
-                        Err(format!("the document is not an access record: {e}")),
-                    );
+                    report.push("record matches entry", Err(Failure::NotAccessRecord(e)));
                     return;
                 }
             };
@@ -544,10 +613,7 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
             };
             // The statement the log decided on must read as the API read it.
             if let Err(e) = AccessPayload::from_statement_bytes(&payload) {
-                report.push(
-                    "record matches entry",
-                    Err(format!("the statement is not an access: {e}")),
-                );
+                report.push("record matches entry", Err(Failure::NotAccess(e)));
                 return;
             }
             report.push(
@@ -574,7 +640,8 @@ fn check_record(r: &Receipt, leaf: &RecordLeaf, report: &mut Report) {
                     } else {
                         "a document"
                     }
-                )),
+                )
+                .into()),
             );
         }
     }
@@ -597,32 +664,32 @@ pub fn check_citizen_record(
             })
             .ok_or("the receipt is not for a consent entry")?;
         if consent_id != Some(leaf.id.to_string().as_str()) {
-            return Err(format!(
+            return Err(Failure::from(format!(
                 "the consent id shown is not the entry's ({})",
                 leaf.id
-            ));
+            )));
         }
         let statement = r
             .statement
             .as_ref()
             .ok_or("the receipt carries no statement")?;
-        let (payload, _) = statement.check().map_err(|e| e.to_string())?;
-        let signed = crate::json::value(&payload).map_err(|e| e.at("statement payload"))?;
+        let (payload, _) = statement.check()?;
+        let signed = crate::json::value(&payload).map_err(Failure::Payload)?;
         if &signed != record {
-            return Err("the record shown is not the one the controller signed".to_owned());
+            return Err("the record shown is not the one the controller signed".into());
         }
         if let Some(shown) = expires_at {
-            let payload: ConsentPayload = crate::json::from_value(signed)
-                .map_err(|e| format!("the statement is not a consent: {e}"))?;
+            let payload: ConsentPayload =
+                crate::json::from_value(signed).map_err(Failure::NotConsent)?;
             let computed = leaf
                 .at()
                 .and_then(|at| payload.expires_at(at))
                 .map(crate::consent::time)
                 .ok_or("the consent's validity has no computable end")?;
             if computed != shown {
-                return Err(format!(
+                return Err(Failure::from(format!(
                     "expires_at {shown} is not the signed validity's end ({computed})"
-                ));
+                )));
             }
         }
         Ok(format!(
@@ -630,12 +697,7 @@ pub fn check_citizen_record(
             leaf.id
         ))
     })();
-    let ok = result.is_ok();
-    Check {
-        name: "record",
-        ok,
-        detail: result.unwrap_or_else(|e| e),
-    }
+    Check::new("record", result)
 }
 
 /// Verifies a c2sp.org/tlog-proof@v1 text's proof with the log key `vkey`: the checkpoint's
@@ -654,12 +716,12 @@ pub fn verify_tlog_proof(proof: &crate::receipt::TlogProof, vkey: &str) -> Repor
             cp
         }
         Err(e) => {
-            report.push("checkpoint signature", Err(e.to_string()));
+            report.push("checkpoint signature", Err(e.into()));
             return report;
         }
     };
     let inclusion = match &proof.extra {
-        None => Err("the proof carries no leaf (extra line) to check".to_owned()),
+        None => Err("the proof carries no leaf (extra line) to check".into()),
         Some(leaf) => verify_inclusion(
             &leaf_hash(leaf),
             proof.index,
@@ -673,8 +735,38 @@ pub fn verify_tlog_proof(proof: &crate::receipt::TlogProof, vkey: &str) -> Repor
                 proof.index, checkpoint.size
             )
         })
-        .map_err(|e| e.to_string()),
+        .map_err(Failure::from),
     };
     report.push("inclusion", inclusion);
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_the_details_reported() {
+        let check = Check::new("x", Err("the leaf is not base64".into()));
+        assert!(!check.ok);
+        assert_eq!(check.detail, "the leaf is not base64");
+        assert_eq!(
+            Failure::from(VerifyError::InclusionMismatch).to_string(),
+            "the inclusion proof does not lead to the checkpoint's root"
+        );
+        let error = crate::json::from_slice::<ConsentPayload>(b"{}").unwrap_err();
+        assert_eq!(
+            Failure::NotConsentAction {
+                kind: RecordKind::Erasure,
+                error: error.clone()
+            }
+            .to_string(),
+            format!("the statement is not a consent erasure: {error}")
+        );
+        let not = verify_document(&serde_json::json!({"format": 1}), None).unwrap_err();
+        assert_eq!(
+            not.to_string(),
+            format!("not a datapole.receipt.v1 receipt: {}", not.0)
+        );
+    }
 }

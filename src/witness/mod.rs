@@ -165,6 +165,17 @@ impl AddCheckpoint {
     }
 }
 
+/// A log verifier key a witness cannot follow a log with: not an Ed25519 signed-note
+/// verifier key.
+#[derive(Debug, thiserror::Error)]
+#[error("log key {vkey:?}: {reason}")]
+pub struct BadLogKey {
+    /// The key, as given (trimmed).
+    pub vkey: String,
+    /// Why signed-note refuses it.
+    pub reason: signed_note::VerifierError,
+}
+
 /// The logs a witness follows: each origin with the verifier keys it trusts for it.
 #[derive(Default)]
 pub struct TrustedLogs {
@@ -179,9 +190,12 @@ impl TrustedLogs {
 
     /// Trusts the Ed25519 signed-note verifier key `vkey` for the log whose origin is the
     /// key's name.
-    pub fn add(&mut self, vkey: &str) -> Result<&str, String> {
+    pub fn add(&mut self, vkey: &str) -> Result<&str, BadLogKey> {
         let vkey = vkey.trim();
-        StandardVerifier::new(vkey).map_err(|e| format!("log key {vkey:?}: {e}"))?;
+        StandardVerifier::new(vkey).map_err(|reason| BadLogKey {
+            vkey: vkey.to_owned(),
+            reason,
+        })?;
         let origin = vkey.split('+').next().unwrap_or_default().to_owned();
         let keys = self.keys.entry(origin.clone()).or_default();
         if !keys.iter().any(|k| k == vkey) {

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use signed_note::Note;
 use tlog_tiles::Hash;
 
+use crate::log::tree::TreeError;
 use crate::log::SignedCheckpoint;
-use crate::witness::cosignature::CosignatureVerifier;
+use crate::witness::cosignature::{CosignatureVerifier, KeyError};
 use crate::witness::{AddCheckpoint, SIZE_CONTENT_TYPE};
 
 /// How many times one submission follows a witness's 409 to another old size.
@@ -52,6 +53,17 @@ pub enum SubmitError {
     /// The witness kept answering 409 with other sizes.
     #[error("too many size conflicts")]
     Conflicts,
+}
+
+/// Why a configured witness cannot be talked to.
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessClientError {
+    /// Its key is not a `cosignature/v1` verifier key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Its URL is not an http or https URL (the URL, trailing slashes removed).
+    #[error("witness URL {0:?} is not http(s)")]
+    NotHttp(String),
 }
 
 /// What the witness answered to one request.
@@ -104,11 +116,11 @@ pub struct WitnessClient {
 
 impl WitnessClient {
     /// A witness at `base` (its submission prefix) whose key is `vkey` (`cosignature/v1`).
-    pub fn new(base: &str, vkey: &str, timeout: Duration) -> Result<Self, String> {
-        let verifier = CosignatureVerifier::from_vkey(vkey).map_err(|e| e.to_string())?;
+    pub fn new(base: &str, vkey: &str, timeout: Duration) -> Result<Self, WitnessClientError> {
+        let verifier = CosignatureVerifier::from_vkey(vkey)?;
         let base = base.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(format!("witness URL {base:?} is not http(s)"));
+            return Err(WitnessClientError::NotHttp(base));
         }
         Ok(Self {
             url: format!("{base}/add-checkpoint"),
@@ -156,7 +168,7 @@ impl WitnessClient {
     pub fn submit(
         &self,
         checkpoint: &SignedCheckpoint,
-        prove: &dyn Fn(u64, u64) -> Result<Vec<Hash>, String>,
+        prove: &dyn Fn(u64, u64) -> Result<Vec<Hash>, TreeError>,
     ) -> Result<(signed_note::Signature, Duration), SubmitError> {
         let started = Instant::now();
         let text = Note::from_bytes(checkpoint.note.as_bytes())
@@ -168,8 +180,10 @@ impl WitnessClient {
             let proof = if old == 0 || old == checkpoint.size {
                 Vec::new()
             } else {
-                prove(old, checkpoint.size)
-                    .map_err(|detail| SubmitError::Proof { from: old, detail })?
+                prove(old, checkpoint.size).map_err(|e| SubmitError::Proof {
+                    from: old,
+                    detail: e.to_string(),
+                })?
             };
             let request = AddCheckpoint {
                 old_size: old,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::client::{SubmitError, WitnessClient};
+use super::client::{SubmitError, WitnessClient, WitnessClientError};
 use crate::log::sequencer::LogWatch;
 use crate::log::tree::{self, StoreReader};
 use crate::log::SignedCheckpoint;
@@ -37,6 +37,31 @@ pub struct WitnessConfig {
     /// An unchanged checkpoint is submitted again after this long, so that its cosignatures'
     /// timestamps show the witnesses saw it recently.
     pub refresh: Duration,
+}
+
+/// Why witnessing cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration names no witness.
+    #[error("no witness configured")]
+    NoWitness,
+    /// The quorum is 0 or more than the witnesses configured.
+    #[error("a quorum of {quorum} among {witnesses} witnesses is not possible")]
+    Quorum {
+        /// The quorum asked for.
+        quorum: usize,
+        /// The number of witnesses configured.
+        witnesses: usize,
+    },
+    /// A witness's URL or key is unusable.
+    #[error(transparent)]
+    Witness(#[from] WitnessClientError),
+    /// Two witnesses with the same key or the same key name (the second one's key).
+    #[error("witness {0:?} is configured twice (same key or same name)")]
+    Twice(String),
+    /// A thread could not be started.
+    #[error("{0}")]
+    Thread(std::io::Error),
 }
 
 /// What the log knows of one witness, for `/v1/log` and `/metrics`.
@@ -78,16 +103,15 @@ pub struct Witnessing {
 impl Witnessing {
     /// Checks the configuration, loads the last cosigned checkpoint from the log's store (if
     /// it still meets this configuration) and starts the threads.
-    pub fn start(config: WitnessConfig, log: LogWatch) -> Result<Arc<Self>, String> {
+    pub fn start(config: WitnessConfig, log: LogWatch) -> Result<Arc<Self>, StartError> {
         if config.witnesses.is_empty() {
-            return Err("no witness configured".into());
+            return Err(StartError::NoWitness);
         }
         if config.quorum == 0 || config.quorum > config.witnesses.len() {
-            return Err(format!(
-                "a quorum of {} among {} witnesses is not possible",
-                config.quorum,
-                config.witnesses.len()
-            ));
+            return Err(StartError::Quorum {
+                quorum: config.quorum,
+                witnesses: config.witnesses.len(),
+            });
         }
         let mut clients = Vec::new();
         for (url, vkey) in &config.witnesses {
@@ -97,9 +121,7 @@ impl Witnessing {
                     || signed_note::Verifier::name(c.verifier())
                         == signed_note::Verifier::name(client.verifier())
             }) {
-                return Err(format!(
-                    "witness {vkey:?} is configured twice (same key or same name)"
-                ));
+                return Err(StartError::Twice(vkey.clone()));
             }
             clients.push(Arc::new(client));
         }
@@ -141,13 +163,13 @@ impl Witnessing {
             std::thread::Builder::new()
                 .name(format!("witness-{i}"))
                 .spawn(move || worker(i, &client, &slot, &stats, &stop, &results, &*store))
-                .map_err(|e| e.to_string())?;
+                .map_err(StartError::Thread)?;
         }
         let coordinator = witnessing.clone();
         std::thread::Builder::new()
             .name("witnessing".into())
             .spawn(move || coordinator.coordinate(log, outcomes, config.timeout, config.refresh))
-            .map_err(|e| e.to_string())?;
+            .map_err(StartError::Thread)?;
         Ok(witnessing)
     }
 
@@ -365,9 +387,8 @@ fn worker(
             }
         };
         done = round;
-        let prove = |from: u64, to: u64| {
-            tree::consistency_proof(from, to, &StoreReader::new(store)).map_err(|e| e.to_string())
-        };
+        let prove =
+            |from: u64, to: u64| tree::consistency_proof(from, to, &StoreReader::new(store));
         let outcome = client.submit(&target, &prove);
         match &outcome {
             Ok((_, took)) => {
