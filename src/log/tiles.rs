@@ -12,7 +12,7 @@ pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
 const MAX_LEVEL: u8 = 63 / TILE_HEIGHT;
 
 /// Which resource a tile path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TileKind {
     /// A hash tile at tile level `L` (tree level `8·L`).
     Hash(u8),
@@ -21,7 +21,7 @@ pub enum TileKind {
 }
 
 /// A parsed tile path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TilePath {
     /// Hash tile or entry bundle.
     pub kind: TileKind,
