@@ -246,12 +246,45 @@ fn json(c: &mut Criterion) {
     g.finish();
 }
 
+/// What the `fsync` of sled's files adds to its `flush()` (src/log/durable.rs): one small
+/// write made durable, by sled's flush alone (which survives a killed process, not a power
+/// cut) and by the flush then the `fsync`s the store now does before a batch is acknowledged.
+fn durability(c: &mut Criterion) {
+    use datapole::log::durable::SledFiles;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sled::open(dir.path()).expect("sled");
+    let mut files = SledFiles::open(dir.path()).expect("sled files");
+    let value = vec![b'v'; 300];
+    let mut n = 0u64;
+    let mut g = c.benchmark_group("durability");
+    g.sample_size(50);
+    g.bench_function("sled_flush", |b| {
+        b.iter(|| {
+            n += 1;
+            db.insert(n.to_be_bytes(), value.as_slice())
+                .expect("insert");
+            db.flush().expect("flush")
+        })
+    });
+    g.bench_function("sled_flush_then_fsync", |b| {
+        b.iter(|| {
+            n += 1;
+            db.insert(n.to_be_bytes(), value.as_slice())
+                .expect("insert");
+            db.flush().expect("flush");
+            files.sync().expect("fsync")
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     json,
     integrate,
     proofs,
     signatures,
-    private_records
+    private_records,
+    durability
 );
 criterion_main!(benches);

@@ -7,6 +7,7 @@
 //! payloads or of what an entry means: entries and their sidecars are opaque bytes.
 
 pub mod checkpoint;
+pub mod durable;
 pub mod objects;
 pub mod sequencer;
 pub mod shred;

@@ -19,7 +19,7 @@
 //! [`MemoryObjects`] is its twin for tests.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -144,9 +144,7 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
 
 /// `fsync` of a directory: its entries (a file created or renamed in it) are durable.
 fn sync_dir(dir: &Path) -> Result<(), ObjectError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("syncing the directory", dir))
+    super::durable::sync_dir(dir).map_err(io("syncing the directory", dir))
 }
 
 impl DirObjects {

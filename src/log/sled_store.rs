@@ -1,5 +1,6 @@
 //! The embedded store: sled 0.34, one tree with prefixed keys, so that a whole batch is one
-//! atomic `apply_batch`, made durable by `flush()` before `commit` returns.
+//! atomic `apply_batch`, made durable by `flush()` and an `fsync` of sled's files
+//! ([`super::durable`]) before `commit` returns.
 //!
 //! sled's cost is per key (page-table entries, node rewrites, log replay at start-up), so the
 //! append-only data is packed:
@@ -45,6 +46,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use tlog_tiles::Hash;
 
 use super::checkpoint::SignedCheckpoint;
+use super::durable::SledFiles;
 use super::shred::{self, KeyFile, Keyring};
 use super::store::{Batch, Index, IndexKey, Store, StoreError};
 
@@ -163,6 +165,13 @@ fn backend(action: &'static str) -> impl Fn(sled::Error) -> StoreError {
     }
 }
 
+fn io_backend(action: &'static str) -> impl Fn(std::io::Error) -> StoreError {
+    move |e| StoreError::Backend {
+        action,
+        detail: e.to_string(),
+    }
+}
+
 /// The log's store on sled.
 ///
 /// sled keeps an I/O error (a full disk, a read-only file) and then fails every later read
@@ -174,6 +183,8 @@ fn backend(action: &'static str) -> impl Fn(sled::Error) -> StoreError {
 pub struct SledStore {
     path: PathBuf,
     db: RwLock<Option<sled::Db>>,
+    /// The files sled's `flush()` leaves unsynced, synced after each one ([`super::durable`]).
+    files: Mutex<Option<SledFiles>>,
     /// A write failed: the open database holds sled's sticky error and must be reopened.
     failed: AtomicBool,
     /// The most recent stored hashes, durable ones only.
@@ -335,9 +346,11 @@ impl SledStore {
                 keys
             }
         };
+        let files = SledFiles::open(path).map_err(io_backend("syncing the store's files"))?;
         let store = Self {
             path: path.to_owned(),
             db: RwLock::new(Some(db)),
+            files: Mutex::new(Some(files)),
             failed: AtomicBool::new(false),
             tail: RwLock::new(HashTail::default()),
             cache_bytes,
@@ -454,6 +467,21 @@ impl SledStore {
         Ok(DbGuard(guard))
     }
 
+    /// After a `flush()`: `fsync` of what it left unsynced, so that the flushed writes survive
+    /// a power cut ([`super::durable`]).
+    fn sync_files(&self) -> Result<(), StoreError> {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        match files.as_mut() {
+            Some(files) => files
+                .sync()
+                .map_err(io_backend("syncing the store's files")),
+            None => Err(StoreError::Backend {
+                action: "syncing the store's files",
+                detail: "the store is closed".into(),
+            }),
+        }
+    }
+
     /// Closes the database (releasing its lock file) and opens it again.
     fn reopen(&self) -> Result<(), StoreError> {
         let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
@@ -466,6 +494,9 @@ impl SledStore {
                     // What sled recovered was read back from its files, maybe from the page
                     // cache only: sync them so that a checkpoint published from it is durable.
                     sync_dir_files(&self.path)?;
+                    let files = SledFiles::open(&self.path)
+                        .map_err(io_backend("syncing the store's files"))?;
+                    *self.files.lock().unwrap_or_else(|p| p.into_inner()) = Some(files);
                     *slot = Some(db);
                     tracing::warn!(path = %self.path.display(), "store reopened after a write failure");
                     return Ok(());
@@ -918,7 +949,7 @@ impl Store for SledStore {
             .map_err(backend("writing a value beside the log"))?;
         db.flush()
             .map_err(backend("flushing a value beside the log"))?;
-        Ok(())
+        self.sync_files()
     }
 
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
@@ -950,6 +981,7 @@ impl Store for SledStore {
             .and_then(|()| {
                 let flushing = std::time::Instant::now();
                 db.flush().map_err(backend("flushing a batch"))?;
+                self.sync_files()?;
                 let nanos = u64::try_from(flushing.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 self.last_flush_nanos.store(nanos, Ordering::Relaxed);
                 Ok(())

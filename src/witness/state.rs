@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use tlog_tiles::Hash;
 
 use super::Record;
+use crate::log::durable::SledFiles;
 
 /// A failure of the witness's store.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,9 @@ fn decode(v: &[u8]) -> Option<Record> {
 /// (origin ‖ 0 ‖ SHA-256 of the note → the signed checkpoint note).
 pub struct SledWitnessStore {
     db: sled::Db,
+    /// What sled's `flush()` leaves unsynced, synced after each one: a cosignature leaves
+    /// only once its record survives a power cut.
+    files: Mutex<SledFiles>,
     records: sled::Tree,
     evidence: sled::Tree,
 }
@@ -93,11 +97,31 @@ impl SledWitnessStore {
         let evidence = db
             .open_tree("evidence")
             .map_err(failed("opening the witness store"))?;
+        let files = SledFiles::open(path).map_err(|e| StateError {
+            action: "opening the witness store",
+            detail: e.to_string(),
+        })?;
         Ok(Self {
             db,
+            files: Mutex::new(files),
             records,
             evidence,
         })
+    }
+}
+
+impl SledWitnessStore {
+    /// sled's `flush()`, then the `fsync` of what it leaves unsynced.
+    fn flush(&self, action: &'static str) -> Result<(), StateError> {
+        self.db.flush().map_err(failed(action))?;
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sync()
+            .map_err(|e| StateError {
+                action,
+                detail: e.to_string(),
+            })
     }
 }
 
@@ -134,7 +158,7 @@ impl WitnessStore for SledWitnessStore {
         if swapped.is_err() {
             return Ok(false);
         }
-        self.db.flush().map_err(failed("flushing a record"))?;
+        self.flush("flushing a record")?;
         Ok(true)
     }
 
@@ -153,7 +177,7 @@ impl WitnessStore for SledWitnessStore {
         self.evidence
             .insert(key, note)
             .map_err(failed("keeping evidence"))?;
-        self.db.flush().map_err(failed("keeping evidence"))?;
+        self.flush("keeping evidence")?;
         Ok(())
     }
 
