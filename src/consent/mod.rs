@@ -86,13 +86,6 @@ impl RecordLeaf {
         crate::json::to_vec("a record entry", self)
     }
 
-    /// Reads a record entry back; `None` if the bytes are not one.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        crate::json::from_slice::<Self>(bytes)
-            .ok()
-            .filter(|l| l.v == 1)
-    }
-
     /// The recorded time.
     pub fn at(&self) -> Option<DateTime<Utc>> {
         DateTime::parse_from_rfc3339(&self.time)
@@ -264,7 +257,6 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#""time":"2026-11-28T10:00:00.000Z""#));
-        assert_eq!(RecordLeaf::from_bytes(&bytes).unwrap(), leaf);
-        assert!(RecordLeaf::from_bytes(br#"{"v":1,"type":"deposit"}"#).is_none());
+        assert_eq!(crate::json::from_slice::<RecordLeaf>(&bytes).unwrap(), leaf);
     }
 }

@@ -167,13 +167,6 @@ impl ParticipantLeaf {
     pub fn to_bytes(&self) -> Result<Vec<u8>, crate::json::EncodeError> {
         crate::json::to_vec("a participant entry", self)
     }
-
-    /// Reads a participant entry back; `None` if the bytes are not one.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        crate::json::from_slice::<Self>(bytes)
-            .ok()
-            .filter(|l| l.v == 1 && l.kind == PARTICIPANT_TYPE)
-    }
 }
 
 #[cfg(test)]
@@ -211,7 +204,10 @@ mod tests {
         assert!(bytes.starts_with(br#"{"v":1,"type":"participant","id":"00000000-"#));
         assert!(String::from_utf8_lossy(&bytes)
             .contains(r#""registered_at":"2026-11-28T10:00:00.000Z""#));
-        assert_eq!(ParticipantLeaf::from_bytes(&bytes).unwrap(), leaf);
+        assert_eq!(
+            crate::json::from_slice::<ParticipantLeaf>(&bytes).unwrap(),
+            leaf
+        );
     }
 
     #[test]

@@ -251,13 +251,6 @@ impl DepositLeaf {
     pub fn controller(&self) -> Uuid {
         self.controller.unwrap_or(self.depositor)
     }
-
-    /// Reads a deposit entry back; `None` if the bytes are not one.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        crate::json::from_slice::<Self>(bytes)
-            .ok()
-            .filter(|l| l.v == 1 && l.kind == DEPOSIT_LEAF_TYPE)
-    }
 }
 
 /// The commitment of a private statement: SHA-256(salt || envelope bytes).
