@@ -38,6 +38,7 @@ fn tree(size: u64) -> (MemoryStore, LogSigner) {
                 index_keys: vec![],
                 sidecars: vec![],
                 erased_sidecars: vec![],
+                removed_keys: Vec::new(),
                 checkpoint,
             })
             .expect("commit");
@@ -152,6 +153,7 @@ impl Batches {
                 .map(|r| (first_index..self.n).map(|i| (i, r.to_vec())).collect())
                 .unwrap_or_default(),
             erased_sidecars: erased,
+            removed_keys: Vec::new(),
             checkpoint: self.signer.sign(self.n, hash(self.n)).expect("sign"),
         }
     }
@@ -162,7 +164,9 @@ impl Batches {
 /// one entry alone and with the erasure of a record of a bucket of 4,096 live records (two
 /// key-file rewrites, the re-wrap of the bucket's other data keys).
 fn private_records(c: &mut Criterion) {
-    use datapole::log::{shred, SledStore};
+    use datapole::log::shred;
+    use datapole::log::tiled::Options;
+    use datapole::log::DiskStore;
     let record = vec![b'r'; 1500];
     let mut g = c.benchmark_group("private_records");
     g.bench_function("seal_and_wrap_1500B", |b| {
@@ -173,7 +177,7 @@ fn private_records(c: &mut Criterion) {
         })
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SledStore::open(&dir.path().join("store")).expect("store");
+    let store = DiskStore::open_dir(dir.path(), &Options::default()).expect("store");
     let (skey, _) = LogSigner::generate("bench.example/log").expect("key");
     let mut batches = Batches {
         signer: LogSigner::from_skey(&skey, None).expect("signer"),

@@ -188,7 +188,7 @@ impl From<StoreError> for Error {
                 Code::StorageUnavailable,
                 "the store cannot be read right now",
             ),
-            StoreError::Corrupt(_) | StoreError::Format(_) => Self::new(
+            StoreError::Corrupt(_) | StoreError::Format(_) | StoreError::Conflict(_) => Self::new(
                 Code::Internal,
                 "the store is inconsistent; the operator has been told",
             ),

@@ -237,7 +237,8 @@ fn bundles_that_do_not_match_the_tiles_are_reported() {
 fn engine_log(dir: &Path, entries: Vec<Vec<u8>>) -> (Server, String) {
     use std::sync::Arc;
 
-    use datapole::log::{AppendRequest, LogSigner, Sequencer, SequencerConfig, SledStore};
+    use datapole::log::tiled::Options;
+    use datapole::log::{AppendRequest, DiskStore, LogSigner, Sequencer, SequencerConfig};
     let key = dir.join("log.key");
     let out = Command::new(binary())
         .args(["keygen", "--name", "engine.example/log", "--out"])
@@ -249,7 +250,7 @@ fn engine_log(dir: &Path, entries: Vec<Vec<u8>>) -> (Server, String) {
     std::fs::create_dir_all(&data).unwrap();
     {
         let signer = LogSigner::from_skey(&std::fs::read_to_string(&key).unwrap(), None).unwrap();
-        let store = SledStore::open(&data.join("store")).unwrap();
+        let store = DiskStore::open_dir(&data, &Options::default()).unwrap();
         let config = SequencerConfig {
             max_batch: 8192,
             queue: entries.len() + 1,

@@ -1325,7 +1325,7 @@ fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 /// consent's statement, its subject reference, its salt, its data key or the KEK that wrapped
 /// that key; another consent of the same key bucket still opens after a restart.
 fn erasure_leaves_nothing_that_opens_the_record(kill: bool) {
-    use datapole::log::{SledStore, Store};
+    use datapole::log::{SledStore, StateStore};
     use datapole::receipt::PrivateSidecar;
 
     let dir = tempfile::tempdir().unwrap();

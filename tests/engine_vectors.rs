@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::prelude::*;
-use datapole::log::tiles::{read_tile, TilePath};
+use datapole::log::tiles::TilePath;
 use datapole::log::tree::{self, StoreReader};
 use datapole::log::{
     AppendRequest, Batch, Hash, LogSigner, MemoryStore, Sequencer, SequencerConfig, Store,
@@ -86,6 +86,7 @@ fn build_one_by_one(n: u64, signer: &LogSigner) -> (MemoryStore, Vec<Hash>) {
                 index_keys: vec![],
                 sidecars: vec![],
                 erased_sidecars: vec![],
+                removed_keys: Vec::new(),
                 checkpoint,
             })
             .unwrap();
@@ -156,7 +157,7 @@ fn engine_reproduces_the_reference_log() {
     assert!(v.tiles.len() > 100);
     for (path, want) in &v.tiles {
         let parsed = TilePath::parse(path.strip_prefix("tile/").unwrap()).unwrap();
-        let got = read_tile(&store, &parsed, 1100).unwrap().expect(path);
+        let got = store.tile(&parsed, 1100).unwrap().expect(path);
         assert_eq!(BASE64_STANDARD.encode(got), *want, "{path}");
     }
 }

@@ -40,6 +40,7 @@ fn engine() -> (MemoryStore, Vec<(u64, Hash)>) {
                 index_keys: vec![],
                 sidecars: vec![],
                 erased_sidecars: vec![],
+                removed_keys: Vec::new(),
                 checkpoint,
             })
             .unwrap();

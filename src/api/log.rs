@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::AppState;
 use crate::error::{Code, Error};
 use crate::ledger::View;
-use crate::log::tiles::{read_tile, TilePath};
+use crate::log::tiles::TilePath;
 use crate::log::Hash;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -45,7 +45,7 @@ pub async fn tile(
 ) -> Result<HttpResponse, Error> {
     let path = TilePath::parse(&tail).map_err(|e| Error::new(Code::BadTilePath, e.to_string()))?;
     let size = state.ledger.view().size();
-    let bytes = web::block(move || read_tile(state.ledger.view().store(), &path, size))
+    let bytes = web::block(move || state.ledger.view().store().tile(&path, size))
         .await
         .map_err(|_| Error::new(Code::Unavailable, "server shutting down"))??
         .ok_or_else(|| {

@@ -20,7 +20,8 @@ use uuid::Uuid;
 use super::serve::{check_data_dir, ensure_data_dir, open_log_key};
 use crate::consent::{RecordKind, RecordLeaf};
 use crate::ledger::keys;
-use crate::log::{AppendRequest, Sequencer, SequencerConfig, SledStore};
+use crate::log::tiled::Options;
+use crate::log::{AppendRequest, DiskStore, Sequencer, SequencerConfig};
 use crate::participant::{ParticipantLeaf, Registration, Role};
 
 /// Flags of `datapole prefill`.
@@ -52,9 +53,12 @@ pub fn run(args: PrefillArgs) -> anyhow::Result<()> {
         args.key_file.as_deref(),
         args.origin.as_deref(),
     )?;
-    let store_path = args.data_dir.join("store");
-    let store = SledStore::open(&store_path)
-        .with_context(|| format!("opening {} (is it being served?)", store_path.display()))?;
+    let store = DiskStore::open_dir(&args.data_dir, &Options::default()).with_context(|| {
+        format!(
+            "opening the log in {} (is it being served?)",
+            args.data_dir.display()
+        )
+    })?;
     let config = SequencerConfig {
         max_batch: args.batch.max(1),
         queue: args.batch.max(1) * 4,

@@ -12,7 +12,8 @@ use clap::Args;
 use crate::api::limits::{RateLimit, RateLimiter};
 use crate::api::{self, AppState, ServerOptions};
 use crate::ledger::Ledger;
-use crate::log::{LogSigner, Sequencer, SequencerConfig, SledStore};
+use crate::log::tiled::Options;
+use crate::log::{DiskStore, LogSigner, Sequencer, SequencerConfig};
 use crate::witnessing::collector::{WitnessConfig, Witnessing};
 
 /// The key name (and so the origin) of a log created with no `--origin`.
@@ -362,14 +363,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     check_data_dir(&args.data_dir)?;
     let signer = load_key(&args)?;
     let admin_token = load_admin_token(&args)?;
-    let store_path = args.data_dir.join("store");
-    let store = SledStore::open_with_cache(&store_path, args.store_cache_mb.max(1) << 20)
-        .with_context(|| {
-            format!(
-                "opening the store in {} (is another datapole using it?)",
-                store_path.display()
-            )
-        })?;
+    let witnessed = witness_config(&args)?.is_some();
+    let options = Options {
+        state_cache_bytes: args.store_cache_mb.max(1) << 20,
+        // On a witnessed log the public checkpoint is the cosigned one, which the witnessing
+        // collector publishes.
+        publish_on_commit: !witnessed,
+        ..Options::default()
+    };
+    let store = DiskStore::open_dir(&args.data_dir, &options).with_context(|| {
+        format!(
+            "opening the log in {} (is another datapole using it?)",
+            args.data_dir.display()
+        )
+    })?;
     let config = SequencerConfig {
         max_batch: args.batch_max_entries,
         max_wait: Duration::from_millis(args.batch_max_wait_ms),

@@ -12,14 +12,18 @@ pub mod objects;
 pub mod sequencer;
 pub mod shred;
 pub mod sled_store;
+pub mod state;
 pub mod store;
+pub mod tiled;
 pub mod tiles;
 pub mod tree;
 
 pub use checkpoint::{CheckpointError, LogSigner, SignedCheckpoint};
 pub use sequencer::{AppendError, AppendRequest, Appended, Sequencer, SequencerConfig};
 pub use sled_store::SledStore;
-pub use store::{Batch, Index, IndexKey, MemoryStore, Store, StoreError};
+pub use state::{MemoryState, StateStore};
+pub use store::{Batch, Index, IndexKey, Store, StoreError};
+pub use tiled::{DiskStore, MemoryStore, TiledStore};
 pub use tlog_tiles::Hash;
 pub use tree::TreeError;
 

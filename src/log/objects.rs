@@ -84,6 +84,10 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// Removes object `key` if it exists (partial tiles a full one has replaced).
     fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError>;
+
+    /// The widths of the partial versions of `tile` (whose own width is ignored) that the
+    /// store holds: `tile/<L>/<N>.p/<W>` for every `W` present, in any order.
+    fn partials(&self, tile: &TilePath) -> Result<Vec<u64>, ObjectError>;
 }
 
 /// The objects in memory, for tests.
@@ -121,6 +125,19 @@ impl ObjectStore for MemoryObjects {
     fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
         self.lock().remove(key);
         Ok(())
+    }
+
+    fn partials(&self, tile: &TilePath) -> Result<Vec<u64>, ObjectError> {
+        Ok(self
+            .lock()
+            .keys()
+            .filter_map(|k| match k {
+                ObjectKey::Tile(t) if t.kind == tile.kind && t.n == tile.n && !t.is_full() => {
+                    Some(t.width)
+                }
+                _ => None,
+            })
+            .collect())
     }
 }
 
@@ -266,10 +283,44 @@ impl ObjectStore for DirObjects {
     fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
         let path = self.file(key);
         match fs::remove_file(&path) {
-            Ok(()) => path.parent().map_or(Ok(()), sync_dir),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("removing", &path)(e)),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("removing", &path)(e)),
         }
+        let Some(dir) = path.parent() else {
+            return Ok(());
+        };
+        // A `<N>.p/` directory left empty goes too (it fails harmlessly if not empty).
+        if dir.extension().is_some_and(|e| e == "p") && fs::remove_dir(dir).is_ok() {
+            return dir.parent().map_or(Ok(()), sync_dir);
+        }
+        sync_dir(dir)
+    }
+
+    fn partials(&self, tile: &TilePath) -> Result<Vec<u64>, ObjectError> {
+        let full = self.file(&ObjectKey::Tile(TilePath {
+            width: super::tiles::TILE_WIDTH,
+            ..*tile
+        }));
+        let dir = full.with_extension("p");
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("listing", &dir)(e)),
+        };
+        let mut widths = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io("listing", &dir))?;
+            if let Some(w) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|w| (1..super::tiles::TILE_WIDTH).contains(w))
+            {
+                widths.push(w);
+            }
+        }
+        Ok(widths)
     }
 }
 

@@ -271,6 +271,7 @@ impl Sequencer {
                     index_keys: Vec::new(),
                     sidecars: Vec::new(),
                     erased_sidecars: Vec::new(),
+                    removed_keys: Vec::new(),
                     checkpoint: cp.clone(),
                 })?;
                 cp
@@ -609,6 +610,7 @@ impl Worker {
             index_keys,
             sidecars,
             erased_sidecars,
+            removed_keys: Vec::new(),
             checkpoint,
         };
         let integrated = Instant::now();
@@ -669,7 +671,7 @@ mod tests {
     /// Two user indexes: a unique key, and one a precondition checks.
     const KEY_INDEX: Index = Index::user(3);
     const ENDED_INDEX: Index = Index::user(13);
-    use crate::log::store::MemoryStore;
+    use crate::log::MemoryStore;
 
     const OK: u8 = 0;
     const FAIL_BEFORE_APPLY: u8 = 1;

@@ -1,24 +1,10 @@
-//! The embedded store: sled 0.34, one tree with prefixed keys, so that a whole batch is one
-//! atomic `apply_batch`, made durable by `flush()` and an `fsync` of sled's files
-//! ([`super::durable`]) before `commit` returns.
+//! The embedded state store ([`super::state`]): sled 0.34, one tree with prefixed keys, so
+//! that a whole state batch is one atomic `apply_batch`, made durable by `flush()` and an
+//! `fsync` of sled's files ([`super::durable`]) before `commit` returns. The entries and the
+//! hashes are not here: they are the log's objects ([`super::objects`]).
 //!
-//! sled's cost is per key (page-table entries, node rewrites, log replay at start-up), so the
-//! append-only data is packed:
-//!
-//! - `H` + u64 BE chunk number: a *hash chunk*, the stored hashes `256·n .. 256·n + 256`
-//!   concatenated (32 bytes each). The chunk at the right edge is partial and rewritten by the
-//!   next batch; full chunks never change.
-//! - `U` + level (1 byte) + u64 BE tile number: a copy of the stored hashes of that level,
-//!   for levels [`UPPER_LEVEL`] and above, 256 consecutive ones per key (a c2sp.org/tlog-tiles
-//!   hash tile when the level is a multiple of 8). There are few of them (one per 128 leaves),
-//!   so they stay in sled's cache: an inclusion proof reads its upper siblings from here
-//!   instead of from ~16 scattered hash chunks.
-//! - `E` + u64 BE first entry index: an *entry chunk*, up to [`ENTRY_CHUNK`] consecutive
-//!   entries of one batch, each as a u32 BE length and its bytes. The chunks tile the log
-//!   without gaps; an entry is found in the last chunk starting at or before its index.
-//!
-//! The other keys: `v` the format ([`FORMAT`]); `c` the latest checkpoint; `m` + name for values
-//! kept beside the log (the last cosigned checkpoint); `i` + index tag +
+//! The keys: `v` the format ([`FORMAT`]); `c` the latest checkpoint (the checkpoint lock);
+//! `m` + name for values kept beside the log (the last cosigned checkpoint); `i` + index tag +
 //! key for the secondary indexes (value: u64 BE leaf index); `p` + u64 BE for the off-log
 //! sidecar of an entry, sealed under its own data key; `k` + u64 BE for that data key, wrapped
 //! under its bucket's KEK (see [`super::shred`]).
@@ -43,97 +29,28 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
-use tlog_tiles::Hash;
-
 use super::checkpoint::SignedCheckpoint;
 use super::durable::SledFiles;
 use super::shred::{self, KeyFile, Keyring};
-use super::store::{Batch, Index, IndexKey, Store, StoreError};
+use super::state::{StateBatch, StateStore};
+use super::store::{Index, IndexKey, StoreError};
 
 const CHECKPOINT: &[u8] = b"c";
 const FORMAT_KEY: &[u8] = b"v";
 /// The layout this code writes and reads. Stores from before packing (one key per entry and
 /// per hash) carry no format key, those of `datapole-store/2` hold the private records in the
-/// clear: both are refused with a clear error.
-pub const FORMAT: &[u8] = b"datapole-store/3";
+/// clear: both are refused with a clear error. `datapole-store/3` held the entries and hashes
+/// too: `datapole migrate` moves them to the objects ([`super::migrate`]).
+pub const FORMAT: &[u8] = b"datapole-state/4";
+/// The layout before the objects: entries and hashes in sled ([`super::migrate`] reads it).
+pub const FORMAT_PACKED: &[u8] = b"datapole-store/3";
 /// The previous layout: sidecars in the clear, no key file.
 const FORMAT_CLEAR_SIDECARS: &[u8] = b"datapole-store/2";
-
-/// Stored hashes per hash chunk.
-const HASH_CHUNK: u64 = 256;
-/// At most this many entries per entry chunk, which bounds what reading one entry costs.
-pub const ENTRY_CHUNK: usize = 64;
-
-fn entry_chunk_key(first: u64) -> [u8; 9] {
-    prefixed(b'E', first)
-}
-
-fn hash_chunk_key(chunk: u64) -> [u8; 9] {
-    prefixed(b'H', chunk)
-}
-
-/// Stored hashes of this level (each the root of 256 leaves) and above are also kept by level.
-pub const UPPER_LEVEL: u8 = 8;
-
-/// An upper chunk to write: its key and its bytes.
-type UpperChunk = ([u8; 10], Vec<u8>);
-
-fn upper_key(level: u8, tile: u64) -> [u8; 10] {
-    let mut k = [0u8; 10];
-    k[0] = b'U';
-    k[1] = level;
-    k[2..].copy_from_slice(&tile.to_be_bytes());
-    k
-}
-
-/// Where a stored hash lives: its key and its byte offset in the value.
-fn hash_location(i: u64) -> (Vec<u8>, usize) {
-    let (level, n) = tlog_tiles::split_stored_hash_index(i);
-    if level >= UPPER_LEVEL {
-        (
-            upper_key(level, n / HASH_CHUNK).to_vec(),
-            (n % HASH_CHUNK) as usize * 32,
-        )
-    } else {
-        (
-            hash_chunk_key(i / HASH_CHUNK).to_vec(),
-            (i % HASH_CHUNK) as usize * 32,
-        )
-    }
-}
 
 fn key_number(k: &[u8]) -> Option<u64> {
     k.get(1..9)
         .and_then(|b| b.try_into().ok())
         .map(u64::from_be_bytes)
-}
-
-/// One entry chunk's value: each entry as a u32 BE length and its bytes.
-fn encode_entries(entries: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(entries.iter().map(|e| e.len() + 4).sum());
-    for e in entries {
-        // Entries are bounded far below 4 GiB by the API's limits.
-        v.extend_from_slice(&(e.len() as u32).to_be_bytes());
-        v.extend_from_slice(e);
-    }
-    v
-}
-
-/// The entries of an entry chunk starting at `first`.
-fn decode_entries(first: u64, mut v: &[u8]) -> Result<Vec<&[u8]>, StoreError> {
-    let bad = || StoreError::Corrupt(format!("malformed entry chunk at {first}"));
-    let mut out = Vec::new();
-    while !v.is_empty() {
-        let len: [u8; 4] = v.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
-        let len = u32::from_be_bytes(len) as usize;
-        let entry = v.get(4..4 + len).ok_or_else(bad)?;
-        out.push(entry);
-        v = &v[4 + len..];
-    }
-    if out.is_empty() {
-        return Err(bad());
-    }
-    Ok(out)
 }
 
 fn prefixed(p: u8, i: u64) -> [u8; 9] {
@@ -187,8 +104,6 @@ pub struct SledStore {
     files: Mutex<Option<SledFiles>>,
     /// A write failed: the open database holds sled's sticky error and must be reopened.
     failed: AtomicBool,
-    /// The most recent stored hashes, durable ones only.
-    tail: RwLock<HashTail>,
     /// sled's page-cache size.
     cache_bytes: u64,
     /// How long the last successful commit's flush took, in nanoseconds.
@@ -203,41 +118,6 @@ pub struct SledStore {
     /// Tests: where [`Store::commit`] stops, as if the process died there.
     #[cfg(test)]
     crash_at: std::sync::atomic::AtomicU8,
-}
-
-/// How many of the most recent stored hashes are kept in memory (32 MiB): the next
-/// integration and the proofs of recent entries read mostly these, and hash tiles near the
-/// right edge are made of them.
-const TAIL_HASHES: usize = 1 << 20;
-
-/// A contiguous run of the latest stored hashes: `hashes[k]` is stored hash `first + k`.
-#[derive(Default)]
-struct HashTail {
-    first: u64,
-    hashes: std::collections::VecDeque<Hash>,
-}
-
-impl HashTail {
-    fn get(&self, i: u64) -> Option<Hash> {
-        let k = usize::try_from(i.checked_sub(self.first)?).ok()?;
-        self.hashes.get(k).copied()
-    }
-
-    /// Adds a committed batch's hashes, which start at `first`.
-    fn extend(&mut self, first: u64, hashes: &[Hash]) {
-        if first != self.first + self.hashes.len() as u64 {
-            self.hashes.clear();
-            self.first = first;
-        }
-        self.hashes.extend(hashes.iter().copied());
-        let excess = self.hashes.len().saturating_sub(TAIL_HASHES);
-        self.hashes.drain(..excess);
-        self.first += excess as u64;
-    }
-
-    fn clear(&mut self) {
-        self.hashes.clear();
-    }
 }
 
 /// Bytes written and synced to check that the store's directory takes writes.
@@ -280,6 +160,14 @@ fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
         .map_err(backend("opening the store"))?;
     match db.get(FORMAT_KEY).map_err(backend("opening the store"))? {
         Some(v) if v.as_ref() == FORMAT => Ok(db),
+        Some(v) if v.as_ref() == FORMAT_PACKED => Err(StoreError::Format(format!(
+            "{} holds format {:?}, with the entries and hashes inside; this datapole keeps them \
+             as tiles and bundles in the data directory's public/ directory: run `datapole \
+             migrate --data-dir <the data directory>` once (it checks the roots and receipts \
+             before and after), then serve",
+            path.display(),
+            String::from_utf8_lossy(&v)
+        ))),
         Some(v) if v.as_ref() == FORMAT_CLEAR_SIDECARS => Err(StoreError::Format(format!(
             "{} holds format {:?}, with the private records in the clear; this datapole reads \
              {:?} (private records encrypted, erasure by key destruction) and does not convert \
@@ -352,7 +240,6 @@ impl SledStore {
             db: RwLock::new(Some(db)),
             files: Mutex::new(Some(files)),
             failed: AtomicBool::new(false),
-            tail: RwLock::new(HashTail::default()),
             cache_bytes,
             last_flush_nanos: std::sync::atomic::AtomicU64::new(0),
             keys: RwLock::new(keys),
@@ -526,51 +413,6 @@ impl SledStore {
     }
 }
 
-impl SledStore {
-    /// The hash chunks a batch writes: its hashes, which start at stored index `first`,
-    /// completed on the left with those already in the chunk at the right edge.
-    fn hash_chunks(&self, first: u64, hashes: &[Hash]) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let mut out = Vec::new();
-        if hashes.is_empty() {
-            return Ok(out);
-        }
-        let mut c = first / HASH_CHUNK;
-        let held = (first % HASH_CHUNK) as usize;
-        let mut bytes = Vec::with_capacity(HASH_CHUNK as usize * 32);
-        if held > 0 {
-            let tail = self.tail.read().unwrap_or_else(|p| p.into_inner());
-            let from_tail: Option<Vec<Hash>> =
-                (c * HASH_CHUNK..first).map(|i| tail.get(i)).collect();
-            drop(tail);
-            match from_tail {
-                Some(hs) => hs.iter().for_each(|h| bytes.extend_from_slice(&h.0)),
-                None => {
-                    let v = self
-                        .db()?
-                        .get(hash_chunk_key(c))
-                        .map_err(backend("reading hashes"))?
-                        .ok_or_else(|| StoreError::Corrupt(format!("missing hash chunk {c}")))?;
-                    let prefix = v.get(..held * 32).ok_or_else(|| {
-                        StoreError::Corrupt(format!("hash chunk {c} is shorter than {held} hashes"))
-                    })?;
-                    bytes.extend_from_slice(prefix);
-                }
-            }
-        }
-        for h in hashes {
-            bytes.extend_from_slice(&h.0);
-            if bytes.len() == HASH_CHUNK as usize * 32 {
-                out.push((c, std::mem::take(&mut bytes)));
-                c += 1;
-            }
-        }
-        if !bytes.is_empty() {
-            out.push((c, bytes));
-        }
-        Ok(out)
-    }
-}
-
 /// Tests: [`Store::commit`] stops after writing the key file, before the sled batch.
 #[cfg(test)]
 const CRASH_BEFORE_BATCH: u8 = 1;
@@ -594,7 +436,7 @@ impl SledStore {
     fn private_records(
         &self,
         db: &sled::Db,
-        batch: &Batch,
+        batch: &StateBatch<'_>,
         b: &mut sled::Batch,
     ) -> Result<Vec<(u64, u32)>, StoreError> {
         if batch.sidecars.is_empty() && batch.erased_sidecars.is_empty() {
@@ -693,51 +535,6 @@ impl SledStore {
     }
 }
 
-impl SledStore {
-    /// The upper chunks a batch writes: its hashes of levels [`UPPER_LEVEL`] and above, each
-    /// level's completed on the left with those already in its chunk at the right edge.
-    fn upper_chunks(&self, first: u64, hashes: &[Hash]) -> Result<Vec<UpperChunk>, StoreError> {
-        let mut out: Vec<UpperChunk> = Vec::new();
-        for (i, h) in (first..).zip(hashes) {
-            let (level, n) = tlog_tiles::split_stored_hash_index(i);
-            if level < UPPER_LEVEL {
-                continue;
-            }
-            let key = upper_key(level, n / HASH_CHUNK);
-            let slot = (n % HASH_CHUNK) as usize;
-            let at = match out.iter().position(|(k, _)| *k == key) {
-                Some(p) => p,
-                None => {
-                    let mut bytes = Vec::with_capacity(HASH_CHUNK as usize * 32);
-                    if slot > 0 {
-                        let v = self
-                            .db()?
-                            .get(key)
-                            .map_err(backend("reading hashes"))?
-                            .ok_or_else(|| {
-                                StoreError::Corrupt(format!("missing upper chunk for hash {i}"))
-                            })?;
-                        let prefix = v.get(..slot * 32).ok_or_else(|| {
-                            StoreError::Corrupt(format!("upper chunk short of hash {i}"))
-                        })?;
-                        bytes.extend_from_slice(prefix);
-                    }
-                    out.push((key, bytes));
-                    out.len() - 1
-                }
-            };
-            let bytes = &mut out[at].1;
-            if bytes.len() != slot * 32 {
-                return Err(StoreError::Corrupt(format!(
-                    "upper hashes out of order at stored hash {i}"
-                )));
-            }
-            bytes.extend_from_slice(&h.0);
-        }
-        Ok(out)
-    }
-}
-
 /// The keys of one private record, as [`SledStore::record_keys`] finds them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RecordKeys {
@@ -777,7 +574,7 @@ impl std::ops::Deref for DbGuard<'_> {
     }
 }
 
-impl Store for SledStore {
+impl StateStore for SledStore {
     fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
         match self
             .db()?
@@ -789,75 +586,6 @@ impl Store for SledStore {
                 .map(Some)
                 .ok_or_else(|| StoreError::Corrupt("unreadable checkpoint record".into())),
         }
-    }
-
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
-        let db = self.db()?;
-        let tail = self.tail.read().unwrap_or_else(|p| p.into_inner());
-        // A level-0 tile's 256 hashes lie in two or three hash chunks, a higher tile's in one
-        // upper chunk; a proof reads its lower siblings from two or three hash chunks and the
-        // others from upper chunks. Each chunk is read once.
-        let mut chunks: Vec<(Vec<u8>, sled::IVec)> = Vec::new();
-        let mut out = Vec::with_capacity(indexes.len());
-        for &i in indexes {
-            if let Some(h) = tail.get(i) {
-                out.push(h);
-                continue;
-            }
-            let (key, at) = hash_location(i);
-            let chunk = match chunks.iter().position(|(k, _)| *k == key) {
-                Some(p) => &chunks[p].1,
-                None => {
-                    let v = db
-                        .get(&key)
-                        .map_err(backend("reading hashes"))?
-                        .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))?;
-                    chunks.push((key, v));
-                    &chunks[chunks.len() - 1].1
-                }
-            };
-            let h: [u8; 32] = chunk
-                .get(at..at + 32)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))?;
-            out.push(Hash(h));
-        }
-        Ok(out)
-    }
-
-    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
-        if start >= end {
-            return Ok(Vec::new());
-        }
-        let db = self.db()?;
-        let missing = || StoreError::Corrupt(format!("missing entries in {start}..{end}"));
-        // The chunk holding `start` is the last one starting at or before it.
-        let (k, _) = db
-            .range(entry_chunk_key(0)..=entry_chunk_key(start))
-            .next_back()
-            .transpose()
-            .map_err(backend("reading entries"))?
-            .ok_or_else(missing)?;
-        let mut next = key_number(&k).ok_or_else(missing)?;
-        let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
-        for item in db.range(entry_chunk_key(next)..entry_chunk_key(end)) {
-            let (k, v) = item.map_err(backend("reading entries"))?;
-            let first = key_number(&k).ok_or_else(missing)?;
-            if first != next {
-                return Err(missing());
-            }
-            let chunk = decode_entries(first, &v)?;
-            next = first + chunk.len() as u64;
-            for (i, e) in (first..).zip(chunk) {
-                if (start..end).contains(&i) {
-                    out.push(e.to_vec());
-                }
-            }
-        }
-        if out.len() as u64 != end - start {
-            return Err(missing());
-        }
-        Ok(out)
     }
 
     fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
@@ -952,24 +680,34 @@ impl Store for SledStore {
         self.sync_files()
     }
 
-    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+    fn commit(&self, batch: &StateBatch<'_>) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
-        for (k, chunk) in batch.entries.chunks(ENTRY_CHUNK).enumerate() {
-            let first = batch.first_index + (k * ENTRY_CHUNK) as u64;
-            b.insert(&entry_chunk_key(first), encode_entries(chunk));
+        for key in batch.removed_keys {
+            b.remove(index_key(key.index, &key.key));
         }
-        for (c, bytes) in self.hash_chunks(batch.first_hash_index, &batch.hashes)? {
-            b.insert(&hash_chunk_key(c), bytes);
-        }
-        for (key, bytes) in self.upper_chunks(batch.first_hash_index, &batch.hashes)? {
-            b.insert(&key, bytes);
-        }
-        for (key, leaf) in &batch.index_keys {
+        for (key, leaf) in batch.index_keys {
             b.insert(index_key(key.index, &key.key), &leaf.to_be_bytes());
         }
         b.insert(CHECKPOINT, batch.checkpoint.encode());
         let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let db = self.db()?;
+        // The lock: only the writer holding `writing` moves it, so reading it here and
+        // applying the batch below is a compare-and-swap.
+        let held = db
+            .get(CHECKPOINT)
+            .map_err(backend("reading the checkpoint lock"))?
+            .map(|v| {
+                SignedCheckpoint::decode(&v)
+                    .map(|c| c.size)
+                    .ok_or_else(|| StoreError::Corrupt("unreadable checkpoint record".into()))
+            })
+            .transpose()?;
+        if held != batch.expected {
+            return Err(StoreError::Conflict(format!(
+                "the checkpoint lock holds {held:?}, the batch expected {:?}",
+                batch.expected
+            )));
+        }
         let rotated = self.private_records(&db, batch, &mut b)?;
         #[cfg(test)]
         if self.crash_at.load(Ordering::SeqCst) == CRASH_BEFORE_BATCH {
@@ -993,14 +731,8 @@ impl Store for SledStore {
                 }
                 self.drop_rotated(&rotated)
             });
-        let mut tail = self.tail.write().unwrap_or_else(|p| p.into_inner());
-        match &result {
-            // Only durable hashes are kept: a batch that failed may be replaced by others.
-            Ok(()) => tail.extend(batch.first_hash_index, &batch.hashes),
-            Err(_) => {
-                tail.clear();
-                self.failed.store(true, Ordering::SeqCst);
-            }
+        if result.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
         }
         result
     }
@@ -1012,7 +744,6 @@ impl Store for SledStore {
     }
 
     fn recover(&self) -> Result<(), StoreError> {
-        self.tail.write().unwrap_or_else(|p| p.into_inner()).clear();
         if self.failed.load(Ordering::SeqCst) {
             // Make room to reopen, in case the disk is full.
             let _ = std::fs::remove_file(self.ballast());
@@ -1029,121 +760,25 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::store::Batch;
+    use tlog_tiles::Hash;
+
+    /// Commits the state part of `batch`, as the tiled store does.
+    fn commit(store: &SledStore, batch: &Batch) -> Result<(), StoreError> {
+        store.commit(&StateBatch {
+            expected: store.checkpoint()?.map(|c| c.size),
+            index_keys: &batch.index_keys,
+            sidecars: &batch.sidecars,
+            erased_sidecars: &batch.erased_sidecars,
+            removed_keys: &batch.removed_keys,
+            checkpoint: &batch.checkpoint,
+        })
+    }
 
     fn h(i: u64) -> Hash {
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&i.to_le_bytes());
         Hash(b)
-    }
-
-    /// Commits batches of awkward sizes (across hash-chunk and entry-chunk boundaries) to a
-    /// sled store and to the memory store, and checks every read agrees, before and after
-    /// reopening (when every hash comes from the chunks, not the tail).
-    #[test]
-    fn packed_chunks_read_back_like_the_memory_store() {
-        use super::super::store::MemoryStore;
-        use super::super::LogSigner;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s");
-        let memory = MemoryStore::new();
-        let (skey, _) = LogSigner::generate("chunks.test/log").unwrap();
-        let signer = LogSigner::from_skey(&skey, None).unwrap();
-        let sizes = [1usize, 2, 63, 64, 65, 1, 130, 255, 256, 257, 3, 700, 1];
-        let mut n = 0u64;
-        let commit_all = |store: &SledStore, n: &mut u64| {
-            for (b, &size) in sizes.iter().enumerate() {
-                let first_index = *n;
-                let entries: Vec<Vec<u8>> = (0..size)
-                    .map(|k| vec![b as u8; (first_index as usize + k) % 97])
-                    .collect();
-                *n += size as u64;
-                let first_hash_index = tlog_tiles::stored_hash_count(first_index);
-                let hashes: Vec<Hash> = (first_hash_index..tlog_tiles::stored_hash_count(*n))
-                    .map(h)
-                    .collect();
-                let batch = Batch {
-                    first_index,
-                    entries,
-                    first_hash_index,
-                    hashes,
-                    index_keys: Vec::new(),
-                    sidecars: Vec::new(),
-                    erased_sidecars: Vec::new(),
-                    checkpoint: signer.sign(*n, h(*n)).unwrap(),
-                };
-                store.commit(&batch).unwrap();
-                memory.commit(&batch).unwrap();
-            }
-        };
-        let store = SledStore::open(&path).unwrap();
-        commit_all(&store, &mut n);
-        let hashes = tlog_tiles::stored_hash_count(n);
-        let check = |store: &SledStore| {
-            let all: Vec<u64> = (0..hashes).collect();
-            assert_eq!(
-                store.read_hashes(&all).unwrap(),
-                memory.read_hashes(&all).unwrap()
-            );
-            let scattered = [hashes - 1, 0, 255, 256, 257, 511, 512, 3, hashes - 300];
-            assert_eq!(
-                store.read_hashes(&scattered).unwrap(),
-                memory.read_hashes(&scattered).unwrap()
-            );
-            for (a, b) in [
-                (0, n),
-                (0, 1),
-                (62, 66),
-                (63, 64),
-                (64, 65),
-                (100, 900),
-                (n - 1, n),
-            ] {
-                assert_eq!(
-                    store.entries(a, b).unwrap(),
-                    memory.entries(a, b).unwrap(),
-                    "{a}..{b}"
-                );
-            }
-            assert!(store.entries(n - 1, n + 1).is_err(), "past the end");
-            assert!(store.read_hashes(&[hashes]).is_err(), "past the end");
-            assert_eq!(
-                store.checkpoint().unwrap().unwrap().encode(),
-                memory.checkpoint().unwrap().unwrap().encode()
-            );
-        };
-        check(&store);
-        drop(store);
-        let reopened = SledStore::open(&path).unwrap();
-        assert!(reopened.tail.read().unwrap().get(0).is_none());
-        check(&reopened);
-        // With an empty tail, the next batch completes the partial chunk from sled.
-        let more = tlog_tiles::stored_hash_count(n + 1);
-        assert_ne!(
-            hashes % HASH_CHUNK,
-            0,
-            "the test needs a partial chunk at the edge"
-        );
-        let batch = Batch {
-            first_index: n,
-            entries: vec![b"last".to_vec()],
-            first_hash_index: hashes,
-            hashes: (hashes..more).map(h).collect(),
-            index_keys: Vec::new(),
-            sidecars: Vec::new(),
-            erased_sidecars: Vec::new(),
-            checkpoint: signer.sign(n + 1, h(n + 1)).unwrap(),
-        };
-        reopened.commit(&batch).unwrap();
-        memory.commit(&batch).unwrap();
-        let all: Vec<u64> = (0..more).collect();
-        assert_eq!(
-            reopened.read_hashes(&all).unwrap(),
-            memory.read_hashes(&all).unwrap()
-        );
-        assert_eq!(
-            reopened.entries(0, n + 1).unwrap(),
-            memory.entries(0, n + 1).unwrap()
-        );
     }
 
     /// Batches of `n` small entries, with the given private records and erasures.
@@ -1180,6 +815,7 @@ mod tests {
                     .map(|(l, d)| (*l, d.as_bytes().to_vec()))
                     .collect(),
                 erased_sidecars: erased.to_vec(),
+                removed_keys: Vec::new(),
                 checkpoint: self.signer.sign(self.n, h(self.n)).unwrap(),
             }
         }
@@ -1220,7 +856,7 @@ mod tests {
             .map(|&l| (l, format!("private record of leaf {l}")))
             .collect();
         let refs: Vec<(u64, &str)> = records.iter().map(|(l, d)| (*l, d.as_str())).collect();
-        store.commit(&batches.next(last + 1, &refs, &[])).unwrap();
+        commit(&store, &batches.next(last + 1, &refs, &[])).unwrap();
         for (l, d) in &records {
             assert_eq!(store.sidecar(*l).unwrap(), Some(d.clone().into_bytes()));
         }
@@ -1236,9 +872,11 @@ mod tests {
         let other_bucket = store.record_keys(last).unwrap().unwrap();
 
         // Erase leaf 1: bucket 0 moves to generation 1, bucket 1 stays.
-        store
-            .commit(&batches.next(1, &[(last + 1, "erasure event")], &[1]))
-            .unwrap();
+        commit(
+            &store,
+            &batches.next(1, &[(last + 1, "erasure event")], &[1]),
+        )
+        .unwrap();
         assert_eq!(store.sidecar(1).unwrap(), None);
         assert_eq!(store.record_keys(1).unwrap(), None);
         for l in [0, last - 1] {
@@ -1277,13 +915,15 @@ mod tests {
             let path = dir.path().join("store");
             let store = SledStore::open(&path).unwrap();
             let mut batches = Batches::new();
-            store
-                .commit(&batches.next(3, &[(0, "zero"), (1, "one"), (2, "two")], &[]))
-                .unwrap();
+            commit(
+                &store,
+                &batches.next(3, &[(0, "zero"), (1, "one"), (2, "two")], &[]),
+            )
+            .unwrap();
             let old = store.record_keys(1).unwrap().unwrap();
             store.crash_at.store(crash, Ordering::SeqCst);
             let erasure = batches.next(1, &[(3, "erasure event")], &[1]);
-            store.commit(&erasure).expect_err("crashed");
+            commit(&store, &erasure).expect_err("crashed");
             drop(store);
 
             let store = SledStore::open(&path).unwrap();
@@ -1309,9 +949,7 @@ mod tests {
                 assert_eq!(keys.generations(0), vec![0, 1]);
                 // The erasure done again finishes the job.
                 batches.undo(1);
-                store
-                    .commit(&batches.next(1, &[(3, "erasure event")], &[1]))
-                    .unwrap();
+                commit(&store, &batches.next(1, &[(3, "erasure event")], &[1])).unwrap();
                 assert_eq!(store.sidecar(1).unwrap(), None);
                 assert_eq!(store.sidecar(0).unwrap(), Some(b"zero".to_vec()));
                 let keys = store.key_file.load().unwrap().unwrap();
@@ -1328,9 +966,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         let store = SledStore::open(&path).unwrap();
-        store
-            .commit(&Batches::new().next(1, &[(0, "private")], &[]))
-            .unwrap();
+        commit(&store, &Batches::new().next(1, &[(0, "private")], &[])).unwrap();
         drop(store);
         std::fs::remove_file(SledStore::key_file_path(&path)).unwrap();
         let e = SledStore::open(&path).err().expect("refused");
@@ -1392,69 +1028,5 @@ mod tests {
         let new = dir.path().join("new");
         drop(SledStore::open(&new).unwrap());
         assert!(SledStore::open(&new).is_ok());
-    }
-
-    #[test]
-    fn the_hash_tail_keeps_the_latest_contiguous_hashes() {
-        let mut t = HashTail::default();
-        t.extend(0, &[h(0), h(1)]);
-        t.extend(2, &[h(2)]);
-        assert_eq!(
-            (t.get(0), t.get(2), t.get(3)),
-            (Some(h(0)), Some(h(2)), None)
-        );
-        // A gap (a restart, a batch not seen): start over from the new batch.
-        t.extend(10, &[h(10)]);
-        assert_eq!((t.get(2), t.get(10)), (None, Some(h(10))));
-        // Bounded: the oldest go first.
-        let many: Vec<Hash> = (11..11 + TAIL_HASHES as u64).map(h).collect();
-        t.extend(11, &many);
-        assert_eq!(t.hashes.len(), TAIL_HASHES);
-        assert_eq!(t.get(10), None);
-        assert_eq!(t.get(11), Some(h(11)));
-        assert_eq!(
-            t.get(10 + TAIL_HASHES as u64),
-            Some(h(10 + TAIL_HASHES as u64))
-        );
-        t.clear();
-        assert_eq!(t.get(11), None);
-    }
-
-    #[test]
-    fn hashes_read_from_the_tail_match_the_store() {
-        use super::super::{AppendRequest, LogSigner, Sequencer, SequencerConfig};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s");
-        let store = std::sync::Arc::new(SledStore::open(&path).unwrap());
-        let (skey, _) = LogSigner::generate("tail.test/log").unwrap();
-        let signer = LogSigner::from_skey(&skey, None).unwrap();
-        let (log, thread) =
-            Sequencer::start(store.clone(), signer, SequencerConfig::default()).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            for i in 0..300u32 {
-                let request = AppendRequest {
-                    entry: i.to_le_bytes().to_vec(),
-                    ..AppendRequest::default()
-                };
-                log.append(request).await.unwrap();
-            }
-        });
-        let n = tlog_tiles::stored_hash_count(300);
-        let all: Vec<u64> = (0..n).collect();
-        let cached = store.read_hashes(&all).unwrap();
-        assert!(
-            store.tail.read().unwrap().get(n - 1).is_some(),
-            "served from the tail"
-        );
-        drop(log);
-        thread.join().unwrap();
-        drop(store);
-        // Reopened, the tail is empty: every hash comes from sled, and they are the same.
-        let reopened = SledStore::open(&path).unwrap();
-        assert!(reopened.tail.read().unwrap().get(0).is_none());
-        assert_eq!(reopened.read_hashes(&all).unwrap(), cached);
     }
 }

@@ -1,16 +1,15 @@
-//! The storage trait under the log, and its in-memory twin for tests.
+//! The storage trait under the log, as the sequencer and the readers see it.
 //!
 //! A store holds the entries, the stored hashes (c2sp.org/tlog-tiles order), the latest signed
 //! checkpoint and a few secondary indexes that map a key to a leaf index. It is written only
 //! through [`Store::commit`], which must make a whole [`Batch`] visible and durable at once:
-//! after a crash a store shows either all of a batch or none of it.
-
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+//! after a crash a store shows either all of a batch or none of it. The one implementation,
+//! [`super::tiled::TiledStore`], keeps the public part as objects and the rest in a state store.
 
 use tlog_tiles::Hash;
 
 use super::checkpoint::SignedCheckpoint;
+use super::tiles::{bundle, TileKind, TilePath, TILE_HEIGHT};
 
 /// A storage failure. Messages are short and say what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +28,9 @@ pub enum StoreError {
     /// The store was written in a layout this version does not read.
     #[error("unsupported store format: {0}")]
     Format(String),
+    /// The checkpoint lock did not hold what the writer expected: another writer moved it.
+    #[error("checkpoint lock conflict: {0}")]
+    Conflict(String),
 }
 
 /// A secondary index kept beside the entries, named by a one-byte tag. Each maps a key to a
@@ -105,6 +107,8 @@ pub struct Batch {
     /// returns, nothing the store keeps may open that data again, even in files where a
     /// deleted value lingers: the sled store destroys the key it was sealed under.
     pub erased_sidecars: Vec<u64>,
+    /// Index keys this batch removes (expired ones: nonces past their window).
+    pub removed_keys: Vec<IndexKey>,
     /// The checkpoint signed for the tree this batch produces.
     pub checkpoint: SignedCheckpoint,
 }
@@ -145,6 +149,16 @@ pub trait Store: Send + Sync + 'static {
     fn recover(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// The bytes of the c2sp.org/tlog-tiles tile or bundle `path` in the tree of `size`
+    /// leaves, or `None` if that tree does not have it.
+    fn tile(&self, path: &TilePath, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        read_tile(self, path, size)
+    }
+    /// Publishes `checkpoint` as the log's public `checkpoint` object: on a witnessed log, the
+    /// cosigned one (commits publish their own otherwise).
+    fn publish(&self, _checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// A small value kept beside the log, not part of it (the last cosigned checkpoint).
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Sets a value kept beside the log, durably.
@@ -156,148 +170,25 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// A store in memory, for unit tests and benchmarks of the core.
-#[derive(Default)]
-pub struct MemoryStore {
-    inner: Mutex<MemoryInner>,
-}
-
-#[derive(Default)]
-struct MemoryInner {
-    checkpoint: Option<SignedCheckpoint>,
-    entries: Vec<Vec<u8>>,
-    hashes: Vec<Hash>,
-    index: BTreeMap<(Index, Vec<u8>), u64>,
-    sidecars: HashMap<u64, Vec<u8>>,
-    meta: HashMap<String, Vec<u8>>,
-}
-
-impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
-        // A poisoned lock means a panic mid-commit in a test; the data is still coherent
-        // because commit mutates only after all checks.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Store for MemoryStore {
-    fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
-        Ok(self.lock().checkpoint.clone())
-    }
-
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
-        let inner = self.lock();
-        indexes
-            .iter()
-            .map(|&i| {
-                usize::try_from(i)
-                    .ok()
-                    .and_then(|i| inner.hashes.get(i).copied())
-                    .ok_or_else(|| StoreError::Corrupt(format!("missing stored hash {i}")))
-            })
-            .collect()
-    }
-
-    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
-        let inner = self.lock();
-        (start..end)
-            .map(|i| {
-                usize::try_from(i)
-                    .ok()
-                    .and_then(|i| inner.entries.get(i).cloned())
-                    .ok_or_else(|| StoreError::Corrupt(format!("missing entry {i}")))
-            })
-            .collect()
-    }
-
-    fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .lock()
-            .index
-            .get(&(key.index, key.key.clone()))
-            .copied())
-    }
-
-    fn scan(
-        &self,
-        index: Index,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
-        use std::ops::Bound;
-        let start = match after {
-            None => Bound::Included((index, prefix.to_vec())),
-            Some(a) => Bound::Excluded((index, [prefix, a].concat())),
-        };
-        Ok(self
-            .lock()
-            .index
-            .range((start, Bound::Unbounded))
-            .take_while(|((i, k), _)| *i == index && k.starts_with(prefix))
-            .take(limit)
-            .map(|((_, k), v)| (k.clone(), *v))
-            .collect())
-    }
-
-    fn last(&self, index: Index, prefix: &[u8]) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
-        use std::ops::Bound;
-        let end = match prefix_end(prefix) {
-            Some(end) => Bound::Excluded((index, end)),
-            None => Bound::Unbounded,
-        };
-        Ok(self
-            .lock()
-            .index
-            .range((Bound::Included((index, prefix.to_vec())), end))
-            .next_back()
-            .filter(|((i, k), _)| *i == index && k.starts_with(prefix))
-            .map(|((_, k), v)| (k.clone(), *v)))
-    }
-
-    fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.lock().sidecars.get(&index).cloned())
-    }
-
-    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.lock().meta.get(name).cloned())
-    }
-
-    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.lock().meta.insert(name.to_owned(), value.to_vec());
-        Ok(())
-    }
-
-    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        if inner.entries.len() as u64 != batch.first_index
-            || inner.hashes.len() as u64 != batch.first_hash_index
-        {
-            return Err(StoreError::Corrupt(format!(
-                "batch at entry {} / hash {} does not follow a store of {} entries / {} hashes",
-                batch.first_index,
-                batch.first_hash_index,
-                inner.entries.len(),
-                inner.hashes.len()
-            )));
+/// The bytes of the tile at `path` in the tree of `size` leaves, or `None` if that tree does
+/// not have that tile.
+fn read_tile<S: Store + ?Sized>(
+    store: &S,
+    path: &TilePath,
+    size: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some((start, end)) = path.span(size) else {
+        return Ok(None);
+    };
+    match path.kind {
+        TileKind::Hash(l) => {
+            let level = l * TILE_HEIGHT;
+            let indexes: Vec<u64> = (start..end)
+                .map(|i| tlog_tiles::stored_hash_index(level, i))
+                .collect();
+            let hashes = store.read_hashes(&indexes)?;
+            Ok(Some(hashes.iter().flat_map(|h| h.0).collect()))
         }
-        inner.entries.extend(batch.entries.iter().cloned());
-        inner.hashes.extend(batch.hashes.iter().copied());
-        for (key, leaf) in &batch.index_keys {
-            inner.index.insert((key.index, key.key.clone()), *leaf);
-        }
-        for (leaf, data) in &batch.sidecars {
-            inner.sidecars.insert(*leaf, data.clone());
-        }
-        for leaf in &batch.erased_sidecars {
-            inner.sidecars.remove(leaf);
-        }
-        inner.checkpoint = Some(batch.checkpoint.clone());
-        Ok(())
+        TileKind::Entries => Ok(Some(bundle(&store.entries(start, end)?))),
     }
 }

@@ -2,8 +2,6 @@
 //! `tile/entries/<N>[.p/<W>]`, height 8, `N` in the `x001/x234/067` form), hash tiles read from
 //! the stored hashes, and entry bundles (each entry a big-endian uint16 length, then its bytes).
 
-use super::store::{Store, StoreError};
-
 /// Tile height: each tile covers 2^8 = 256 hashes or entries.
 pub const TILE_HEIGHT: u8 = 8;
 /// Hashes (or entries) in a full tile.
@@ -142,7 +140,7 @@ impl TilePath {
     }
 
     /// The range of level positions the tile covers, if it lies within a tree of `size` leaves.
-    fn span(&self, size: u64) -> Option<(u64, u64)> {
+    pub fn span(&self, size: u64) -> Option<(u64, u64)> {
         let positions = match self.kind {
             TileKind::Hash(l) => size >> (u32::from(l) * u32::from(TILE_HEIGHT)),
             TileKind::Entries => size,
@@ -150,29 +148,6 @@ impl TilePath {
         let start = self.n.checked_mul(TILE_WIDTH)?;
         let end = start.checked_add(self.width)?;
         (end <= positions).then_some((start, end))
-    }
-}
-
-/// The bytes of the tile at `path` in the tree of `size` leaves, or `None` if that tree does
-/// not have that tile.
-pub fn read_tile<S: Store + ?Sized>(
-    store: &S,
-    path: &TilePath,
-    size: u64,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    let Some((start, end)) = path.span(size) else {
-        return Ok(None);
-    };
-    match path.kind {
-        TileKind::Hash(l) => {
-            let level = l * TILE_HEIGHT;
-            let indexes: Vec<u64> = (start..end)
-                .map(|i| tlog_tiles::stored_hash_index(level, i))
-                .collect();
-            let hashes = store.read_hashes(&indexes)?;
-            Ok(Some(hashes.iter().flat_map(|h| h.0).collect()))
-        }
-        TileKind::Entries => Ok(Some(bundle(&store.entries(start, end)?))),
     }
 }
 

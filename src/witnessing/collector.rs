@@ -316,6 +316,10 @@ impl Witnessing {
                 if let Err(e) = log.store.put_meta(COSIGNED_META, &cp.encode()) {
                     tracing::warn!(error = %e, "could not keep the cosigned checkpoint");
                 }
+                // The public `checkpoint` object: static readers see what the API serves.
+                if let Err(e) = log.store.publish(&cp) {
+                    tracing::warn!(error = %e, "could not publish the cosigned checkpoint");
+                }
                 tracing::debug!(
                     size = cp.size,
                     cosignatures = lines.len(),
