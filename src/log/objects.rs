@@ -90,6 +90,25 @@ pub trait ObjectStore: Send + Sync + 'static {
     fn partials(&self, tile: &TilePath) -> Result<Vec<u64>, ObjectError>;
 }
 
+/// A shared store (a test reopens a log over the same objects).
+impl<T: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<T> {
+    fn put(&self, key: &ObjectKey, data: &[u8]) -> Result<(), ObjectError> {
+        (**self).put(key, data)
+    }
+    fn put_all(&self, objects: &[(ObjectKey, Vec<u8>)]) -> Result<(), ObjectError> {
+        (**self).put_all(objects)
+    }
+    fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ObjectError> {
+        (**self).get(key)
+    }
+    fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
+        (**self).delete(key)
+    }
+    fn partials(&self, tile: &TilePath) -> Result<Vec<u64>, ObjectError> {
+        (**self).partials(tile)
+    }
+}
+
 /// The objects in memory, for tests.
 #[derive(Default)]
 pub struct MemoryObjects {

@@ -75,6 +75,46 @@ pub trait StateStore: Send + Sync + 'static {
     }
 }
 
+/// A shared store (a test reopens a log over the same state).
+impl<T: StateStore + ?Sized> StateStore for std::sync::Arc<T> {
+    fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        (**self).checkpoint()
+    }
+    fn lookup(&self, key: &IndexKey) -> Result<Option<u64>, StoreError> {
+        (**self).lookup(key)
+    }
+    fn scan(
+        &self,
+        index: Index,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+        (**self).scan(index, prefix, after, limit)
+    }
+    fn last(&self, index: Index, prefix: &[u8]) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        (**self).last(index, prefix)
+    }
+    fn sidecar(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).sidecar(index)
+    }
+    fn commit(&self, batch: &StateBatch<'_>) -> Result<(), StoreError> {
+        (**self).commit(batch)
+    }
+    fn recover(&self) -> Result<(), StoreError> {
+        (**self).recover()
+    }
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).meta(name)
+    }
+    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        (**self).put_meta(name, value)
+    }
+    fn last_flush(&self) -> Option<std::time::Duration> {
+        (**self).last_flush()
+    }
+}
+
 /// The state in memory, for tests.
 #[derive(Default)]
 pub struct MemoryState {

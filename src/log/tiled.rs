@@ -418,23 +418,20 @@ impl<S: StateStore, O: ObjectStore> TiledStore<S, O> {
     }
 
     /// Deletes the partial tiles and bundles near the right edge that the tree of `size` does
-    /// not have: left by a crash before the lock moved, or before the clean-up.
+    /// not have: left by a crash before the lock moved (beyond the edge), or before the
+    /// clean-up (behind it).
     fn remove_stray_partials(&self, size: u64) -> Result<(), StoreError> {
         for level in 0..=levels(size).min(MAX_LEVELS - 1) {
             let p = positions(size, level);
-            let (n, width) = (p / TILE_WIDTH, p % TILE_WIDTH);
-            for k in 0..CLEANUP_WINDOW {
+            let (edge, width) = (p / TILE_WIDTH, p % TILE_WIDTH);
+            for n in edge.saturating_sub(CLEANUP_WINDOW)..edge + CLEANUP_WINDOW {
                 for kind in [TileKind::Hash(level as u8), TileKind::Entries] {
                     if kind == TileKind::Entries && level > 0 {
                         continue;
                     }
-                    let tile = TilePath {
-                        kind,
-                        n: n + k,
-                        width: TILE_WIDTH,
-                    };
+                    let tile = TilePath::full(kind, n);
                     for w in self.objects.partials(&tile)? {
-                        if k != 0 || w != width {
+                        if n != edge || w != width {
                             self.objects
                                 .delete(&ObjectKey::Tile(TilePath { width: w, ..tile }))?;
                         }
@@ -889,3 +886,7 @@ impl Default for TiledStore<MemoryState, MemoryObjects> {
         Self::new()
     }
 }
+
+#[cfg(test)]
+#[path = "tiled_tests.rs"]
+mod tests;
