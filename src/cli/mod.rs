@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod keygen;
+pub mod migrate;
 pub mod prefill;
 pub mod reference;
 pub mod serve;
@@ -39,6 +40,11 @@ pub enum Command {
     /// Grow a log through the real engine path (batches, signed checkpoints, flushed
     /// commits), for benchmarks and large-log tests. The log must not be served meanwhile.
     Prefill(prefill::PrefillArgs),
+    /// Move a data directory written before the log's objects (store format
+    /// `datapole-store/3`) to the current layout, in place, and check it: the same checkpoint,
+    /// the same root recomputed from the new tiles, every entry read back. The log must not be
+    /// served meanwhile.
+    Migrate(migrate::MigrateArgs),
     /// Run a c2sp.org/tlog-witness witness: cosign the checkpoints of the logs it follows
     /// once they are proved consistent with the last one it cosigned.
     Witness(witness::WitnessArgs),
@@ -62,6 +68,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Prefill(args) => prefill::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Witness(args) => witness::run(args),
     }
 }

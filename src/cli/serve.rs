@@ -335,7 +335,8 @@ pub(crate) fn check_data_dir(data_dir: &Path) -> anyhow::Result<()> {
                 continue;
             }
             let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
+            let public = path == data_dir.join(crate::log::tiled::PUBLIC_DIR);
+            if mode & 0o077 != 0 && !public {
                 bail!(
                     "{} is open to other users (mode {mode:o}), in the data directory that holds \
                      the log key, the admin token and the store; make it private: \
@@ -344,7 +345,8 @@ pub(crate) fn check_data_dir(data_dir: &Path) -> anyhow::Result<()> {
                     data_dir.display()
                 );
             }
-            if meta.is_dir() {
+            // The log's public objects may be opened to a web server's user.
+            if meta.is_dir() && path != data_dir.join(crate::log::tiled::PUBLIC_DIR) {
                 for entry in std::fs::read_dir(&path)
                     .with_context(|| format!("reading {}", path.display()))?
                 {

@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod durable;
+pub mod migrate;
 pub mod objects;
 pub mod sequencer;
 pub mod shred;

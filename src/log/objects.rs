@@ -82,7 +82,8 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Object `key`, or `None` if there is none.
     fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ObjectError>;
 
-    /// Removes object `key` if it exists (partial tiles a full one has replaced).
+    /// Removes object `key` if it exists (partial tiles a full one has replaced). Not
+    /// necessarily durable: an object that a power cut brings back must be harmless.
     fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError>;
 
     /// The widths of the partial versions of `tile` (whose own width is ignored) that the
@@ -306,14 +307,14 @@ impl ObjectStore for DirObjects {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io("removing", &path)(e)),
         }
-        let Some(dir) = path.parent() else {
-            return Ok(());
-        };
         // A `<N>.p/` directory left empty goes too (it fails harmlessly if not empty).
-        if dir.extension().is_some_and(|e| e == "p") && fs::remove_dir(dir).is_ok() {
-            return dir.parent().map_or(Ok(()), sync_dir);
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| d.extension().is_some_and(|e| e == "p"))
+        {
+            let _ = fs::remove_dir(dir);
         }
-        sync_dir(dir)
+        Ok(())
     }
 
     fn partials(&self, tile: &TilePath) -> Result<Vec<u64>, ObjectError> {

@@ -125,26 +125,12 @@ const PROBE_BYTES: usize = 1 << 20;
 /// The ballast's size: room for sled to reopen after the disk filled up.
 const BALLAST_BYTES: usize = 8 << 20;
 
-/// fsyncs every file in `dir` (and below).
+/// fsyncs every file in `dir` (and below), and the directories.
 fn sync_dir_files(dir: &Path) -> Result<(), StoreError> {
-    let fail = |e: std::io::Error| StoreError::Backend {
+    super::durable::sync_tree(dir).map_err(|e| StoreError::Backend {
         action: "syncing the recovered store",
         detail: e.to_string(),
-    };
-    for entry in std::fs::read_dir(dir).map_err(fail)? {
-        let entry = entry.map_err(fail)?;
-        let path = entry.path();
-        if entry.file_type().map_err(fail)?.is_dir() {
-            sync_dir_files(&path)?;
-        } else {
-            std::fs::File::open(&path)
-                .and_then(|f| f.sync_all())
-                .map_err(fail)?;
-        }
-    }
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(fail)
+    })
 }
 
 /// sled's page cache: what bounds the server's memory, whatever the log's size (sled's own

@@ -21,8 +21,9 @@
 //!    the bundles that refer to it; the indexes never lag the entries.
 //! 4. **Publish**: the `checkpoint` object is replaced by the checkpoint of size `m` (on a
 //!    witnessed log, the witnessing collector publishes the cosigned one instead).
-//! 5. **Answer**: only now does the sequencer acknowledge the batch and serve size `m`.
-//! 6. **Clean up**: the partial tiles of size `n` that size `m` replaced are deleted.
+//! 5. **Clean up**: the partial tiles of size `n` that size `m` replaced are unlinked, without
+//!    a sync (a partial that a power cut brings back is removed at the next start).
+//! 6. **Answer**: only now does the sequencer acknowledge the batch and serve size `m`.
 //!
 //! At start (and after a failed commit) the store reads the lock's checkpoint, loads the
 //! partial tiles at its size, recomputes the root from the tiles and checks it against the
@@ -581,105 +582,122 @@ struct Plan {
     replaced: Vec<ObjectKey>,
 }
 
-impl<S: StateStore, O: ObjectStore> TiledStore<S, O> {
-    fn plan(&self, old: &Edge, batch: &Batch) -> Result<Plan, StoreError> {
-        let size = batch.checkpoint.size;
-        if batch.first_index != old.size || size != old.size + batch.entries.len() as u64 {
+/// What a batch writes over the tree whose right edge is `old`: its objects and the new edge.
+fn plan(old: &Edge, batch: &Batch) -> Result<Plan, StoreError> {
+    let size = batch.checkpoint.size;
+    if batch.first_index != old.size || size != old.size + batch.entries.len() as u64 {
+        return Err(StoreError::Corrupt(format!(
+            "a batch of {} entries at {} to size {size} does not follow a tree of size {}",
+            batch.entries.len(),
+            batch.first_index,
+            old.size
+        )));
+    }
+    // The batch's new hashes at each tile level's base (tree levels 0, 8, 16, ...).
+    let mut fresh: Vec<Vec<u8>> = vec![Vec::new(); levels(size)];
+    for (i, h) in (batch.first_hash_index..).zip(&batch.hashes) {
+        let (level, n) = tlog_tiles::split_stored_hash_index(i);
+        if level % 8 != 0 {
+            continue;
+        }
+        let tl = usize::from(level / 8);
+        let next = positions(old.size, tl) + fresh[tl].len() as u64 / 32;
+        if n != next {
             return Err(StoreError::Corrupt(format!(
-                "a batch of {} entries at {} to size {size} does not follow a tree of size {}",
-                batch.entries.len(),
-                batch.first_index,
-                old.size
+                "stored hash {i} is out of order (level {level}, {n} for {next})"
             )));
         }
-        // The batch's new hashes at each tile level's base (tree levels 0, 8, 16, ...).
-        let mut fresh: Vec<Vec<u8>> = vec![Vec::new(); levels(size)];
-        for (i, h) in (batch.first_hash_index..).zip(&batch.hashes) {
-            let (level, n) = tlog_tiles::split_stored_hash_index(i);
-            if level % 8 != 0 {
-                continue;
-            }
-            let tl = usize::from(level / 8);
-            let next = positions(old.size, tl) + fresh[tl].len() as u64 / 32;
-            if n != next {
-                return Err(StoreError::Corrupt(format!(
-                    "stored hash {i} is out of order (level {level}, {n} for {next})"
-                )));
-            }
-            fresh[tl].extend_from_slice(&h.0);
-        }
-        let mut objects = Vec::new();
-        let mut replaced = Vec::new();
-        let mut tiles = Vec::with_capacity(fresh.len());
-        for (level, new) in fresh.into_iter().enumerate() {
-            let (was, now) = (positions(old.size, level), positions(size, level));
-            if now - was != new.len() as u64 / 32 {
-                return Err(StoreError::Corrupt(format!(
-                    "the batch brings {} hashes to tile level {level}, not {}",
-                    new.len() / 32,
-                    now - was
-                )));
-            }
-            let old_tile = old.tile(level);
-            if was == now {
-                tiles.push(old.tiles.get(level).cloned().unwrap_or_default());
-                continue;
-            }
-            let first_tile = was / TILE_WIDTH;
-            let mut run = old_tile
-                .map(|t| t.bytes(was % TILE_WIDTH))
-                .unwrap_or_default();
-            run.extend_from_slice(&new);
-            if was % TILE_WIDTH != 0 {
-                replaced.push(hash_tile(level, first_tile, was % TILE_WIDTH));
-            }
-            let mut edge = Nodes::default();
-            for (k, chunk) in run.chunks(TILE_WIDTH as usize * 32).enumerate() {
-                let width = chunk.len() as u64 / 32;
-                objects.push((
-                    hash_tile(level, first_tile + k as u64, width),
-                    chunk.to_vec(),
-                ));
-                if width < TILE_WIDTH {
-                    edge = Nodes::build(chunk);
-                }
-            }
-            tiles.push(Arc::new(edge));
-        }
-        let was = old.size;
-        let first_bundle = was / TILE_WIDTH;
-        if was % TILE_WIDTH != 0 && !batch.entries.is_empty() {
-            replaced.push(bundle_key(first_bundle, was % TILE_WIDTH));
-        }
-        let mut run: Vec<Vec<u8>> = old.bundle.clone();
-        run.extend(batch.entries.iter().cloned());
-        let mut edge_bundle = Vec::new();
-        if !batch.entries.is_empty() {
-            for (k, chunk) in run.chunks(TILE_WIDTH as usize).enumerate() {
-                let width = chunk.len() as u64;
-                objects.push((bundle_key(first_bundle + k as u64, width), bundle(chunk)));
-                if width < TILE_WIDTH {
-                    edge_bundle = chunk.to_vec();
-                }
-            }
-        } else {
-            edge_bundle = run;
-        }
-        Ok(Plan {
-            objects,
-            edge: Edge {
-                lock: Some(size),
-                size,
-                tiles,
-                bundle: edge_bundle,
-            },
-            replaced,
-        })
+        fresh[tl].extend_from_slice(&h.0);
     }
+    let mut objects = Vec::new();
+    let mut replaced = Vec::new();
+    let mut tiles = Vec::with_capacity(fresh.len());
+    for (level, new) in fresh.into_iter().enumerate() {
+        let (was, now) = (positions(old.size, level), positions(size, level));
+        if now - was != new.len() as u64 / 32 {
+            return Err(StoreError::Corrupt(format!(
+                "the batch brings {} hashes to tile level {level}, not {}",
+                new.len() / 32,
+                now - was
+            )));
+        }
+        let old_tile = old.tile(level);
+        if was == now {
+            tiles.push(old.tiles.get(level).cloned().unwrap_or_default());
+            continue;
+        }
+        let first_tile = was / TILE_WIDTH;
+        let mut run = old_tile
+            .map(|t| t.bytes(was % TILE_WIDTH))
+            .unwrap_or_default();
+        run.extend_from_slice(&new);
+        if was % TILE_WIDTH != 0 {
+            replaced.push(hash_tile(level, first_tile, was % TILE_WIDTH));
+        }
+        let mut edge = Nodes::default();
+        for (k, chunk) in run.chunks(TILE_WIDTH as usize * 32).enumerate() {
+            let width = chunk.len() as u64 / 32;
+            objects.push((
+                hash_tile(level, first_tile + k as u64, width),
+                chunk.to_vec(),
+            ));
+            if width < TILE_WIDTH {
+                edge = Nodes::build(chunk);
+            }
+        }
+        tiles.push(Arc::new(edge));
+    }
+    let was = old.size;
+    let first_bundle = was / TILE_WIDTH;
+    if was % TILE_WIDTH != 0 && !batch.entries.is_empty() {
+        replaced.push(bundle_key(first_bundle, was % TILE_WIDTH));
+    }
+    let mut run: Vec<Vec<u8>> = old.bundle.clone();
+    run.extend(batch.entries.iter().cloned());
+    let mut edge_bundle = Vec::new();
+    if !batch.entries.is_empty() {
+        for (k, chunk) in run.chunks(TILE_WIDTH as usize).enumerate() {
+            let width = chunk.len() as u64;
+            objects.push((bundle_key(first_bundle + k as u64, width), bundle(chunk)));
+            if width < TILE_WIDTH {
+                edge_bundle = chunk.to_vec();
+            }
+        }
+    } else {
+        edge_bundle = run;
+    }
+    Ok(Plan {
+        objects,
+        edge: Edge {
+            lock: Some(size),
+            size,
+            tiles,
+            bundle: edge_bundle,
+        },
+        replaced,
+    })
+}
 
+impl<S: StateStore, O: ObjectStore> TiledStore<S, O> {
     #[cfg(any(test, feature = "test-hooks"))]
     fn fault(&self, at: FailPoint) -> Result<(), StoreError> {
         self.faults.hit(at)
+    }
+
+    /// Where the objects' writing is cut: in the middle when a test arms
+    /// [`FailPoint::MidObjects`], nowhere otherwise.
+    #[cfg(any(test, feature = "test-hooks"))]
+    fn split(&self, objects: usize) -> usize {
+        match *self.faults.0.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(FailPoint::MidObjects) => objects / 2,
+            _ => objects,
+        }
+    }
+
+    #[cfg(not(any(test, feature = "test-hooks")))]
+    #[inline(always)]
+    fn split(&self, objects: usize) -> usize {
+        objects
     }
 
     #[cfg(not(any(test, feature = "test-hooks")))]
@@ -772,12 +790,16 @@ impl<S: StateStore, O: ObjectStore> Store for TiledStore<S, O> {
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
         let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let old = self.edge();
-        let plan = self.plan(&old, batch)?;
+        let plan = plan(&old, batch)?;
         self.fault(FailPoint::BeforeObjects)?;
-        let half = plan.objects.len() / 2;
-        self.objects.put_all(&plan.objects[..half])?;
-        self.fault(FailPoint::MidObjects)?;
-        self.objects.put_all(&plan.objects[half..])?;
+        // One `put_all`, so that each directory is synced once; a test cutting the writing
+        // in the middle splits it.
+        let split = self.split(plan.objects.len());
+        self.objects.put_all(&plan.objects[..split])?;
+        if split < plan.objects.len() {
+            self.fault(FailPoint::MidObjects)?;
+            self.objects.put_all(&plan.objects[split..])?;
+        }
         self.fault(FailPoint::BeforeLock)?;
         self.state.commit(&StateBatch {
             expected: old.lock,
@@ -864,6 +886,70 @@ impl TiledStore<SledStore, DirObjects> {
             SledStore::open_with_cache(&data_dir.join(STATE_DIR), options.state_cache_bytes)?;
         let objects = DirObjects::open(data_dir.join(PUBLIC_DIR))?;
         Self::open_with(state, objects, options)
+    }
+}
+
+/// Writes the objects of a whole tree, window by window, from its entries and stored hashes
+/// (`datapole migrate`).
+pub struct TreeWriter<'a, O> {
+    objects: &'a O,
+    edge: Edge,
+}
+
+impl<'a, O: ObjectStore> TreeWriter<'a, O> {
+    /// A writer of an empty tree's objects into `objects`.
+    pub fn new(objects: &'a O) -> Self {
+        Self {
+            objects,
+            edge: Edge::default(),
+        }
+    }
+
+    /// Writes the objects of the next `entries`, whose stored hashes start at
+    /// `first_hash_index`, durably.
+    pub fn add(
+        &mut self,
+        entries: Vec<Vec<u8>>,
+        first_hash_index: u64,
+        hashes: Vec<Hash>,
+    ) -> Result<(), StoreError> {
+        let size = self.edge.size + entries.len() as u64;
+        let batch = Batch {
+            first_index: self.edge.size,
+            entries,
+            first_hash_index,
+            hashes,
+            index_keys: Vec::new(),
+            sidecars: Vec::new(),
+            erased_sidecars: Vec::new(),
+            removed_keys: Vec::new(),
+            // Only its size is read.
+            checkpoint: SignedCheckpoint {
+                size,
+                root: Hash([0; 32]),
+                note: String::new(),
+            },
+        };
+        let plan = plan(&self.edge, &batch)?;
+        self.objects.put_all(&plan.objects)?;
+        for key in &plan.replaced {
+            self.objects.delete(key)?;
+        }
+        self.edge = plan.edge;
+        Ok(())
+    }
+
+    /// Publishes `checkpoint`, which must be of the tree written.
+    pub fn publish(&self, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+        if checkpoint.size != self.edge.size {
+            return Err(StoreError::Corrupt(format!(
+                "a checkpoint of size {} for a tree of {}",
+                checkpoint.size, self.edge.size
+            )));
+        }
+        Ok(self
+            .objects
+            .put(&ObjectKey::Checkpoint, checkpoint.note.as_bytes())?)
     }
 }
 
