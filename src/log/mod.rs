@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod durable;
+pub mod fs;
 pub mod migrate;
 pub mod objects;
 pub mod sequencer;

@@ -19,11 +19,10 @@
 //! [`MemoryObjects`] is its twin for tests.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::fs::{Fs, OsFs};
 use super::tiles::TilePath;
 
 /// The name of an object: the checkpoint, or a tile or bundle.
@@ -163,8 +162,10 @@ impl ObjectStore for MemoryObjects {
 
 /// The objects as files under one directory, in the c2sp.org/tlog-tiles path layout: point a
 /// static file server at it and it serves the log. Nothing else is ever written there but
-/// short-lived temporary files (`.tmp-*`, removed on open).
-pub struct DirObjects {
+/// short-lived temporary files (`.tmp-*`, removed on open). The file system is [`OsFs`]; a
+/// test puts [`super::fs::LossyFs`] under it to cut the power.
+pub struct DirObjects<F: Fs = OsFs> {
+    fs: F,
     root: PathBuf,
 }
 
@@ -179,17 +180,19 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-/// `fsync` of a directory: its entries (a file created or renamed in it) are durable.
-fn sync_dir(dir: &Path) -> Result<(), ObjectError> {
-    super::durable::sync_dir(dir).map_err(io("syncing the directory", dir))
-}
-
-impl DirObjects {
+impl DirObjects<OsFs> {
     /// The objects under `root`, created (durably) if missing; temporary files a crash left
     /// there are removed.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, ObjectError> {
+        Self::open_on(OsFs, root)
+    }
+}
+
+impl<F: Fs> DirObjects<F> {
+    /// [`DirObjects::open`] on the file system `fs`.
+    pub fn open_on(fs: F, root: impl Into<PathBuf>) -> Result<Self, ObjectError> {
         let root = root.into();
-        let store = Self { root };
+        let store = Self { fs, root };
         store.create_dirs(&store.root)?;
         store.remove_temporaries(&store.root.clone())?;
         Ok(store)
@@ -200,38 +203,50 @@ impl DirObjects {
         &self.root
     }
 
+    /// The file system under it.
+    pub fn fs(&self) -> &F {
+        &self.fs
+    }
+
     fn file(&self, key: &ObjectKey) -> PathBuf {
         self.root.join(key.path())
     }
 
+    /// `fsync` of a directory: its entries (a file created or renamed in it) are durable.
+    fn sync_dir(&self, dir: &Path) -> Result<(), ObjectError> {
+        self.fs
+            .sync_dir(dir)
+            .map_err(io("syncing the directory", dir))
+    }
+
     /// Creates `dir` and its missing parents, each made durable in its parent.
     fn create_dirs(&self, dir: &Path) -> Result<(), ObjectError> {
-        if dir.is_dir() {
+        if self.fs.is_dir(dir) {
             return Ok(());
         }
         if let Some(parent) = dir.parent() {
             self.create_dirs(parent)?;
         }
-        match fs::create_dir(dir) {
+        match self.fs.create_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
             Err(e) => return Err(io("creating the directory", dir)(e)),
         }
         match dir.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+            Some(parent) if !parent.as_os_str().is_empty() => self.sync_dir(parent),
             _ => Ok(()),
         }
     }
 
     fn remove_temporaries(&self, dir: &Path) -> Result<(), ObjectError> {
-        for entry in fs::read_dir(dir).map_err(io("listing", dir))? {
-            let entry = entry.map_err(io("listing", dir))?;
-            let path = entry.path();
-            let name = entry.file_name();
-            if path.is_dir() {
+        for (name, is_dir) in self.fs.list(dir).map_err(io("listing", dir))? {
+            let path = dir.join(&name);
+            if is_dir {
                 self.remove_temporaries(&path)?;
-            } else if name.to_string_lossy().starts_with(TEMP_PREFIX) {
-                fs::remove_file(&path).map_err(io("removing the leftover", &path))?;
+            } else if name.starts_with(TEMP_PREFIX) {
+                self.fs
+                    .remove_file(&path)
+                    .map_err(io("removing the leftover", &path))?;
             }
         }
         Ok(())
@@ -249,19 +264,14 @@ impl DirObjects {
             "{TEMP_PREFIX}{name}-{:016x}",
             rand::random::<u64>()
         ));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(io("creating", &temp))?;
-        file.write_all(data)
-            .and_then(|()| file.sync_all())
+        self.fs
+            .write_synced(&temp, data)
             .map_err(io("writing", &temp))?;
         Ok(temp)
     }
 }
 
-impl ObjectStore for DirObjects {
+impl<F: Fs> ObjectStore for DirObjects<F> {
     fn put(&self, key: &ObjectKey, data: &[u8]) -> Result<(), ObjectError> {
         self.put_all(&[(*key, data.to_vec())])
     }
@@ -275,7 +285,7 @@ impl ObjectStore for DirObjects {
                 Ok(temp) => renames.push((temp, target)),
                 Err(e) => {
                     for (temp, _) in &renames {
-                        let _ = fs::remove_file(temp);
+                        let _ = self.fs.remove_file(temp);
                     }
                     return Err(e);
                 }
@@ -283,17 +293,19 @@ impl ObjectStore for DirObjects {
         }
         let mut dirs = BTreeSet::new();
         for (temp, target) in &renames {
-            fs::rename(temp, target).map_err(io("renaming into place", target))?;
+            self.fs
+                .rename(temp, target)
+                .map_err(io("renaming into place", target))?;
             if let Some(dir) = target.parent() {
                 dirs.insert(dir.to_path_buf());
             }
         }
-        dirs.iter().try_for_each(|d| sync_dir(d))
+        dirs.iter().try_for_each(|d| self.sync_dir(d))
     }
 
     fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ObjectError> {
         let path = self.file(key);
-        match fs::read(&path) {
+        match self.fs.read(&path) {
             Ok(data) => Ok(Some(data)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("reading", &path)(e)),
@@ -302,7 +314,7 @@ impl ObjectStore for DirObjects {
 
     fn delete(&self, key: &ObjectKey) -> Result<(), ObjectError> {
         let path = self.file(key);
-        match fs::remove_file(&path) {
+        match self.fs.remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io("removing", &path)(e)),
@@ -312,7 +324,7 @@ impl ObjectStore for DirObjects {
             .parent()
             .filter(|d| d.extension().is_some_and(|e| e == "p"))
         {
-            let _ = fs::remove_dir(dir);
+            let _ = self.fs.remove_dir(dir);
         }
         Ok(())
     }
@@ -323,24 +335,16 @@ impl ObjectStore for DirObjects {
             ..*tile
         }));
         let dir = full.with_extension("p");
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
+        let names = match self.fs.list(&dir) {
+            Ok(names) => names,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io("listing", &dir)(e)),
         };
-        let mut widths = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(io("listing", &dir))?;
-            if let Some(w) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u64>().ok())
-                .filter(|w| (1..super::tiles::TILE_WIDTH).contains(w))
-            {
-                widths.push(w);
-            }
-        }
-        Ok(widths)
+        Ok(names
+            .iter()
+            .filter_map(|(n, _)| n.parse::<u64>().ok())
+            .filter(|w| (1..super::tiles::TILE_WIDTH).contains(w))
+            .collect())
     }
 }
 
@@ -403,7 +407,7 @@ mod tests {
         let mut files = Vec::new();
         let mut stack = vec![root.clone()];
         while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).unwrap() {
+            for e in std::fs::read_dir(&d).unwrap() {
                 let p = e.unwrap().path();
                 if p.is_dir() {
                     stack.push(p);
@@ -417,7 +421,10 @@ mod tests {
             files,
             ["checkpoint", "tile/0/x001/234", "tile/entries/x001/234"]
         );
-        assert_eq!(fs::read(root.join("tile/0/x001/234")).unwrap().len(), 8192);
+        assert_eq!(
+            std::fs::read(root.join("tile/0/x001/234")).unwrap().len(),
+            8192
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use super::{
     bundle_key, hash_tile, levels, positions, DiskStore, FailPoint, Options, TiledStore, MAX_LEVELS,
 };
 use crate::log::checkpoint::LogSigner;
-use crate::log::objects::{MemoryObjects, ObjectKey, ObjectStore};
+use crate::log::fs::LossyFs;
+use crate::log::objects::{DirObjects, MemoryObjects, ObjectKey, ObjectStore};
 use crate::log::state::{MemoryState, StateBatch, StateStore};
 use crate::log::store::{Batch, Index, IndexKey, Store, StoreError};
 use crate::log::tiles::{bundle, TileKind, TilePath, TILE_WIDTH};
@@ -480,4 +481,65 @@ fn the_lock_refuses_a_batch_built_on_another_size() {
     assert_eq!(state.checkpoint().unwrap().unwrap().size, 0);
     state.commit(&batch(Some(0), &next)).unwrap();
     assert_eq!(state.checkpoint().unwrap().unwrap().size, 1);
+}
+
+/// A power cut at every file-system call of a run of batches, on the twin that keeps only
+/// what was synced ([`LossyFs`]): the store reopened over what the disk kept opens, holds every
+/// acknowledged batch (and the cut one only if its lock moved), publishes the lock's
+/// checkpoint, reads as the oracle and takes the next batch. The state store's own durability
+/// at commit is sled's flush and fsync, whose order `tests/sync_order.rs` checks.
+#[test]
+fn a_power_cut_at_any_file_system_call_loses_nothing_acknowledged() {
+    let signer = signer();
+    let batches = [300u64, 1, 255, 700, 2];
+    let run = |cut: Option<u64>| {
+        let state = Arc::new(MemoryState::new());
+        let objects = DirObjects::open_on(LossyFs::new(), "/public").unwrap();
+        let store = TiledStore::open(state.clone(), objects).unwrap();
+        start(&store, &signer);
+        store.objects().fs().fail_after(cut);
+        let calls = store.objects().fs().calls();
+        let mut acked = Flat::default();
+        let mut pending = Vec::new();
+        for &count in &batches {
+            let new = entries(acked.size(), count);
+            match append(&store, &signer, new.clone()) {
+                Ok(()) => new.into_iter().for_each(|e| acked.add(e)),
+                Err(_) => {
+                    pending = new;
+                    break;
+                }
+            }
+        }
+        let used = store.objects().fs().calls() - calls;
+        (state, store, acked, pending, used)
+    };
+    let (_, _, _, _, total) = run(None);
+    assert!(total > 40, "{total} calls");
+    for cut in 0..=total {
+        let (state, store, mut flat, pending, _) = run(Some(cut));
+        let disk = store.objects().fs().power_cut();
+        drop(store);
+        let store = TiledStore::open(state, DirObjects::open_on(disk, "/public").unwrap())
+            .unwrap_or_else(|e| panic!("cut after {cut} calls: {e}"));
+        let size = store.checkpoint().unwrap().unwrap().size;
+        if size > flat.size() {
+            assert_eq!(size, flat.size() + pending.len() as u64, "cut {cut}");
+            pending.into_iter().for_each(|e| flat.add(e));
+        }
+        check(&store, &flat);
+        assert_eq!(
+            store
+                .objects()
+                .get(&ObjectKey::Checkpoint)
+                .unwrap()
+                .unwrap(),
+            store.checkpoint().unwrap().unwrap().note.as_bytes(),
+            "cut {cut}"
+        );
+        let new = entries(flat.size(), 40);
+        append(&store, &signer, new.clone()).unwrap();
+        new.into_iter().for_each(|e| flat.add(e));
+        check(&store, &flat);
+    }
 }
