@@ -444,6 +444,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::with_metrics(ledger, &admin_token, metrics);
     let state = actix_web::web::Data::new(state);
     let served = actix_web::rt::System::new().block_on(async move {
+        // Nonces past their freshness window go, a minute at a time.
+        let pruning = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let state = pruning.clone();
+                let pruned = actix_web::web::block(move || {
+                    state.ledger.prune_nonces(chrono::Utc::now(), 100_000)
+                })
+                .await;
+                match pruned {
+                    Ok(Ok(n)) if n > 0 => tracing::debug!(nonces = n, "stale nonces forgotten"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "pruning the nonces failed"),
+                    _ => {}
+                }
+            }
+        });
         let server = api::server(listener, state, options)?;
         server.await
     });

@@ -269,7 +269,8 @@ impl Ledger {
             }
             let request = AppendRequest {
                 entry: bytes.clone(),
-                unique: vec![nonce_key.clone(), keys::record_id(access_id)],
+                unique: vec![nonce_key.key.clone(), keys::record_id(access_id)],
+                index: vec![nonce_key.expiry.clone()],
                 listed: access
                     .consent_ids
                     .iter()

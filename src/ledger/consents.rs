@@ -459,8 +459,8 @@ impl Ledger {
         let settled = self
             .append(AppendRequest {
                 entry: bytes.clone(),
-                unique: vec![nonce_key, keys::record_id(id)],
-                index: vec![keys::consent_secret(id, &citizen_secret)],
+                unique: vec![nonce_key.key, keys::record_id(id)],
+                index: vec![keys::consent_secret(id, &citizen_secret), nonce_key.expiry],
                 listed: vec![
                     keys::consent_events(id),
                     keys::controller_consents(controller),
@@ -553,7 +553,7 @@ impl Ledger {
         body: &[u8],
         id: Uuid,
         kind: RecordKind,
-    ) -> Result<(Envelope, crate::log::IndexKey, Loaded), Error> {
+    ) -> Result<(Envelope, super::statements::Nonce, Loaded), Error> {
         let payload_type = match kind {
             RecordKind::Withdrawal => WITHDRAWAL_TYPE,
             _ => ERASURE_TYPE,
@@ -666,10 +666,12 @@ impl Ledger {
             },
             keys::record_id(event_id),
         ];
-        unique.extend(nonce);
+        let expiry = nonce.as_ref().map(|n| n.expiry.clone());
+        unique.extend(nonce.map(|n| n.key));
         let request = AppendRequest {
             entry: bytes.clone(),
             unique,
+            index: expiry.into_iter().collect(),
             // A withdrawal racing an erasure loses: an erased consent is not withdrawn.
             absent: if withdrawal {
                 vec![keys::consent_erased(id)]

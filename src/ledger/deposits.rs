@@ -294,7 +294,7 @@ impl Ledger {
                 .then(|| PrivateSidecar::statement(&salt, signed.envelope.clone()));
             let bytes = leaf.to_bytes().map_err(encode)?;
             let mut unique = vec![
-                nonce_key.clone(),
+                nonce_key.key.clone(),
                 keys::dataset_version(target.dataset_id, version),
                 target.duplicate_key.clone(),
             ];
@@ -311,6 +311,7 @@ impl Ledger {
             let request = AppendRequest {
                 entry: bytes.clone(),
                 unique,
+                index: vec![nonce_key.expiry.clone()],
                 listed: vec![keys::deposit_content(&deposit.sha256)],
                 sidecar: sidecar
                     .as_ref()

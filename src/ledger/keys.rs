@@ -19,6 +19,9 @@ pub const PARTICIPANT_KEY: Index = Index::user(3);
 pub const API_TOKEN: Index = Index::user(4);
 /// Participant id (16) ‖ statement nonce → the statement's entry (replay protection).
 pub const NONCE: Index = Index::user(5);
+/// The end of a nonce's freshness window (8, big-endian Unix seconds) ‖ participant id (16) ‖
+/// nonce → the statement's entry: which [`NONCE`] keys may go, and when.
+pub const NONCE_EXPIRY: Index = Index::user(17);
 /// Dataset id (16) ‖ version (8, big-endian) → that version's entry.
 pub const DATASET_VERSION: Index = Index::user(6);
 /// Content SHA-256 (32) ‖ leaf index (8) → a deposit of that content (listed).
@@ -91,6 +94,27 @@ pub fn participant_key(public_key: &[u8; 32]) -> IndexKey {
 /// A participant's registration by the hash of its API token.
 pub fn api_token(token: &str) -> IndexKey {
     IndexKey::new(API_TOKEN, Sha256::digest(token.as_bytes()).to_vec())
+}
+
+/// When the (signer, nonce) pair of a statement issued at `issued_at` may be forgotten: once
+/// the statement is stale (its freshness window is over), a replay is refused as stale.
+pub fn nonce_expiry(expires: u64, signer: Uuid, nonce: &str) -> IndexKey {
+    IndexKey::new(
+        NONCE_EXPIRY,
+        [
+            &expires.to_be_bytes()[..],
+            signer.as_bytes(),
+            nonce.as_bytes(),
+        ]
+        .concat(),
+    )
+}
+
+/// The end of the window and the [`NONCE`] key of a [`NONCE_EXPIRY`] key.
+pub fn expired_nonce(key: &[u8]) -> Option<(u64, IndexKey)> {
+    let expires = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+    let rest = key.get(8..)?;
+    (rest.len() >= 16).then(|| (expires, IndexKey::new(NONCE, rest.to_vec())))
 }
 
 /// A (signer, nonce) pair, taken by the statement's entry.
@@ -263,6 +287,13 @@ mod tests {
             [&[1u8; 16][..], &[2; 32], b"p"].concat()
         );
         assert_eq!(nonce(id, "abc").key, [&[1u8; 16][..], b"abc"].concat());
+        let expiry = nonce_expiry(1_700_000_000, id, "abc");
+        assert_eq!(expiry.index, NONCE_EXPIRY);
+        assert_eq!(
+            expired_nonce(&expiry.key),
+            Some((1_700_000_000, nonce(id, "abc")))
+        );
+        assert_eq!(expired_nonce(&expiry.key[..20]), None);
         assert_eq!(
             controller_consent_at(id, 7).key,
             [&[1u8; 16][..], &7u64.to_be_bytes()].concat()

@@ -92,13 +92,8 @@ impl Ledger {
 
     /// Checks a statement's freshness: 422 `stale_statement` if `issued_at` is off the server
     /// clock by more than five minutes, 409 `replayed` if `signer` already used the nonce
-    /// (published or not). Returns the nonce's index key, to be taken (unique) by the
-    /// statement's entry.
-    pub(super) fn check_fresh(
-        &self,
-        signer: Uuid,
-        freshness: &Freshness,
-    ) -> Result<IndexKey, Error> {
+    /// (published or not). Returns the nonce's index keys for the statement's entry.
+    pub(super) fn check_fresh(&self, signer: Uuid, freshness: &Freshness) -> Result<Nonce, Error> {
         freshness
             .check(chrono::Utc::now())
             .map_err(|e| Error::new(Code::StaleStatement, e.to_string()))?;
@@ -109,8 +104,58 @@ impl Ledger {
                 "this participant already used this nonce",
             ));
         }
-        Ok(key)
+        let expires = (freshness.issued_at + crate::statement::MAX_SKEW).timestamp();
+        Ok(Nonce {
+            key,
+            expiry: keys::nonce_expiry(
+                u64::try_from(expires).unwrap_or(0),
+                signer,
+                &freshness.nonce,
+            ),
+        })
     }
+}
+
+impl Ledger {
+    /// Forgets the nonces whose statements went stale before `now` (with ten minutes of margin, for a clock set back),
+    /// at most `limit` of them: a replay of such a statement is refused as stale, so its
+    /// nonce key only costs room. The keys go with the next batch ([`crate::log::Sequencer::forget`]).
+    /// Returns how many were handed over.
+    pub fn prune_nonces(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<usize, Error> {
+        let margin = chrono::Duration::minutes(10);
+        let before = u64::try_from((now - margin).timestamp()).unwrap_or(0);
+        let mut forget = Vec::new();
+        for (key, _) in self
+            .log
+            .store()
+            .scan(keys::NONCE_EXPIRY, &[], None, limit)?
+        {
+            match keys::expired_nonce(&key) {
+                Some((expires, nonce)) if expires < before => {
+                    forget.push(nonce);
+                    forget.push(IndexKey::new(keys::NONCE_EXPIRY, key));
+                }
+                // In key order: the first not yet expired ends the scan.
+                Some(_) => break,
+                None => forget.push(IndexKey::new(keys::NONCE_EXPIRY, key)),
+            }
+        }
+        let count = forget.len() / 2;
+        self.log.forget(forget);
+        Ok(count)
+    }
+}
+
+/// A statement's nonce, as its entry takes it: the key that refuses a replay (unique), and the
+/// key that says when it may go (kept beside; [`Ledger::prune_nonces`]).
+#[derive(Debug, Clone)]
+pub(super) struct Nonce {
+    pub key: IndexKey,
+    pub expiry: IndexKey,
 }
 
 /// Parses a statement payload into `T` with the strict reader every later reader of the

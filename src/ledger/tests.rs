@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::consents::Credential;
+use super::keys;
 use super::Ledger;
 use crate::consent::{RecordKind, Status};
 use crate::decision::{Reason, Verdict};
@@ -687,4 +688,54 @@ async fn a_view_sees_nothing_beyond_its_checkpoint() {
     let narrowed = w.ledger.view().narrowed(1);
     assert_eq!(narrowed.size(), 1);
     assert!(narrowed.bytes(1).unwrap().is_none());
+}
+
+/// Nonces are kept only while a replay of their statement could still be fresh: pruning at a
+/// time past the window (and its margin) hands their keys to the next batch, which removes
+/// them with their expiry keys; a pruning within the window removes nothing.
+#[tokio::test]
+async fn stale_nonces_are_forgotten_with_the_next_batch() {
+    let w = world().await;
+    let a = dataset(&w, b"pruned nonce", None).await;
+    let nonces = |w: &World| {
+        w.store
+            .scan(keys::NONCE, &[], None, usize::MAX)
+            .unwrap()
+            .len()
+    };
+    let expiries = |w: &World| {
+        w.store
+            .scan(keys::NONCE_EXPIRY, &[], None, usize::MAX)
+            .unwrap()
+    };
+    assert_eq!(nonces(&w), 1);
+    let listed = expiries(&w);
+    assert_eq!(listed.len(), 1);
+    let (expires, key) = keys::expired_nonce(&listed[0].0).unwrap();
+    assert_eq!(w.store.lookup(&key).unwrap(), Some(listed[0].1));
+    let now = chrono::Utc::now();
+    assert!(expires as i64 <= (now + chrono::Duration::minutes(5)).timestamp() + 1);
+
+    // Within the window (and its margin): nothing goes.
+    assert_eq!(w.ledger.prune_nonces(now, 100).unwrap(), 0);
+    assert_eq!(
+        w.ledger
+            .prune_nonces(now + chrono::Duration::minutes(14), 100)
+            .unwrap(),
+        0
+    );
+    // Past it: the nonce goes with the next batch, not before.
+    let later = now + chrono::Duration::minutes(16);
+    assert_eq!(w.ledger.prune_nonces(later, 100).unwrap(), 1);
+    assert_eq!(nonces(&w), 1, "still there until a batch takes it");
+    let before = size(&w);
+    let b = dataset(&w, b"next batch", Some(w.controller.id)).await;
+    assert_ne!(a, b);
+    assert_eq!(before + 1, size(&w));
+    // The first deposit's nonce and expiry keys are gone; the new deposit's are there.
+    let left = expiries(&w);
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0].0, listed[0].0);
+    assert_eq!(w.store.lookup(&key).unwrap(), None);
+    assert_eq!(nonces(&w), 1);
 }

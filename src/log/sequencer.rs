@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -204,6 +204,8 @@ pub struct Sequencer {
     degraded: Arc<AtomicBool>,
     /// The size of each checkpoint published, for watchers.
     published: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Index keys to remove with the next batch ([`Sequencer::forget`]).
+    forgotten: Arc<Mutex<HashSet<IndexKey>>>,
 }
 
 /// A view of the log that follows its published checkpoints without keeping the sequencer
@@ -289,7 +291,9 @@ impl Sequencer {
         let running = Arc::new(AtomicBool::new(true));
         let degraded = Arc::new(AtomicBool::new(false));
         let published = Arc::new(tokio::sync::watch::channel(checkpoint.size).0);
+        let forgotten = Arc::new(Mutex::new(HashSet::new()));
         let worker = Worker {
+            forgotten: forgotten.clone(),
             published: published.clone(),
             store: store.clone(),
             signer: signer.clone(),
@@ -319,9 +323,19 @@ impl Sequencer {
                 running,
                 degraded,
                 published,
+                forgotten,
             },
             thread,
         ))
+    }
+
+    /// Index keys the log no longer needs (nonces past their freshness window): removed from
+    /// the indexes with the next batch, atomically with it. Until then they still count.
+    pub fn forget(&self, keys: impl IntoIterator<Item = IndexKey>) {
+        self.forgotten
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(keys);
     }
 
     /// Appends one entry and waits until it is durable and covered by a signed checkpoint.
@@ -402,6 +416,7 @@ struct Worker {
     queued: Arc<AtomicUsize>,
     running: Arc<AtomicBool>,
     degraded_flag: Arc<AtomicBool>,
+    forgotten: Arc<Mutex<HashSet<IndexKey>>>,
 }
 
 impl Worker {
@@ -542,12 +557,20 @@ impl Worker {
             replies.push(job.reply);
         }
         let count = entries.len();
+        let removed_keys: Vec<IndexKey> = self
+            .forgotten
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            // A key this batch writes again stays.
+            .filter(|k| !index_keys.iter().any(|(taken, _)| taken == k))
+            .collect();
         let committed = self.commit(
             first_index,
             entries,
             leaf_hashes,
             index_keys,
-            (sidecars, erased_sidecars),
+            (sidecars, erased_sidecars, removed_keys),
         );
         match committed {
             Ok((checkpoint, integrate, commit)) => {
@@ -596,7 +619,7 @@ impl Worker {
         entries: Vec<Vec<u8>>,
         leaf_hashes: Vec<Hash>,
         index_keys: Vec<(IndexKey, u64)>,
-        (sidecars, erased_sidecars): (Vec<(u64, Vec<u8>)>, Vec<u64>),
+        (sidecars, erased_sidecars, removed_keys): (Vec<(u64, Vec<u8>)>, Vec<u64>, Vec<IndexKey>),
     ) -> Result<(SignedCheckpoint, Duration, Duration), AppendError> {
         let started = Instant::now();
         let reader = StoreReader::new(&*self.store);
@@ -610,7 +633,7 @@ impl Worker {
             index_keys,
             sidecars,
             erased_sidecars,
-            removed_keys: Vec::new(),
+            removed_keys,
             checkpoint,
         };
         let integrated = Instant::now();
