@@ -685,7 +685,6 @@ impl Ledger {
             } else {
                 vec![loaded.index]
             },
-            ..AppendRequest::default()
         };
         let settled = match self.append(request).await {
             Ok(s) => s,

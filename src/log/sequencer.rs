@@ -208,6 +208,10 @@ pub struct Sequencer {
     forgotten: Arc<Mutex<HashSet<IndexKey>>>,
 }
 
+/// What a batch changes beside its entries: the sidecars it writes, those it erases, the index
+/// keys it removes.
+type OffLog = (Vec<(u64, Vec<u8>)>, Vec<u64>, Vec<IndexKey>);
+
 /// A view of the log that follows its published checkpoints without keeping the sequencer
 /// alive (the witnessing threads hold one).
 pub struct LogWatch {
@@ -619,7 +623,7 @@ impl Worker {
         entries: Vec<Vec<u8>>,
         leaf_hashes: Vec<Hash>,
         index_keys: Vec<(IndexKey, u64)>,
-        (sidecars, erased_sidecars, removed_keys): (Vec<(u64, Vec<u8>)>, Vec<u64>, Vec<IndexKey>),
+        (sidecars, erased_sidecars, removed_keys): OffLog,
     ) -> Result<(SignedCheckpoint, Duration, Duration), AppendError> {
         let started = Instant::now();
         let reader = StoreReader::new(&*self.store);
