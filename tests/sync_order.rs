@@ -57,8 +57,11 @@ fn parse(trace: &str) -> Vec<Event> {
     let mut pending: std::collections::HashMap<u32, String> = Default::default();
     let mut events = Vec::new();
     for raw in trace.lines() {
-        let mut parts = raw.splitn(3, ' ');
-        let (Some(tid), Some(time), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        // strace pads the thread id to five columns: `9967  20:57:07.37 ...`.
+        let Some((tid, after)) = raw.trim_start().split_once(' ') else {
+            continue;
+        };
+        let Some((time, rest)) = after.trim_start().split_once(' ') else {
             continue;
         };
         let Ok(tid) = tid.parse::<u32>() else {
@@ -387,6 +390,10 @@ fn one_batch_syncs_objects_then_the_state_store_then_the_checkpoint() {
 
 #[test]
 fn the_trace_parser_joins_resumed_calls_and_keeps_successes() {
+    // A four-digit thread id is padded to five columns.
+    let padded = parse("9967  20:57:07.377728 fsync(25</d/p/tile/entries>) = 0\n");
+    assert_eq!(padded.len(), 1);
+    assert_eq!(padded[0].tid, 9967);
     let trace = "\
 7 10:00:00.000001 openat(AT_FDCWD</d>, \"/d/p/.tmp-c\", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0666) = 25</d/p/.tmp-c>
 7 10:00:00.000002 fsync(25</d/p/.tmp-c> <unfinished ...>
