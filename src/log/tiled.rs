@@ -156,7 +156,7 @@ struct Edge {
     /// tile boundary).
     tiles: Vec<Arc<Nodes>>,
     /// The entries of the partial bundle.
-    bundle: Vec<Vec<u8>>,
+    bundle: Vec<Arc<[u8]>>,
 }
 
 impl Edge {
@@ -359,7 +359,7 @@ impl<S: StateStore, O: ObjectStore> TiledStore<S, O> {
                 ))
             })?;
             match unbundle(&data) {
-                Some(e) if e.len() as u64 == width => e,
+                Some(e) if e.len() as u64 == width => e.into_iter().map(Arc::from).collect(),
                 _ => {
                     return Err(StoreError::Corrupt(format!(
                         "{} is not a bundle of {width} entries",
@@ -652,20 +652,26 @@ fn plan(old: &Edge, batch: &Batch) -> Result<Plan, StoreError> {
     if was % TILE_WIDTH != 0 && !batch.entries.is_empty() {
         replaced.push(bundle_key(first_bundle, was % TILE_WIDTH));
     }
-    let mut run: Vec<Vec<u8>> = old.bundle.clone();
-    run.extend(batch.entries.iter().cloned());
-    let mut edge_bundle = Vec::new();
-    if !batch.entries.is_empty() {
+    let edge_bundle = if batch.entries.is_empty() {
+        old.bundle.clone()
+    } else {
+        // The old edge's entries are shared, the batch's copied once.
+        let run: Vec<Arc<[u8]>> = old
+            .bundle
+            .iter()
+            .cloned()
+            .chain(batch.entries.iter().map(|e| Arc::from(e.as_slice())))
+            .collect();
+        let mut edge = Vec::new();
         for (k, chunk) in run.chunks(TILE_WIDTH as usize).enumerate() {
             let width = chunk.len() as u64;
             objects.push((bundle_key(first_bundle + k as u64, width), bundle(chunk)));
             if width < TILE_WIDTH {
-                edge_bundle = chunk.to_vec();
+                edge = chunk.to_vec();
             }
         }
-    } else {
-        edge_bundle = run;
-    }
+        edge
+    };
     Ok(Plan {
         objects,
         edge: Edge {
@@ -754,7 +760,7 @@ impl<S: StateStore, O: ObjectStore> Store for TiledStore<S, O> {
                 let part = edge.bundle.get(from..to).ok_or_else(|| {
                     StoreError::Corrupt(format!("entries {i}..{stop} are not at the edge"))
                 })?;
-                out.extend(part.iter().cloned());
+                out.extend(part.iter().map(|e| e.to_vec()));
             }
             i = stop;
         }

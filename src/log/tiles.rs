@@ -152,9 +152,10 @@ impl TilePath {
 }
 
 /// Frames entries as an entry bundle. Entries are at most [`super::MAX_ENTRY_SIZE`] bytes.
-pub fn bundle(entries: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(entries.iter().map(|e| e.len() + 2).sum());
+pub fn bundle<E: AsRef<[u8]>>(entries: &[E]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.iter().map(|e| e.as_ref().len() + 2).sum());
     for e in entries {
+        let e = e.as_ref();
         // The sequencer refuses longer entries, so the length fits in 16 bits.
         let len = u16::try_from(e.len()).unwrap_or(u16::MAX);
         out.extend_from_slice(&len.to_be_bytes());
