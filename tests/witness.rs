@@ -315,6 +315,12 @@ fn a_log_with_three_witnesses_serves_only_quorum_cosigned_checkpoints() {
     ));
     let served = log.checkpoint();
     assert!(cosigners(&served, &vkeys) >= 2, "{served}");
+    // The public directory serves what the API serves: the cosigned checkpoint, never the
+    // log's alone (the collector publishes it once the quorum cosigned).
+    let public = dir.path().join("log/public/checkpoint");
+    wait_until("the public checkpoint is the cosigned one", || {
+        std::fs::read_to_string(&public).is_ok_and(|p| p == log.checkpoint())
+    });
     let info = log.get("/v1/log").json();
     assert_eq!(info["witnessing"]["quorum"], 2);
     assert_eq!(info["witnessing"]["witnesses"].as_array().unwrap().len(), 3);

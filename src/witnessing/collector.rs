@@ -150,6 +150,10 @@ impl Witnessing {
         });
         if let Some(cp) = witnessing.load_cosigned(&log) {
             tracing::info!(size = cp.size, "serving the last cosigned checkpoint");
+            // A stop between keeping it and publishing it left the object behind.
+            if let Err(e) = log.store.publish(&cp) {
+                tracing::warn!(error = %e, "could not publish the cosigned checkpoint");
+            }
             witnessing.set_cosigned(Arc::new(cp));
         }
         let (results, outcomes) = mpsc::channel::<Outcome>();
