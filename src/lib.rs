@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod api;
+/// The archive's object storage: dataset bytes kept write-once, locked, fixity-checked.
+pub mod archive;
 pub mod audit;
 pub mod cli;
 pub mod consent;
