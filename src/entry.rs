@@ -2,13 +2,16 @@
 //! `"v":1,"type":...`; its `type` says which of the three formats it is, and it is read as
 //! that one, once: a registration ([`ParticipantLeaf`], `participant`), a deposit
 //! ([`DepositLeaf`], `deposit`) or a record of a consent's life or of an access decision
-//! ([`RecordLeaf`], `consent`, `withdrawal`, `erasure`, `access`). The ledger, receipts,
+//! ([`RecordLeaf`], `consent`, `withdrawal`, `erasure`, `access`) or a custody event of the
+//! archive ([`CustodyLeaf`], `storage`, `fixity`, `fixity_failure`, `repair`, `download`,
+//! `legal_hold`, `disposal`). The ledger, receipts,
 //! `datapole verify` and `datapole audit` read entries through [`Entry::from_bytes`]; nothing
 //! guesses an entry's type by trying one format after another. Pure code.
 
 use uuid::Uuid;
 
 use crate::consent::RecordLeaf;
+use crate::custody::{CustodyKind, CustodyLeaf};
 use crate::json::{self, EncodeError, JsonError};
 use crate::participant::{ParticipantLeaf, PARTICIPANT_TYPE};
 use crate::statement::deposit::{DepositLeaf, DEPOSIT_LEAF_TYPE};
@@ -28,6 +31,8 @@ pub enum Entry {
     Deposit(DepositLeaf),
     /// A consent, its withdrawal or erasure, or an access decision.
     Record(RecordLeaf),
+    /// A custody event of an archived dataset version.
+    Custody(CustodyLeaf),
 }
 
 /// Why bytes are not an entry this code reads.
@@ -45,7 +50,7 @@ pub enum EntryError {
     /// The format its `type` names, but another version or shape.
     #[error("malformed {kind} entry: {reason}")]
     Malformed {
-        /// `participant`, `deposit` or `record`.
+        /// `participant`, `deposit`, `record` or `custody`.
         kind: &'static str,
         /// What does not fit.
         reason: String,
@@ -64,6 +69,7 @@ impl Entry {
             PARTICIPANT_TYPE => "participant",
             DEPOSIT_LEAF_TYPE => "deposit",
             t if RECORD_TYPES.contains(&t) => "record",
+            t if CustodyKind::from_name(t).is_some() => "custody",
             other => return Err(EntryError::UnknownType(other.to_owned())),
         };
         let malformed = |reason: String| EntryError::Malformed {
@@ -79,7 +85,13 @@ impl Entry {
         Ok(match format {
             "participant" => Entry::Participant(json::from_value(value).map_err(shape)?),
             "deposit" => Entry::Deposit(json::from_value(value).map_err(shape)?),
-            _ => Entry::Record(json::from_value(value).map_err(shape)?),
+            "record" => Entry::Record(json::from_value(value).map_err(shape)?),
+            _ => {
+                // `format` is "custody" only for a name `from_name` knows.
+                let custody = CustodyKind::from_name(&kind)
+                    .unwrap_or_else(|| unreachable!("{kind} was matched as a custody type"));
+                Entry::Custody(CustodyLeaf::from_value(custody, value).map_err(shape)?)
+            }
         })
     }
 
@@ -89,6 +101,7 @@ impl Entry {
             Entry::Participant(l) => l.to_bytes(),
             Entry::Deposit(l) => l.to_bytes(),
             Entry::Record(l) => l.to_bytes(),
+            Entry::Custody(l) => l.to_bytes(),
         }
     }
 
@@ -98,15 +111,17 @@ impl Entry {
             Entry::Participant(_) => PARTICIPANT_TYPE,
             Entry::Deposit(_) => DEPOSIT_LEAF_TYPE,
             Entry::Record(l) => l.kind.as_str(),
+            Entry::Custody(l) => l.kind().as_str(),
         }
     }
 
     /// The participant whose private record this entry may hide, who may open it: a
     /// deposit's depositor, a record's issuer (the controller of a consent, the accessor of
-    /// an access). `None` for a registration, which is all public.
+    /// an access). `None` for a registration or a custody event, which are all public (a
+    /// storage entry's off-log record is the object's key, which no receipt opens).
     pub fn owner(&self) -> Option<Uuid> {
         match self {
-            Entry::Participant(_) => None,
+            Entry::Participant(_) | Entry::Custody(_) => None,
             Entry::Deposit(l) => Some(l.depositor),
             Entry::Record(l) => Some(l.issuer),
         }

@@ -15,6 +15,7 @@ pub mod archive;
 pub mod audit;
 pub mod cli;
 pub mod consent;
+pub mod custody;
 pub mod decision;
 pub mod entry;
 pub mod error;

@@ -7,9 +7,14 @@ use serde_json::Value;
 
 use crate::api::{log, metrics};
 use crate::consent::{EventDocument, RecordLeaf};
+use crate::custody::run::CheckRecord;
+use crate::custody::{
+    DisposalLeaf, DownloadLeaf, FixityFailureLeaf, FixityLeaf, LegalHoldLeaf, RepairLeaf,
+    StorageLeaf,
+};
 use crate::decision::AccessRecord;
 use crate::http::ErrorBody;
-use crate::ledger::{accesses, consents, deposits, participants};
+use crate::ledger::{accesses, archive, consents, deposits, fixity, participants};
 use crate::participant::{ParticipantLeaf, RegistrationRequest};
 use crate::receipt::Receipt;
 use crate::statement::access::AccessPayload;
@@ -63,6 +68,41 @@ pub fn all() -> Vec<(&'static str, Value)> {
             json(schema_for!(DepositPayload)),
         ),
         ("deposit-leaf.schema.json", json(schema_for!(DepositLeaf))),
+        ("storage-leaf.schema.json", json(schema_for!(StorageLeaf))),
+        ("fixity-leaf.schema.json", json(schema_for!(FixityLeaf))),
+        (
+            "fixity-failure-leaf.schema.json",
+            json(schema_for!(FixityFailureLeaf)),
+        ),
+        ("repair-leaf.schema.json", json(schema_for!(RepairLeaf))),
+        ("download-leaf.schema.json", json(schema_for!(DownloadLeaf))),
+        (
+            "legal-hold-leaf.schema.json",
+            json(schema_for!(LegalHoldLeaf)),
+        ),
+        ("disposal-leaf.schema.json", json(schema_for!(DisposalLeaf))),
+        ("fixity-check.schema.json", json(schema_for!(CheckRecord))),
+        (
+            "upload-opened.schema.json",
+            json(schema_for!(archive::UploadOpened)),
+        ),
+        ("archived.schema.json", json(schema_for!(archive::Archived))),
+        (
+            "custody-receipt.schema.json",
+            json(schema_for!(archive::CustodyReceipt)),
+        ),
+        (
+            "custody-chain.schema.json",
+            json(schema_for!(fixity::CustodyChain)),
+        ),
+        (
+            "fixity-run.schema.json",
+            json(schema_for!(fixity::FixityRun)),
+        ),
+        (
+            "fixity-proof.schema.json",
+            json(schema_for!(fixity::FixityProof)),
+        ),
         (
             "deposit-accepted.schema.json",
             json(schema_for!(deposits::DepositAccepted)),

@@ -265,10 +265,74 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, Error> 
     TextEncoder::new()
         .encode(&m.registry.gather(), &mut out)
         .map_err(|e| Error::new(Code::Internal, format!("encoding metrics: {e}")))?;
+    if let Ok(archive) = state.ledger.archive() {
+        out.extend_from_slice(
+            archive_metrics(&archive.counts(), archive.uploads().len()).as_bytes(),
+        );
+    }
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
         .body(out))
+}
+
+/// The archive's counters, in the Prometheus text format.
+fn archive_metrics(c: &crate::archive::vault::Counts, uploads: usize) -> String {
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    };
+    metric(
+        "datapole_archive_objects",
+        "gauge",
+        "Archived objects not disposed of",
+        c.objects.to_string(),
+    );
+    metric(
+        "datapole_archive_bytes",
+        "gauge",
+        "Bytes of archived objects not disposed of (stored size)",
+        c.usage.values().sum::<u64>().to_string(),
+    );
+    metric(
+        "datapole_archive_uploads_open",
+        "gauge",
+        "Upload sessions open",
+        uploads.to_string(),
+    );
+    metric(
+        "datapole_archive_unrepaired_objects",
+        "gauge",
+        "Objects with a copy that failed its fixity check and is not repaired",
+        c.unrepaired.len().to_string(),
+    );
+    metric(
+        "datapole_archive_fixity_failures_total",
+        "counter",
+        "Copies found failed by fixity runs since start",
+        c.failures_total.to_string(),
+    );
+    metric(
+        "datapole_archive_repairs_total",
+        "counter",
+        "Failed copies repaired since start",
+        c.repairs_total.to_string(),
+    );
+    metric(
+        "datapole_archive_fixity_runs_total",
+        "counter",
+        "Fixity runs since start",
+        c.runs_total.to_string(),
+    );
+    metric(
+        "datapole_archive_last_fixity_run_timestamp_seconds",
+        "gauge",
+        "When the last fixity run ended (Unix time; 0: none since start)",
+        c.last_run.unwrap_or(0).to_string(),
+    );
+    out
 }
 
 /// The body of `GET /healthz`.
@@ -285,6 +349,13 @@ pub struct Ready {
     pub status: &'static str,
     /// The latest checkpoint's size.
     pub size: u64,
+    /// The archive: `ok`, or `degraded` while an object has a copy that failed its fixity
+    /// check and was not repaired (`unrepaired` says how many); absent without an archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<&'static str>,
+    /// Objects with an unrepaired copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unrepaired: Option<u64>,
 }
 
 /// `GET /healthz`: the process is up and answering.
@@ -314,8 +385,17 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
         .map_err(|e| not_ready(format!("the store cannot be read: {e}")))?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .json(Ready {
-            status: "ready",
-            size: state.ledger.log().latest().size,
+        .json({
+            let unrepaired = state
+                .ledger
+                .archive()
+                .ok()
+                .map(|a| a.counts().unrepaired.len() as u64);
+            Ready {
+                status: "ready",
+                size: state.ledger.log().latest().size,
+                archive: unrepaired.map(|n| if n == 0 { "ok" } else { "degraded" }),
+                unrepaired,
+            }
         }))
 }

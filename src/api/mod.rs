@@ -4,6 +4,7 @@
 //! body; every failure leaves as an [`Error`]. No domain rule and no log math lives here.
 
 pub mod accesses;
+pub mod archive;
 pub mod consents;
 pub mod deposits;
 pub mod limits;
@@ -153,6 +154,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(deposits::search)),
         )
         .service(resource("/v1/datasets/{id}", READ).route(get().to(deposits::dataset)))
+        .service(resource("/v1/datasets/{id}/custody", READ).route(get().to(archive::custody)))
+        .service(
+            resource(
+                "/v1/datasets/{id}/versions/{version}/content",
+                "GET, DELETE",
+            )
+            .route(web::get().to(archive::content))
+            .route(web::delete().to(archive::dispose)),
+        )
+        .service(
+            resource("/v1/datasets/{id}/versions/{version}/hold", "POST")
+                .route(web::post().to(archive::hold)),
+        )
+        .service(resource("/v1/uploads", "POST").route(web::post().to(archive::open)))
+        .service(
+            resource("/v1/uploads/{id}", "GET, HEAD, PATCH, DELETE")
+                .route(get().to(archive::status))
+                .route(web::patch().to(archive::patch))
+                .route(web::delete().to(archive::abandon)),
+        )
+        .service(resource("/v1/archive/fixity", "POST").route(web::post().to(archive::fixity_run)))
+        .service(
+            resource("/v1/archive/fixity/{index}", READ).route(get().to(archive::fixity_proof)),
+        )
         .service(resource("/v1/receipts/{index}", READ).route(get().to(receipts::get)))
         .service(
             resource("/v1/consents", "GET, HEAD, POST")

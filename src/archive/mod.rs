@@ -20,6 +20,8 @@ pub mod crypt;
 pub mod fixity;
 pub mod location;
 pub mod memory;
+pub mod uploads;
+pub mod vault;
 
 #[cfg(test)]
 mod location_tests;
@@ -38,6 +40,7 @@ pub use crypt::{
 pub use fixity::{check, repair, Outcome};
 pub use location::{DirLocation, Location, ObjectReader};
 pub use memory::MemoryLocation;
+pub use vault::Archive;
 
 /// The name of an archived object: a random (version 4) UUID, written hyphenated in lower
 /// case. It says nothing of the object's content.

@@ -9,6 +9,7 @@ use base64::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::consent::RecordKind;
+use crate::custody::CustodyLeaf;
 use crate::entry::{Entry, EntryError};
 use crate::json::JsonError;
 use crate::participant::{parse_public_key, PublicKeyError, Role};
@@ -105,6 +106,9 @@ pub enum EntryProblem {
     /// A record whose time is not an RFC 3339 time.
     #[error("time is not an RFC 3339 time")]
     Time,
+    /// A custody entry that breaks its format's rules or its object's chain.
+    #[error("custody: {0}")]
+    Custody(String),
 }
 
 impl From<EntryError> for EntryProblem {
@@ -131,6 +135,28 @@ pub struct AuditState {
     pub key_owners: BTreeMap<String, String>,
     /// Entries checked, by type.
     pub counts: BTreeMap<String, u64>,
+    /// The archived objects seen, by object id: what each custody entry is checked against.
+    #[serde(default)]
+    pub objects: BTreeMap<String, ObjectState>,
+}
+
+/// What the monitor knows of one archived object from its custody entries so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectState {
+    /// Its storage entry's index.
+    pub storage: u64,
+    /// The dataset.
+    pub dataset_id: String,
+    /// Its version.
+    pub version: u64,
+    /// Its locations.
+    pub locations: Vec<String>,
+    /// Its retention end (RFC 3339), if any.
+    pub retain_until: Option<String>,
+    /// Under a legal hold.
+    pub held: bool,
+    /// Disposed of (at this entry).
+    pub disposed: Option<u64>,
 }
 
 impl AuditState {
@@ -143,6 +169,7 @@ impl AuditState {
             keys: BTreeMap::new(),
             key_owners: BTreeMap::new(),
             counts: BTreeMap::new(),
+            objects: BTreeMap::new(),
         }
     }
 
@@ -256,7 +283,103 @@ impl AuditState {
                 }
                 Ok(leaf.kind.as_str())
             }
+            Entry::Custody(leaf) => self.custody(index, &leaf),
         }
+    }
+}
+
+impl AuditState {
+    /// The custody rules: each entry well formed, about an object stored earlier under the
+    /// same dataset version, nothing after its disposal, and no disposal before its retention
+    /// ends or under a legal hold.
+    fn custody(&mut self, index: u64, leaf: &CustodyLeaf) -> Result<&'static str, EntryProblem> {
+        let bad = |m: String| Err(EntryProblem::Custody(m));
+        if let Some(p) = leaf.problem() {
+            return bad(p);
+        }
+        let kind = leaf.kind().as_str();
+        let Some(r) = leaf.object() else {
+            return Ok(kind);
+        };
+        let id = r.object.to_string();
+        if let CustodyLeaf::Storage(s) = leaf {
+            if s.deposit >= index {
+                return bad(format!(
+                    "storage of entry {} names a later deposit",
+                    s.deposit
+                ));
+            }
+            if self.objects.contains_key(&id) {
+                return bad(format!("object {id} stored twice"));
+            }
+            self.objects.insert(
+                id,
+                ObjectState {
+                    storage: index,
+                    dataset_id: s.dataset_id.to_string(),
+                    version: s.version,
+                    locations: s.locations.clone(),
+                    retain_until: s.retain_until.clone(),
+                    held: false,
+                    disposed: None,
+                },
+            );
+            return Ok(kind);
+        }
+        let Some(state) = self.objects.get_mut(&id) else {
+            return bad(format!("object {id} was never stored"));
+        };
+        if state.dataset_id != r.dataset_id.to_string() || state.version != r.version {
+            return bad(format!(
+                "object {id} belongs to dataset {} version {}",
+                state.dataset_id, state.version
+            ));
+        }
+        if let Some(at) = state.disposed {
+            return bad(format!("object {id} was disposed of at entry {at}"));
+        }
+        match leaf {
+            CustodyLeaf::FixityFailure(f) if !state.locations.contains(&f.location) => {
+                return bad(format!("object {id} has no copy at {}", f.location));
+            }
+            CustodyLeaf::Repair(f)
+                if !state.locations.contains(&f.location)
+                    || !state.locations.contains(&f.source) =>
+            {
+                return bad(format!(
+                    "object {id} has no copy at {} or {}",
+                    f.location, f.source
+                ));
+            }
+            CustodyLeaf::Download(d) if !self.keys.contains_key(&d.by.to_string()) => {
+                return bad(format!("downloader {} was not registered before", d.by));
+            }
+            CustodyLeaf::LegalHold(h) => state.held = h.hold,
+            CustodyLeaf::Disposal(d) => {
+                if d.storage != state.storage {
+                    return bad(format!(
+                        "disposal names storage entry {}, not {}",
+                        d.storage, state.storage
+                    ));
+                }
+                if state.held {
+                    return bad(format!("object {id} disposed of under a legal hold"));
+                }
+                let until = state
+                    .retain_until
+                    .as_deref()
+                    .and_then(crate::custody::parse_time);
+                if until.is_some_and(|u| crate::custody::parse_time(&d.time).is_some_and(|t| t < u))
+                {
+                    return bad(format!(
+                        "object {id} disposed of before its retention ended"
+                    ));
+                }
+                state.disposed = Some(index);
+            }
+            _ => {}
+        }
+        Ok(kind)
     }
 }
 

@@ -105,6 +105,49 @@ pub struct ServeArgs {
     /// refresh the timestamps of its cosignatures.
     #[arg(long, default_value_t = 600)]
     pub witness_refresh_secs: u64,
+    /// An archive location, `NAME=DIR` (repeat for copies on other disks: each object is
+    /// written to every location, and a copy that fails its fixity check is repaired from a
+    /// good one). Default: one location `local` in `<data-dir>/archive`. Uploads are staged
+    /// under the first.
+    #[arg(long = "archive-location", value_name = "NAME=DIR")]
+    pub archive_locations: Vec<String>,
+    /// The largest object the archive takes, in MiB.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub archive_max_object_mb: u64,
+    /// Each participant's archive quota (its live objects and open uploads), in MiB.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub archive_quota_mb: u64,
+    /// Minutes an upload session lives without a byte before it and its bytes are deleted.
+    #[arg(long, default_value_t = 24 * 60)]
+    pub upload_idle_minutes: u64,
+    /// Hours between fixity runs (0: none; `POST /v1/archive/fixity` runs one on demand).
+    #[arg(long, default_value_t = 24)]
+    pub fixity_interval_hours: u64,
+    /// The scheduled fixity runs' read budget, in MiB per second (0: unthrottled).
+    #[arg(long, default_value_t = 64)]
+    pub fixity_budget_mb: u64,
+}
+
+/// Parses the `--archive-location NAME=DIR` flags.
+fn archive_locations(args: &ServeArgs) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    args.archive_locations
+        .iter()
+        .map(|l| {
+            let (name, dir) = l
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--archive-location {l:?}: expected NAME=DIR"))?;
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            anyhow::ensure!(
+                ok,
+                "--archive-location {l:?}: the name must be 1 to 64 letters, digits, '-', '_' or '.'"
+            );
+            Ok((name.to_owned(), PathBuf::from(dir)))
+        })
+        .collect()
 }
 
 /// Parses the `--witness URL=VKEY` flags.
@@ -441,6 +484,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
         ledger = ledger.with_witnessing(w.clone());
     }
+    let limits = crate::archive::vault::Limits {
+        max_object: args.archive_max_object_mb.saturating_mul(1 << 20),
+        quota: args.archive_quota_mb.saturating_mul(1 << 20),
+        upload_idle: chrono::Duration::minutes(
+            i64::try_from(args.upload_idle_minutes)
+                .unwrap_or(i64::MAX / 120_000)
+                .max(1),
+        ),
+        fixity_budget: (args.fixity_budget_mb > 0)
+            .then(|| args.fixity_budget_mb.saturating_mul(1 << 20)),
+    };
+    let archive =
+        crate::archive::Archive::open_dirs(&args.data_dir, &archive_locations(&args)?, limits)
+            .context("opening the archive")?;
+    ledger = ledger.with_archive(Arc::new(archive));
+    ledger
+        .reconcile_archive()
+        .map_err(|e| anyhow::anyhow!("reconciling the archive with the log: {}", e.message()))?;
+    let fixity_every = Duration::from_secs(args.fixity_interval_hours.saturating_mul(3600));
     let state = AppState::with_metrics(ledger, &admin_token, metrics);
     let state = actix_web::web::Data::new(state);
     let served = actix_web::rt::System::new().block_on(async move {
@@ -462,6 +524,39 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }
         });
+        // Abandoned uploads go, a minute at a time.
+        let sweeping = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Ok(archive) = sweeping.ledger.archive() {
+                    let archive = archive.clone();
+                    let swept =
+                        actix_web::web::block(move || archive.uploads().sweep(chrono::Utc::now()))
+                            .await;
+                    if let Ok(n) = swept.map_err(|_| ()) {
+                        if n > 0 {
+                            tracing::info!(sessions = n, "expired upload sessions deleted");
+                        }
+                    }
+                }
+            }
+        });
+        // The scrubber, on its schedule and within its budget.
+        if !fixity_every.is_zero() {
+            let scrubbing = state.clone();
+            actix_web::rt::spawn(async move {
+                let mut tick = actix_web::rt::time::interval(fixity_every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = scrubbing.ledger.fixity_run(None).await {
+                        tracing::error!(error = %e, "a fixity run failed");
+                    }
+                }
+            });
+        }
         let server = api::server(listener, state, options)?;
         server.await
     });

@@ -70,6 +70,12 @@ impl State {
         self.deadline.set(deadline);
         self.changed.notify_one();
     }
+
+    /// Moves a deadline later without waking the watchdog: it reads the deadline again when
+    /// the earlier one passes.
+    fn extend(&self, deadline: Instant) {
+        self.deadline.set(Some(deadline));
+    }
 }
 
 /// A connection's watchdog, in the connection's data: dropped with the connection, it closes
@@ -177,6 +183,14 @@ pub fn start(req: &mut ServiceRequest, bounds: Bounds) -> Request {
     if let Some(w) = &watch {
         w.set(Some(now + bounds.request + GRACE));
     }
+    // An upload's body (tus's `application/offset+octet-stream`) may take hours: its
+    // deadline is an idle one, moved on by every piece that arrives.
+    let idle = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(UPLOAD_BODY))
+        .then_some(bounds.request);
     let shared = Shared {
         payload: Rc::new(RefCell::new(req.take_payload())),
         done: Rc::new(Cell::new(false)),
@@ -185,6 +199,7 @@ pub fn start(req: &mut ServiceRequest, bounds: Bounds) -> Request {
         payload: shared.payload.clone(),
         watch: watch.clone(),
         done: shared.done.clone(),
+        idle,
     };
     req.set_payload(Payload::Stream {
         payload: Box::pin(body),
@@ -268,11 +283,16 @@ pub fn finish(request: Request, bounds: Bounds, status: u16) -> Answer {
     Answer { close, unread }
 }
 
-/// A request body that lifts the connection's deadline once read to its end.
+/// The media type of upload bodies, whose deadline is an idle one.
+pub const UPLOAD_BODY: &str = "application/offset+octet-stream";
+
+/// A request body that lifts the connection's deadline once read to its end (and, for an
+/// upload, moves it on with each piece).
 struct Body {
     payload: Rc<RefCell<Payload>>,
     watch: Option<Rc<State>>,
     done: Rc<Cell<bool>>,
+    idle: Option<Duration>,
 }
 
 impl Stream for Body {
@@ -280,6 +300,9 @@ impl Stream for Body {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let next = Pin::new(&mut *self.payload.borrow_mut()).poll_next(cx);
+        if let (Poll::Ready(Some(Ok(_))), Some(idle), Some(w)) = (&next, self.idle, &self.watch) {
+            w.extend(Instant::now() + idle + GRACE);
+        }
         if let Poll::Ready(None) = next {
             if !self.done.replace(true) {
                 if let Some(w) = &self.watch {

@@ -106,18 +106,43 @@ pub struct AccessList {
     pub unreadable: Vec<UnreadableEntry>,
     /// True when there are more: ask again with `after` = the last index of this page.
     pub truncated: bool,
+    /// The archived bytes downloaded under those accesses, oldest first (at most 1,000;
+    /// absent when there is none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downloads: Vec<DownloadView>,
+}
+
+/// A download under an access that cited the consent: its `download` custody entry.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct DownloadView {
+    /// The entry's index.
+    pub index: u64,
+    /// When it was logged (before the first byte left).
+    pub time: String,
+    /// Who downloaded.
+    pub by: Uuid,
+    /// Under which access decision.
+    pub access: Option<Uuid>,
+    /// The dataset.
+    pub dataset_id: Uuid,
+    /// Its version.
+    pub version: u64,
+    /// The byte range, if not the whole object.
+    pub range: Option<String>,
+    /// The entry's receipt.
+    pub receipt: Receipt,
 }
 
 /// An access decision as the store holds it.
-struct ReadAccess {
-    leaf: RecordLeaf,
-    record: AccessRecord,
-    payload: AccessPayload,
+pub(super) struct ReadAccess {
+    pub(super) leaf: RecordLeaf,
+    pub(super) record: AccessRecord,
+    pub(super) payload: AccessPayload,
 }
 
 /// Why a listed access decision cannot be read: reported apart, and the listing goes on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum Unreadable {
+pub(super) enum Unreadable {
     /// The listed entry is not an access record.
     #[error("entry {0} is not an access record")]
     NotAnAccess(u64),
@@ -131,7 +156,10 @@ enum Unreadable {
 
 /// The access decision committed by entry `index`; `Ok(Err(why))` when the store holds
 /// something that cannot be read.
-fn read_access(view: &View, index: u64) -> Result<Result<ReadAccess, Unreadable>, Error> {
+pub(super) fn read_access(
+    view: &View,
+    index: u64,
+) -> Result<Result<ReadAccess, Unreadable>, Error> {
     let leaf = match record_at(view, index) {
         Ok(leaf) if leaf.kind == RecordKind::Access => leaf,
         Ok(_) => return Ok(Err(Unreadable::NotAnAccess(index))),
@@ -388,11 +416,33 @@ impl Ledger {
                 receipt: self.receipt_at(&view, index, |_| true)?,
             });
         }
+        let mut downloads = Vec::new();
+        for &index in &view
+            .page(&keys::consent_downloads(id), None, super::MAX_PAGE)?
+            .leaves
+        {
+            if let Some(Ok(crate::entry::Entry::Custody(crate::custody::CustodyLeaf::Download(
+                d,
+            )))) = view.entry(index)?.map(|s| s.entry)
+            {
+                downloads.push(DownloadView {
+                    index,
+                    time: d.time,
+                    by: d.by,
+                    access: d.access,
+                    dataset_id: d.dataset_id,
+                    version: d.version,
+                    range: d.range,
+                    receipt: self.receipt_at(&view, index, |_| false)?,
+                });
+            }
+        }
         Ok(AccessList {
             consent_id: id,
             accesses,
             unreadable,
             truncated: page.truncated,
+            downloads,
         })
     }
 }

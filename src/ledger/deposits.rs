@@ -120,6 +120,25 @@ pub(super) fn deposit_at(view: &View, index: u64) -> Result<Option<DepositLeaf>,
     }
 }
 
+/// A deposit statement checked, not yet written: what [`Ledger::write_deposit`] takes.
+pub struct CheckedDeposit {
+    /// The verified statement.
+    pub signed: super::statements::Signed,
+    /// Its payload.
+    pub payload: DepositPayload,
+    /// The payload, checked.
+    pub deposit: Deposit,
+    nonce: super::statements::Nonce,
+    target: Target,
+}
+
+impl CheckedDeposit {
+    /// The key that finds an earlier deposit of the same content where this one goes.
+    pub fn duplicate_key(&self) -> &IndexKey {
+        &self.target.duplicate_key
+    }
+}
+
 /// Where a deposit goes: its dataset, whether the dataset is new, its controller, and the key
 /// that finds an earlier deposit of the same content there.
 struct Target {
@@ -261,17 +280,50 @@ impl Ledger {
     /// `POST /v1/deposits`: deposits the content a depositor's signed statement describes.
     /// A duplicate answers with the existing entry and no [`Written`].
     pub async fn deposit(&self, body: &[u8]) -> Result<(DepositAccepted, Option<Written>), Error> {
+        let checked = self.check_deposit(body, chrono::Utc::now())?;
+        self.write_deposit(checked).await
+    }
+
+    /// Checks a deposit statement as of `as_of` (its freshness window and nonce, its signer's
+    /// role, its payload, where it goes) without writing anything. The archive checks a
+    /// statement when an upload opens and writes it, as of that time, once the bytes are in.
+    pub fn check_deposit(
+        &self,
+        body: &[u8],
+        as_of: chrono::DateTime<chrono::Utc>,
+    ) -> Result<CheckedDeposit, Error> {
         let view = self.view();
         let signed = self.verify_statement(&view, body, DEPOSIT_TYPE, Role::Depositor)?;
         let payload: DepositPayload = parse_payload(&signed.payload)?;
         let deposit = Deposit::try_from(&payload)
             .map_err(|e| Error::invalid_field(format!("payload.{e}")))?;
         let depositor = signed.signer.id;
-        let nonce_key = self.check_fresh(depositor, &deposit.freshness)?;
+        let nonce = self.check_fresh_at(depositor, &deposit.freshness, as_of)?;
         // Duplicates are the same content with the same visibility: depositing private
         // content again as public is a new deposit, not the private one handed back.
         let target = self.target(&view, depositor, &deposit)?;
-        drop(view);
+        Ok(CheckedDeposit {
+            signed,
+            payload,
+            deposit,
+            nonce,
+            target,
+        })
+    }
+
+    /// Writes a checked deposit (or answers with the existing entry of its content).
+    pub async fn write_deposit(
+        &self,
+        checked: CheckedDeposit,
+    ) -> Result<(DepositAccepted, Option<Written>), Error> {
+        let CheckedDeposit {
+            signed,
+            deposit,
+            nonce: nonce_key,
+            target,
+            ..
+        } = checked;
+        let depositor = signed.signer.id;
         if let Some(index) = self.taken(&target.duplicate_key)? {
             return Ok((self.existing(index, target.controller)?, None));
         }

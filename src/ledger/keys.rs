@@ -47,6 +47,29 @@ pub const CONSENT_ACCESS: Index = Index::user(15);
 /// Controller id (16) ‖ leaf index (8) → a consent that controller recorded (listed).
 pub const CONTROLLER_CONSENT: Index = Index::user(16);
 
+/// Dataset id (16) ‖ version (8) → the `storage` entry of that version's archived object
+/// (unique: one object per version).
+pub const ARCHIVED_VERSION: Index = Index::user(18);
+/// Object id (16) → its `storage` entry (unique).
+pub const OBJECT_STORAGE: Index = Index::user(19);
+/// Object id (16) → its `disposal` entry (unique: disposed of once).
+pub const OBJECT_DISPOSAL: Index = Index::user(20);
+/// Object id (16) → its latest `legal_hold` entry.
+pub const OBJECT_HOLD: Index = Index::user(21);
+/// Dataset id (16) ‖ leaf index (8) → a custody entry of one of its versions (listed).
+pub const DATASET_CUSTODY: Index = Index::user(22);
+/// Leaf index (8) → a `storage` entry (listed, empty prefix): every object ever archived, in
+/// log order, for the scrubber and start-up.
+pub const ARCHIVE_OBJECTS: Index = Index::user(23);
+/// Leaf index (8) → a `fixity` entry (listed, empty prefix): the scrubber's runs.
+pub const FIXITY_RUNS: Index = Index::user(24);
+/// Consent id (16) ‖ leaf index (8) → a `download` under an access that cited the consent
+/// (listed): what the citizen sees on their consent's page.
+pub const CONSENT_DOWNLOAD: Index = Index::user(25);
+/// Object id (16) → its latest unrepaired `fixity_failure` entry; a `repair` points it at
+/// itself (so a failure is open when this key names a `fixity_failure`).
+pub const OBJECT_FAILURE: Index = Index::user(26);
+
 /// The unique keys whose refusal the ledger answers with its own error, by index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
@@ -62,6 +85,10 @@ pub enum Taken {
     Withdrawn,
     /// The consent was erased.
     Erased,
+    /// The dataset version already has an archived object.
+    Archived,
+    /// The object was already disposed of.
+    Disposed,
     /// Any other unique key (a random id that collided).
     Other,
 }
@@ -76,9 +103,59 @@ impl Taken {
             DATASET_CONTENT | NEW_DATASET_CONTENT => Taken::DuplicateContent,
             CONSENT_WITHDRAWN => Taken::Withdrawn,
             CONSENT_ERASED => Taken::Erased,
+            ARCHIVED_VERSION => Taken::Archived,
+            OBJECT_DISPOSAL => Taken::Disposed,
             _ => Taken::Other,
         }
     }
+}
+
+/// The archived object of version `version` of dataset `dataset`.
+pub fn archived_version(dataset: Uuid, version: u64) -> IndexKey {
+    IndexKey::new(
+        ARCHIVED_VERSION,
+        [dataset.as_bytes().as_slice(), &version.to_be_bytes()].concat(),
+    )
+}
+
+/// An object's `storage` entry.
+pub fn object_storage(object: Uuid) -> IndexKey {
+    IndexKey::new(OBJECT_STORAGE, object.as_bytes().to_vec())
+}
+
+/// An object's `disposal` entry.
+pub fn object_disposal(object: Uuid) -> IndexKey {
+    IndexKey::new(OBJECT_DISPOSAL, object.as_bytes().to_vec())
+}
+
+/// An object's latest `legal_hold` entry.
+pub fn object_hold(object: Uuid) -> IndexKey {
+    IndexKey::new(OBJECT_HOLD, object.as_bytes().to_vec())
+}
+
+/// An object's latest failure or repair.
+pub fn object_failure(object: Uuid) -> IndexKey {
+    IndexKey::new(OBJECT_FAILURE, object.as_bytes().to_vec())
+}
+
+/// The custody entries of a dataset's versions (listed).
+pub fn dataset_custody(dataset: Uuid) -> IndexKey {
+    IndexKey::new(DATASET_CUSTODY, dataset.as_bytes().to_vec())
+}
+
+/// Every `storage` entry (listed).
+pub fn archive_objects() -> IndexKey {
+    IndexKey::new(ARCHIVE_OBJECTS, Vec::new())
+}
+
+/// Every `fixity` entry (listed).
+pub fn fixity_runs() -> IndexKey {
+    IndexKey::new(FIXITY_RUNS, Vec::new())
+}
+
+/// The downloads under accesses that cited a consent (listed).
+pub fn consent_downloads(consent: Uuid) -> IndexKey {
+    IndexKey::new(CONSENT_DOWNLOAD, consent.as_bytes().to_vec())
 }
 
 /// A participant's registration by id.

@@ -12,8 +12,10 @@
 //! beyond which nothing is seen.
 
 pub mod accesses;
+pub mod archive;
 pub mod consents;
 pub mod deposits;
+pub mod fixity;
 pub mod keys;
 pub mod participants;
 pub mod receipts;
@@ -42,6 +44,7 @@ pub struct Ledger {
     log: Sequencer,
     participants: participants::Cache,
     witnessing: Option<Arc<Witnessing>>,
+    archive: Option<Arc<crate::archive::Archive>>,
 }
 
 /// How a write ended: its entry's index, and whether the witnesses' quorum cosigned it before
@@ -62,7 +65,14 @@ impl Ledger {
             log,
             participants: participants::Cache::default(),
             witnessing: None,
+            archive: None,
         }
+    }
+
+    /// The same ledger, keeping datasets' bytes in `archive`.
+    pub fn with_archive(mut self, archive: Arc<crate::archive::Archive>) -> Self {
+        self.archive = Some(archive);
+        self
     }
 
     /// The same ledger, whose receipts wait for the witnesses' cosignatures.

@@ -96,7 +96,7 @@ impl Ledger {
                     });
                 }
             }
-            Some(Entry::Participant(_)) | None => {}
+            Some(Entry::Participant(_) | Entry::Custody(_)) | None => {}
         }
         Ok(opened)
     }

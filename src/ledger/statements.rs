@@ -94,8 +94,18 @@ impl Ledger {
     /// clock by more than five minutes, 409 `replayed` if `signer` already used the nonce
     /// (published or not). Returns the nonce's index keys for the statement's entry.
     pub(super) fn check_fresh(&self, signer: Uuid, freshness: &Freshness) -> Result<Nonce, Error> {
+        self.check_fresh_at(signer, freshness, chrono::Utc::now())
+    }
+
+    /// [`Ledger::check_fresh`] as of `as_of` (when an upload session opened).
+    pub(super) fn check_fresh_at(
+        &self,
+        signer: Uuid,
+        freshness: &Freshness,
+        as_of: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Nonce, Error> {
         freshness
-            .check(chrono::Utc::now())
+            .check(as_of)
             .map_err(|e| Error::new(Code::StaleStatement, e.to_string()))?;
         let key = keys::nonce(signer, &freshness.nonce);
         if self.taken(&key)?.is_some() {

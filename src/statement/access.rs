@@ -26,6 +26,9 @@ pub enum Action {
     Export,
     /// Compute on the data without taking it out.
     Compute,
+    /// Download the archived bytes (`GET /v1/datasets/{id}/versions/{v}/content`): the
+    /// permit is checked again, consents included, when the download starts.
+    Download,
 }
 
 /// The legal basis an access relies on.
@@ -64,7 +67,7 @@ pub struct Emergency {
 pub struct AccessPayload {
     /// The dataset accessed.
     pub dataset_id: Uuid,
-    /// `read`, `query`, `export` or `compute`.
+    /// `read`, `query`, `export`, `compute` or `download`.
     pub action: Action,
     /// The purpose.
     pub purpose: AccessPurpose,
