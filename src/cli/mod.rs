@@ -2,6 +2,9 @@
 //! subcommand. `anyhow` is used here and nowhere below.
 
 pub mod audit;
+pub mod client;
+pub mod deposit;
+pub mod download;
 pub mod keygen;
 pub mod migrate;
 pub mod prefill;
@@ -29,8 +32,15 @@ pub struct Cli {
 pub enum Command {
     /// Run the log service (HTTP API, C2SP tiles, sequencer) on an embedded sled store.
     Serve(Box<serve::ServeArgs>),
-    /// Generate a signed-note Ed25519 private key for a log or witness, and print its vkey.
+    /// Generate an Ed25519 private key: a signed-note key for a log or witness (printing its
+    /// vkey), or a participant's PKCS#8 PEM key (printing its public key).
     Keygen(keygen::KeygenArgs),
+    /// Deposit a file: sign its deposit statement, upload it (resumably), verify the receipt
+    /// and save it.
+    Deposit(Box<deposit::DepositArgs>),
+    /// Download a dataset version's content (resumably) and check it against its deposit's
+    /// receipt.
+    Download(Box<download::DownloadArgs>),
     /// Verify a receipt (datapole.receipt.v1 JSON or c2sp.org/tlog-proof text) offline with
     /// the log key, or also against the live log.
     Verify(verify::VerifyArgs),
@@ -65,6 +75,8 @@ pub fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Deposit(args) => deposit::run(*args),
+        Command::Download(args) => download::run(*args),
         Command::Verify(args) => verify::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Prefill(args) => prefill::run(args),
