@@ -281,6 +281,54 @@ fn a_staged_file_is_adopted_with_its_hash_checked() {
     });
 }
 
+#[test]
+fn concurrent_writers_and_lock_changes_keep_every_object_whole() {
+    each(|loc| {
+        let shared = commit(loc, b"shared", &until("2030-01-01T00:00:00Z"));
+        let ids: Vec<Vec<ObjectId>> = std::thread::scope(|s| {
+            for k in 0..4u32 {
+                s.spawn(move || {
+                    for j in 0..25 {
+                        loc.set_hold(shared, (j + k) % 2 == 0).unwrap();
+                        let day = Duration::days(i64::from(k * 25 + j));
+                        loc.extend_retention(shared, t("2030-01-01T00:00:00Z") + day)
+                            .or_else(|e| match e {
+                                ArchiveError::Retained { .. } => Ok(()),
+                                e => Err(e),
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+            let writers: Vec<_> = (0..4u8)
+                .map(|k| {
+                    s.spawn(move || {
+                        (0..20u8)
+                            .map(|j| {
+                                commit(loc, &bytes(1000 + usize::from(j), k), &Lock::default())
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        for (k, ids) in ids.iter().enumerate() {
+            for (j, id) in ids.iter().enumerate() {
+                assert_eq!(read_all(loc, *id), bytes(1000 + j, k as u8));
+            }
+        }
+        assert_eq!(loc.objects().unwrap().len(), 81);
+        assert!(loc.incoming().unwrap().is_empty());
+        // Retention only ever grew: it ends with the latest date asked for.
+        assert_eq!(
+            loc.lock(shared).unwrap().retain_until,
+            Some(t("2030-01-01T00:00:00Z") + Duration::days(99))
+        );
+        assert_eq!(read_all(loc, shared), b"shared");
+    });
+}
+
 // What only a directory shows.
 
 fn dir_location(root: &Path) -> DirLocation {
