@@ -2,15 +2,16 @@
 //! disk, for example).
 //!
 //! The trait is shaped so that an S3 bucket with Object Lock (compliance mode, versioning on)
-//! can implement it later, one call or two per method: `write_incoming` a `PutObject` under
-//! `incoming/<id>`; `promote` a `CopyObject` to `objects/<id>` with `If-None-Match: *`
-//! (write-once), the retain-until date and the legal hold, then a `DeleteObject` of the
-//! incoming copy; `lock`, `set_hold` and `extend_retention` the `Get`/`PutObjectRetention` and
-//! `Get`/`PutObjectLegalHold` calls (compliance mode lets retention be extended, never
-//! shortened); `open` a `GetObject` with `Range`; `objects` a `ListObjectsV2`; `remove` a
-//! `DeleteObject` that the bucket itself refuses before the date; `replace` a new version whose
-//! bytes were checked first. Nothing here needs a rename of a committed object or a listing to
-//! be consistent with a write in flight.
+//! can implement it later, with a call or two per method: `write_incoming` a `PutObject` (or a
+//! multipart upload) under `incoming/<id>`; `promote` a write-once put of `objects/<id>`
+//! (`If-None-Match: *`, with the retain-until date and the legal hold; a copy of the incoming
+//! object), then a `DeleteObject` of the incoming one; `lock`, `set_hold` and
+//! `extend_retention` the `Get`/`PutObjectRetention` and `Get`/`PutObjectLegalHold` calls
+//! (compliance mode lets retention be extended, never shortened); `open` a `GetObject` with
+//! `Range`; `objects` a `ListObjectsV2`; `remove` a `DeleteObject` of the locked version, which
+//! the bucket itself refuses before the date (the implementation checks first, as a directory
+//! does); `replace` a new version whose bytes were checked first. Nothing here needs a rename
+//! of a committed object, or a listing consistent with a write in flight.
 //!
 //! # [`DirLocation`]'s layout, under its root
 //!

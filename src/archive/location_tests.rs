@@ -9,6 +9,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::crypt::{decrypt, encrypt_reader, ObjectKey};
 use super::location::{DirLocation, Location};
 use super::memory::MemoryLocation;
 use super::{ArchiveError, Lock, ObjectId, Written};
@@ -326,6 +327,36 @@ fn concurrent_writers_and_lock_changes_keep_every_object_whole() {
             Some(t("2030-01-01T00:00:00Z") + Duration::days(99))
         );
         assert_eq!(read_all(loc, shared), b"shared");
+    });
+}
+
+#[test]
+fn a_private_object_is_stored_encrypted_and_read_by_range() {
+    fn send<T: Send>(_: &T) {}
+    each(|loc| {
+        let key = ObjectKey::generate();
+        let plain = bytes(700_000, 9);
+        let mut src = encrypt_reader(&key, &[], &plain[..]).unwrap();
+        send(&src);
+        let id = ObjectId::new();
+        let stored = loc.write_incoming(id, &mut src).unwrap();
+        assert_eq!(src.plaintext(), Some(Written::of(&plain)));
+        assert_ne!(
+            stored,
+            Written::of(&plain),
+            "the ciphertext is what is stored"
+        );
+        loc.promote(id, &Lock::default()).unwrap();
+        let reader = loc.open(id).unwrap();
+        send(&reader);
+        let mut r = decrypt(&key, reader).unwrap();
+        send(&r);
+        assert_eq!(r.plaintext_len().unwrap(), plain.len() as u64);
+        r.seek(SeekFrom::Start(654_321)).unwrap();
+        let mut range = vec![0u8; 12_345];
+        r.read_exact(&mut range).unwrap();
+        assert_eq!(range, plain[654_321..666_666]);
+        assert!(decrypt(&ObjectKey::generate(), loc.open(id).unwrap()).is_err());
     });
 }
 
