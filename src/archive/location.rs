@@ -2,15 +2,16 @@
 //! disk, for example).
 //!
 //! The trait is shaped so that an S3 bucket with Object Lock (compliance mode, versioning on)
-//! can implement it later, one call or two per method: `write_incoming` a `PutObject` under
-//! `incoming/<id>`; `promote` a `CopyObject` to `objects/<id>` with `If-None-Match: *`
-//! (write-once), the retain-until date and the legal hold, then a `DeleteObject` of the
-//! incoming copy; `lock`, `set_hold` and `extend_retention` the `Get`/`PutObjectRetention` and
-//! `Get`/`PutObjectLegalHold` calls (compliance mode lets retention be extended, never
-//! shortened); `open` a `GetObject` with `Range`; `objects` a `ListObjectsV2`; `remove` a
-//! `DeleteObject` that the bucket itself refuses before the date; `replace` a new version whose
-//! bytes were checked first. Nothing here needs a rename of a committed object or a listing to
-//! be consistent with a write in flight.
+//! can implement it later, with a call or two per method: `write_incoming` a `PutObject` (or a
+//! multipart upload) under `incoming/<id>`; `promote` a write-once put of `objects/<id>`
+//! (`If-None-Match: *`, with the retain-until date and the legal hold; a copy of the incoming
+//! object), then a `DeleteObject` of the incoming one; `lock`, `set_hold` and
+//! `extend_retention` the `Get`/`PutObjectRetention` and `Get`/`PutObjectLegalHold` calls
+//! (compliance mode lets retention be extended, never shortened); `open` a `GetObject` with
+//! `Range`; `objects` a `ListObjectsV2`; `remove` a `DeleteObject` of the locked version, which
+//! the bucket itself refuses before the date (the implementation checks first, as a directory
+//! does); `replace` a new version whose bytes were checked first. Nothing here needs a rename
+//! of a committed object, or a listing consistent with a write in flight.
 //!
 //! # [`DirLocation`]'s layout, under its root
 //!
@@ -283,16 +284,29 @@ fn hash_file(path: &Path) -> Result<Written, ArchiveError> {
 }
 
 /// A directory of objects, laid out as the module's doc says.
-#[derive(Debug)]
 pub struct DirLocation {
     name: String,
     root: PathBuf,
     incoming: PathBuf,
     objects: PathBuf,
     tmp: PathBuf,
-    /// Held while a lock manifest is read and rewritten, an object promoted, removed or
-    /// replaced, so that two of these on one object cannot interleave.
-    guard: Mutex<()>,
+    /// One of these is held while a lock manifest is read and rewritten, or an object
+    /// promoted, removed or replaced, so that two such operations on one object cannot
+    /// interleave; objects share them by their id, so that others (most promotions at once,
+    /// each with its `fsync`s) rarely wait for each other.
+    guards: Vec<Mutex<()>>,
+}
+
+/// How many guards a [`DirLocation`] spreads its objects over.
+const GUARDS: usize = 64;
+
+impl fmt::Debug for DirLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirLocation")
+            .field("name", &self.name)
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DirLocation {
@@ -312,7 +326,7 @@ impl DirLocation {
             objects: root.join("objects"),
             tmp: root.join("tmp"),
             root,
-            guard: Mutex::new(()),
+            guards: (0..GUARDS).map(|_| Mutex::new(())).collect(),
         };
         let mut created = false;
         for dir in [&location.incoming, &location.objects, &location.tmp] {
@@ -361,10 +375,13 @@ impl DirLocation {
         self.objects.join(format!("{id}.lock"))
     }
 
-    fn guard(&self) -> MutexGuard<'_, ()> {
-        // The guard protects no data of its own: a panic while held leaves nothing half done
-        // in memory, so a poisoned one is as good as any.
-        self.guard.lock().unwrap_or_else(|p| p.into_inner())
+    /// The guard of object `id`.
+    fn guard(&self, id: ObjectId) -> MutexGuard<'_, ()> {
+        // Ids are random: their low bits spread them evenly.
+        let i = (id.as_uuid().as_u128() % GUARDS as u128) as usize;
+        // A guard protects no data of its own: a panic while held leaves nothing half done in
+        // memory, so a poisoned one is as good as any.
+        self.guards[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A new file in `tmp/`, created read-only (the descriptor returned may still write it).
@@ -576,7 +593,7 @@ impl Location for DirLocation {
     }
 
     fn promote(&self, id: ObjectId, lock: &Lock) -> Result<(), ArchiveError> {
-        let _guard = self.guard();
+        let _guard = self.guard(id);
         let (object, incoming) = (self.object_path(id), self.incoming_path(id));
         let committed = self.read_lock(id)?;
         match (metadata(&object)?, metadata(&incoming)?) {
@@ -654,7 +671,7 @@ impl Location for DirLocation {
     }
 
     fn set_hold(&self, id: ObjectId, hold: bool) -> Result<(), ArchiveError> {
-        let _guard = self.guard();
+        let _guard = self.guard(id);
         let lock = self.committed_lock(id)?;
         if lock.hold == hold {
             return Ok(());
@@ -663,7 +680,7 @@ impl Location for DirLocation {
     }
 
     fn extend_retention(&self, id: ObjectId, until: DateTime<Utc>) -> Result<(), ArchiveError> {
-        let _guard = self.guard();
+        let _guard = self.guard(id);
         let lock = self.committed_lock(id)?;
         match lock.retain_until {
             Some(current) if until < current => Err(ArchiveError::Retained { until: current }),
@@ -679,7 +696,7 @@ impl Location for DirLocation {
     }
 
     fn remove(&self, id: ObjectId, now: DateTime<Utc>) -> Result<(), ArchiveError> {
-        let _guard = self.guard();
+        let _guard = self.guard(id);
         let object = self.object_path(id);
         let Some(lock) = self.read_lock(id)? else {
             return match metadata(&object)? {
@@ -704,7 +721,7 @@ impl Location for DirLocation {
         self.committed_lock(id)?;
         let object = self.object_path(id);
         let (temp, _) = self.write_temp(id, &object, good, Some(expect))?;
-        let _guard = self.guard();
+        let _guard = self.guard(id);
         // Still committed (not removed while the bytes were copied).
         self.committed_lock(id)?;
         fs::rename(&temp.path, &object).map_err(io_error("renaming to", &object))?;

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::crypt::{decrypt, encrypt_reader, ObjectKey};
 use super::location::{DirLocation, Location};
 use super::memory::MemoryLocation;
 use super::{ArchiveError, Lock, ObjectId, Written};
@@ -278,6 +279,84 @@ fn a_staged_file_is_adopted_with_its_hash_checked() {
             loc.adopt_incoming(ObjectId::new(), &dir.path().join("absent")),
             Err(ArchiveError::Io { .. })
         ));
+    });
+}
+
+#[test]
+fn concurrent_writers_and_lock_changes_keep_every_object_whole() {
+    each(|loc| {
+        let shared = commit(loc, b"shared", &until("2030-01-01T00:00:00Z"));
+        let ids: Vec<Vec<ObjectId>> = std::thread::scope(|s| {
+            for k in 0..4u32 {
+                s.spawn(move || {
+                    for j in 0..25 {
+                        loc.set_hold(shared, (j + k) % 2 == 0).unwrap();
+                        let day = Duration::days(i64::from(k * 25 + j));
+                        loc.extend_retention(shared, t("2030-01-01T00:00:00Z") + day)
+                            .or_else(|e| match e {
+                                ArchiveError::Retained { .. } => Ok(()),
+                                e => Err(e),
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+            let writers: Vec<_> = (0..4u8)
+                .map(|k| {
+                    s.spawn(move || {
+                        (0..20u8)
+                            .map(|j| {
+                                commit(loc, &bytes(1000 + usize::from(j), k), &Lock::default())
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        for (k, ids) in ids.iter().enumerate() {
+            for (j, id) in ids.iter().enumerate() {
+                assert_eq!(read_all(loc, *id), bytes(1000 + j, k as u8));
+            }
+        }
+        assert_eq!(loc.objects().unwrap().len(), 81);
+        assert!(loc.incoming().unwrap().is_empty());
+        // Retention only ever grew: it ends with the latest date asked for.
+        assert_eq!(
+            loc.lock(shared).unwrap().retain_until,
+            Some(t("2030-01-01T00:00:00Z") + Duration::days(99))
+        );
+        assert_eq!(read_all(loc, shared), b"shared");
+    });
+}
+
+#[test]
+fn a_private_object_is_stored_encrypted_and_read_by_range() {
+    fn send<T: Send>(_: &T) {}
+    each(|loc| {
+        let key = ObjectKey::generate();
+        let plain = bytes(700_000, 9);
+        let mut src = encrypt_reader(&key, &[], &plain[..]).unwrap();
+        send(&src);
+        let id = ObjectId::new();
+        let stored = loc.write_incoming(id, &mut src).unwrap();
+        assert_eq!(src.plaintext(), Some(Written::of(&plain)));
+        assert_ne!(
+            stored,
+            Written::of(&plain),
+            "the ciphertext is what is stored"
+        );
+        loc.promote(id, &Lock::default()).unwrap();
+        let reader = loc.open(id).unwrap();
+        send(&reader);
+        let mut r = decrypt(&key, reader).unwrap();
+        send(&r);
+        assert_eq!(r.plaintext_len().unwrap(), plain.len() as u64);
+        r.seek(SeekFrom::Start(654_321)).unwrap();
+        let mut range = vec![0u8; 12_345];
+        r.read_exact(&mut range).unwrap();
+        assert_eq!(range, plain[654_321..666_666]);
+        assert!(decrypt(&ObjectKey::generate(), loc.open(id).unwrap()).is_err());
     });
 }
 

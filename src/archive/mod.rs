@@ -14,6 +14,14 @@
 //! This module does not touch the log, HTTP, or the ledger, and does not decide who may read an
 //! object: the layers above record custody on the log, keep the keys, and check consents; they
 //! call in here with an id, a lock and bytes.
+//!
+//! [`ObjectId`]: crate::archive::ObjectId
+//! [`Location`]: crate::archive::Location
+//! [`DirLocation`]: crate::archive::DirLocation
+//! [`Lock`]: crate::archive::Lock
+//! [`crypt`]: crate::archive::crypt
+//! [`fixity`]: crate::archive::fixity
+//! [`Budget`]: crate::archive::Budget
 
 pub mod budget;
 pub mod crypt;
