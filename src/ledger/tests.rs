@@ -86,12 +86,19 @@ impl Who {
 }
 
 async fn world() -> World {
+    world_with(None).await
+}
+
+async fn world_with(archive: Option<Arc<crate::archive::Archive>>) -> World {
     let (skey, _) = LogSigner::generate("test.example/log").unwrap();
     let signer = LogSigner::from_skey(&skey, None).unwrap();
     let store = Arc::new(MemoryStore::new());
     let (log, _thread) =
         Sequencer::start(store.clone(), signer, SequencerConfig::default()).unwrap();
-    let ledger = Ledger::new(log);
+    let mut ledger = Ledger::new(log);
+    if let Some(a) = archive {
+        ledger = ledger.with_archive(a);
+    }
     let mut next = 1u8;
     let mut who = |roles: Vec<Role>| {
         let key = SigningKey::from_bytes(&[next; 32]);
@@ -738,4 +745,133 @@ async fn stale_nonces_are_forgotten_with_the_next_batch() {
     assert_ne!(left[0].0, listed[0].0);
     assert_eq!(w.store.lookup(&key).unwrap(), None);
     assert_eq!(nonces(&w), 1);
+}
+
+/// An archive over two directory locations under `dir`.
+fn archive_in(dir: &std::path::Path) -> Arc<crate::archive::Archive> {
+    let locations = [
+        ("disk1".to_owned(), dir.join("disk1")),
+        ("disk2".to_owned(), dir.join("disk2")),
+    ];
+    Arc::new(
+        crate::archive::Archive::open_dirs(
+            dir,
+            &locations,
+            crate::archive::vault::Limits::default(),
+        )
+        .unwrap(),
+    )
+}
+
+/// Uploads `content` through the ledger's archive path; answers the storage entry's index
+/// and the object id.
+async fn archived(w: &World, content: &[u8], visibility: &str) -> (u64, uuid::Uuid, Uuid, u64) {
+    let body = w
+        .hospital
+        .sign(DEPOSIT_TYPE, &deposit_payload(content, visibility));
+    let opened = w.ledger.open_upload(&w.hospital.token, &body).unwrap();
+    let handle = w
+        .ledger
+        .upload(&w.hospital.token, opened.upload_id)
+        .unwrap();
+    let mut session = handle.try_lock_owned().unwrap();
+    session.append(content).unwrap();
+    session.sync().unwrap();
+    let (done, _) = w.ledger.complete_upload(session).await.unwrap();
+    (
+        done.object.custody.index,
+        done.object.object_id,
+        done.deposit.dataset_id,
+        done.deposit.version,
+    )
+}
+
+#[tokio::test]
+async fn a_private_object_s_key_goes_with_its_disposal() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world_with(Some(archive_in(dir.path()))).await;
+    let (storage, object, dataset, version) =
+        archived(&w, b"private bytes to archive", "private").await;
+    let key = w
+        .store
+        .sidecar(storage)
+        .unwrap()
+        .expect("the object's key, sealed beside its entry");
+    assert!(crate::archive::ObjectKey::from_bytes(&key).is_ok());
+    for disk in ["disk1", "disk2"] {
+        assert!(dir
+            .path()
+            .join(disk)
+            .join("objects")
+            .join(object.to_string())
+            .exists());
+    }
+    let hospital = w
+        .ledger
+        .authenticate(&w.ledger.view(), &w.hospital.token)
+        .unwrap();
+    w.ledger
+        .dispose(
+            super::archive::Disposer::Depositor(&hospital),
+            dataset,
+            version,
+        )
+        .await
+        .unwrap();
+    assert!(
+        w.store.sidecar(storage).unwrap().is_none(),
+        "the key is destroyed"
+    );
+    for disk in ["disk1", "disk2"] {
+        assert!(!dir
+            .path()
+            .join(disk)
+            .join("objects")
+            .join(object.to_string())
+            .exists());
+    }
+}
+
+#[tokio::test]
+async fn start_up_commits_a_logged_object_and_discards_an_unlogged_one_left_in_incoming() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_in(dir.path());
+    let w = world_with(Some(archive.clone())).await;
+    let (_, object, dataset, version) = archived(&w, b"logged bytes", "public").await;
+    // As if the crash came between the storage entry and the commit: the copies are back in
+    // incoming/ and not committed.
+    for disk in ["disk1", "disk2"] {
+        let root = dir.path().join(disk);
+        let committed = root.join("objects").join(object.to_string());
+        let mut perms = std::fs::metadata(&committed).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&committed, perms).unwrap();
+        std::fs::rename(&committed, root.join("incoming").join(object.to_string())).unwrap();
+        std::fs::remove_file(root.join("objects").join(format!("{object}.lock"))).unwrap();
+    }
+    // And an object whose entry never made it to the log.
+    let stray = crate::archive::ObjectId::new();
+    for loc in archive.locations() {
+        loc.write_incoming(stray, &mut &b"never logged"[..])
+            .unwrap();
+    }
+    w.ledger.reconcile_archive().unwrap();
+    for loc in archive.locations() {
+        assert_eq!(loc.incoming().unwrap(), Vec::new(), "{}", loc.name());
+        assert_eq!(
+            loc.objects().unwrap(),
+            vec![crate::archive::ObjectId::from(object)],
+            "{}",
+            loc.name()
+        );
+    }
+    let download = w
+        .ledger
+        .download(&w.hospital.token, dataset, version, None, None)
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut { download.reader }, &mut bytes).unwrap();
+    assert_eq!(bytes, b"logged bytes");
 }
