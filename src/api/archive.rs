@@ -148,55 +148,61 @@ pub async fn patch(
             ),
         ));
     }
-    let mut piece: Vec<u8> = Vec::with_capacity(PIECE);
-    let mut failure: Option<Error> = None;
-    loop {
-        let next = body.next().await;
-        let flush = match &next {
-            Some(Ok(chunk)) => {
-                piece.extend_from_slice(chunk);
-                piece.len() >= PIECE
-            }
-            // The client stopped (a dropped connection) or finished: keep what arrived.
-            Some(Err(_)) | None => !piece.is_empty(),
-        };
-        if flush {
-            let bytes = std::mem::take(&mut piece);
-            let (back, result) = web::block(move || {
-                let r = session.append(&bytes);
-                (session, r)
-            })
-            .await
-            .map_err(|_| Error::new(Code::Unavailable, "the server is stopping; retry"))?;
-            session = back;
-            if let Err(e) = result {
-                failure = Some(match e {
-                    crate::archive::uploads::UploadError::TooLong { .. } => {
-                        Error::new(Code::UploadTooLong, e.to_string())
-                    }
-                    e => Error::new(Code::ArchiveUnavailable, format!("archive: {e}")),
-                });
+    // The body is read here and written by a blocking task, a few pieces apart: the network
+    // and the disk work at once. A failed append ends the task, which ends the reading.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut appended = Ok(());
+        while let Some(piece) = rx.blocking_recv() {
+            if let Err(e) = session.append(&piece) {
+                appended = Err(e);
                 break;
             }
-            piece = Vec::with_capacity(PIECE);
         }
-        match next {
-            Some(Ok(_)) => {}
+        drop(rx);
+        // What was appended is made durable before any offset is answered.
+        let synced = session.sync();
+        (session, appended, synced)
+    });
+    let mut piece: Vec<u8> = Vec::with_capacity(PIECE);
+    let mut cut: Option<Error> = None;
+    loop {
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                piece.extend_from_slice(&chunk);
+                if piece.len() >= PIECE {
+                    let full = std::mem::replace(&mut piece, Vec::with_capacity(PIECE));
+                    if tx.send(full).await.is_err() {
+                        break;
+                    }
+                }
+            }
             Some(Err(e)) => {
-                failure = Some(Error::new(Code::BadBody, format!("the body was cut: {e}")));
+                // The client stopped (a dropped connection): keep what arrived.
+                cut = Some(Error::new(Code::BadBody, format!("the body was cut: {e}")));
                 break;
             }
             None => break,
         }
     }
-    // What was appended is made durable before any offset is answered.
-    let (session, synced) = web::block(move || {
-        let r = session.sync();
-        (session, r)
-    })
-    .await
-    .map_err(|_| Error::new(Code::Unavailable, "the server is stopping; retry"))?;
+    if !piece.is_empty() {
+        let _ = tx.send(piece).await;
+    }
+    drop(tx);
+    let (session, appended, synced) = writer
+        .await
+        .map_err(|_| Error::new(Code::Unavailable, "the server is stopping; retry"))?;
     synced.map_err(|e| Error::new(Code::ArchiveUnavailable, format!("archive: {e}")))?;
+    let failure = match appended {
+        Err(e @ crate::archive::uploads::UploadError::TooLong { .. }) => {
+            Some(Error::new(Code::UploadTooLong, e.to_string()))
+        }
+        Err(e) => Some(Error::new(
+            Code::ArchiveUnavailable,
+            format!("archive: {e}"),
+        )),
+        Ok(()) => cut,
+    };
     if let Some(e) = failure {
         return Err(e);
     }
@@ -275,35 +281,39 @@ pub async fn content(
     if let Some((a, b, total)) = download.range {
         answer.insert_header((header::CONTENT_RANGE, format!("bytes {a}-{b}/{total}")));
     }
-    let stream = futures_util::stream::unfold(Some(download.reader), |reader| async move {
-        let mut reader = reader?;
-        let read = web::block(move || {
-            let mut buf = vec![0u8; PIECE];
-            let mut filled = 0;
-            while filled < buf.len() {
-                match reader.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return (reader, Err(e)),
+    // Read by a blocking task a few pieces ahead of the socket.
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    let mut reader = download.reader;
+    tokio::task::spawn_blocking(move || loop {
+        let mut buf = vec![0u8; PIECE];
+        let mut filled = 0;
+        let mut failed = None;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
                 }
             }
-            buf.truncate(filled);
-            (reader, Ok(buf))
-        })
-        .await;
-        match read {
-            Ok((_, Ok(buf))) if buf.is_empty() => None,
-            Ok((reader, Ok(buf))) => {
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), Some(reader)))
-            }
-            Ok((_, Err(e))) => {
-                tracing::error!(error = %e, "a download failed mid-stream");
-                Some((Err(e), None))
-            }
-            Err(_) => Some((Err(std::io::Error::other("the server is stopping")), None)),
+        }
+        if let Some(e) = failed {
+            tracing::error!(error = %e, "a download failed mid-stream");
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        if filled == 0 {
+            return;
+        }
+        buf.truncate(filled);
+        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            return; // the client went away
         }
     });
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
     Ok(answer.streaming(stream))
 }
 

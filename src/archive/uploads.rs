@@ -128,18 +128,28 @@ enum Sink {
     Closed,
 }
 
-/// A writer that hashes and counts what passes through.
+/// A writer that hashes (when asked) and counts what passes through.
 pub struct Hashed<W> {
     inner: W,
-    sha: Sha256,
+    sha: Option<Sha256>,
     len: u64,
 }
 
 impl<W> Hashed<W> {
+    /// Hashes what passes: the ciphertext of a private upload.
     fn new(inner: W) -> Self {
         Self {
             inner,
-            sha: Sha256::new(),
+            sha: Some(Sha256::new()),
+            len: 0,
+        }
+    }
+
+    /// Only counts: a public upload stores its plaintext, already hashed once.
+    fn counting(inner: W) -> Self {
+        Self {
+            inner,
+            sha: None,
             len: 0,
         }
     }
@@ -148,7 +158,9 @@ impl<W> Hashed<W> {
 impl<W: Write> Write for Hashed<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.sha.update(&buf[..n]);
+        if let Some(sha) = &mut self.sha {
+            sha.update(&buf[..n]);
+        }
         self.len += n as u64;
         Ok(n)
     }
@@ -245,7 +257,8 @@ impl Session {
                 size: self.ticket.size,
             });
         }
-        let got = crate::field::hex(&self.plain.clone().finalize());
+        let plain: [u8; 32] = self.plain.clone().finalize().into();
+        let got = crate::field::hex(&plain);
         if got != self.ticket.sha256 {
             self.sink = Sink::Closed;
             return Err(UploadError::Digest {
@@ -273,7 +286,7 @@ impl Session {
             path: self.data.clone(),
             stored: Written {
                 size: len,
-                sha256: sha.finalize().into(),
+                sha256: sha.map_or(plain, |s| s.finalize().into()),
             },
             key,
             ticket: self.ticket.clone(),
@@ -378,8 +391,7 @@ impl Uploads {
             .and_then(|m| m.modified())
             .map(DateTime::<Utc>::from)
             .unwrap_or_else(|_| Utc::now());
-        let mut hashed = Hashed::new(file);
-        hashed.sha = plain.clone();
+        let mut hashed = Hashed::counting(file);
         hashed.len = offset;
         let id = ticket.id;
         let session = Session {
@@ -433,7 +445,7 @@ impl Uploads {
                 .map_err(|e| UploadError::Crypto(e.to_string()))?;
             Sink::Sealed(Box::new(writer), key)
         } else {
-            Sink::Plain(Hashed::new(file))
+            Sink::Plain(Hashed::counting(file))
         };
         let body = serde_json::to_vec(&ticket).map_err(|e| UploadError::Io {
             action: "encoding",

@@ -118,17 +118,25 @@ impl Ledger {
             let page = self.storage_entries(after, 256)?;
             let Some(&last) = page.last() else { break };
             after = Some(last);
+            let mut live = Vec::with_capacity(page.len());
             for index in page {
                 let stored = self.stored_at(index)?;
-                if stored.disposed.is_some() {
-                    continue;
+                if stored.disposed.is_none() {
+                    live.push(stored);
                 }
-                let checks = {
-                    let archive = archive.clone();
-                    let budget = budget.clone();
-                    let stored = stored.clone();
-                    blocking(move || check_object(&archive, &stored, &budget)).await?
-                };
+            }
+            // A page of objects read in one blocking task; failures are logged after it.
+            let checked = {
+                let archive = archive.clone();
+                let budget = budget.clone();
+                blocking(move || {
+                    live.into_iter()
+                        .map(|s| check_object(&archive, &s, &budget).map(|c| (s, c)))
+                        .collect::<Result<Vec<_>, Error>>()
+                })
+                .await?
+            };
+            for (stored, checks) in checked {
                 let good = checks
                     .iter()
                     .find(|r| r.outcome == Outcome::Intact)
