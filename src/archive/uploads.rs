@@ -27,6 +27,9 @@ use uuid::Uuid;
 use super::crypt::{self, EncryptWriter, ObjectKey};
 use super::Written;
 
+/// From this size on, a piece is hashed on another thread while it is written.
+const PARALLEL: usize = 256 << 10;
+
 /// Why a session operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
@@ -218,18 +221,29 @@ impl Session {
                 beyond: bytes.len() as u64 - room,
             });
         }
-        let data = self.data.clone();
-        let result = match &mut self.sink {
+        let write = |sink: &mut Sink| match sink {
             Sink::Plain(w) => w.write_all(bytes),
             Sink::Sealed(w, _) => w.write_all(bytes),
             Sink::Closed => Err(io::Error::other("the session is closed")),
         };
+        let (plain, sink) = (&mut self.plain, &mut self.sink);
+        // SHA-256 costs about as much as the disk: a large piece is hashed on a second core
+        // while it is written (or encrypted and written).
+        let result = if bytes.len() >= PARALLEL {
+            std::thread::scope(|s| {
+                s.spawn(|| plain.update(bytes));
+                write(sink)
+            })
+        } else {
+            plain.update(bytes);
+            write(sink)
+        };
         if let Err(e) = result {
-            // The file may now hold part of `bytes`: the session cannot go on.
+            // The file may now hold part of `bytes`: the session cannot go on (the digest
+            // is then never used).
             self.sink = Sink::Closed;
-            return Err(io_err("writing", &data)(e));
+            return Err(io_err("writing", &self.data)(e));
         }
-        self.plain.update(bytes);
         self.offset += bytes.len() as u64;
         self.touched = Utc::now();
         Ok(())
