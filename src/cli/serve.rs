@@ -126,6 +126,11 @@ pub struct ServeArgs {
     /// The scheduled fixity runs' read budget, in MiB per second (0: unthrottled).
     #[arg(long, default_value_t = 64)]
     pub fixity_budget_mb: u64,
+    /// The retention policy: dispose of every object whose retention has ended (and that no
+    /// legal hold keeps) once an hour, each disposal logged as the operator's. Without it,
+    /// the depositor or the operator disposes of them by hand.
+    #[arg(long)]
+    pub dispose_at_retention_end: bool,
 }
 
 /// Parses the `--archive-location NAME=DIR` flags.
@@ -503,6 +508,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .reconcile_archive()
         .map_err(|e| anyhow::anyhow!("reconciling the archive with the log: {}", e.message()))?;
     let fixity_every = Duration::from_secs(args.fixity_interval_hours.saturating_mul(3600));
+    let dispose_at_end = args.dispose_at_retention_end;
     let state = AppState::with_metrics(ledger, &admin_token, metrics);
     let state = actix_web::web::Data::new(state);
     let served = actix_web::rt::System::new().block_on(async move {
@@ -543,6 +549,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }
         });
+        // The retention policy, hourly.
+        if dispose_at_end {
+            let disposing = state.clone();
+            actix_web::rt::spawn(async move {
+                let mut tick = actix_web::rt::time::interval(Duration::from_secs(3600));
+                loop {
+                    tick.tick().await;
+                    match disposing.ledger.dispose_expired(chrono::Utc::now()).await {
+                        Ok(n) if n > 0 => {
+                            tracing::info!(objects = n, "disposed of at the end of their retention")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "the retention policy failed"),
+                    }
+                }
+            });
+        }
         // The scrubber, on its schedule and within its budget.
         if !fixity_every.is_zero() {
             let scrubbing = state.clone();

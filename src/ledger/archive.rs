@@ -828,6 +828,17 @@ impl Ledger {
         dataset: Uuid,
         version: u64,
     ) -> Result<(CustodyReceipt, Written), Error> {
+        self.dispose_at(by, dataset, version, Utc::now()).await
+    }
+
+    /// [`Ledger::dispose`] as of `now` (the retention policy's clock).
+    async fn dispose_at(
+        &self,
+        by: Disposer<'_>,
+        dataset: Uuid,
+        version: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(CustodyReceipt, Written), Error> {
         let archive = self.archive()?.clone();
         // Holds and disposals one at a time: a hold placed meanwhile is seen below.
         let serial = archive.clone();
@@ -845,7 +856,6 @@ impl Ledger {
             Disposer::Depositor(p) => Some(p.id),
             Disposer::Operator => None,
         };
-        let now = Utc::now();
         if let Some(until) = stored.retain_until().filter(|u| now < *u) {
             return Err(archive_error(ArchiveError::Retained { until }));
         }
@@ -891,7 +901,7 @@ impl Ledger {
             let archive = archive.clone();
             blocking(move || {
                 for loc in archive.locations() {
-                    loc.remove(object, Utc::now()).map_err(archive_error)?;
+                    loc.remove(object, now).map_err(archive_error)?;
                 }
                 Ok(())
             })
@@ -903,6 +913,41 @@ impl Ledger {
         }
         counts.objects = counts.objects.saturating_sub(1);
         counts.unrepaired.remove(object.as_uuid());
+        Ok(done)
+    }
+
+    /// The operator's retention policy: disposes of every object whose retention ended before
+    /// `now` and that no hold keeps, logging each disposal; returns how many. Objects without
+    /// a retention period are left to their depositor.
+    pub async fn dispose_expired(&self, now: DateTime<Utc>) -> Result<u64, Error> {
+        let mut done = 0;
+        let mut after = None;
+        loop {
+            let page = self.storage_entries(after, 1000)?;
+            let Some(&last) = page.last() else { break };
+            after = Some(last);
+            for index in page {
+                let stored = self.stored_at(index)?;
+                let expired = stored.retain_until().is_some_and(|u| u <= now);
+                if stored.disposed.is_some() || stored.held || !expired {
+                    continue;
+                }
+                match self
+                    .dispose_at(
+                        Disposer::Operator,
+                        stored.leaf.dataset_id,
+                        stored.leaf.version,
+                        now,
+                    )
+                    .await
+                {
+                    Ok(_) => done += 1,
+                    // A hold placed, or a disposal by the depositor, meanwhile.
+                    Err(e) if matches!(e.code(), Code::LegalHold | Code::ObjectDisposed) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         Ok(done)
     }
 

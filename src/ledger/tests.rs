@@ -875,3 +875,48 @@ async fn start_up_commits_a_logged_object_and_discards_an_unlogged_one_left_in_i
     std::io::Read::read_to_end(&mut { download.reader }, &mut bytes).unwrap();
     assert_eq!(bytes, b"logged bytes");
 }
+
+#[tokio::test]
+async fn the_retention_policy_disposes_of_what_has_expired_and_is_not_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world_with(Some(archive_in(dir.path()))).await;
+    let mut expiring = deposit_payload(b"kept one day", "public");
+    expiring["retention"] = json!("P1D");
+    let body = w.hospital.sign(DEPOSIT_TYPE, &expiring);
+    let opened = w.ledger.open_upload(&w.hospital.token, &body).unwrap();
+    let handle = w
+        .ledger
+        .upload(&w.hospital.token, opened.upload_id)
+        .unwrap();
+    let mut session = handle.try_lock_owned().unwrap();
+    session.append(b"kept one day").unwrap();
+    let (done, _) = w.ledger.complete_upload(session).await.unwrap();
+    let (_, _, forever, _) = archived(&w, b"no retention period", "public").await;
+    let now = chrono::Utc::now();
+    assert_eq!(w.ledger.dispose_expired(now).await.unwrap(), 0, "not yet");
+    let later = now + chrono::Duration::days(2);
+    w.ledger
+        .legal_hold(done.deposit.dataset_id, 1, true, "case 1")
+        .await
+        .unwrap();
+    assert_eq!(w.ledger.dispose_expired(later).await.unwrap(), 0, "held");
+    w.ledger
+        .legal_hold(done.deposit.dataset_id, 1, false, "case 1")
+        .await
+        .unwrap();
+    assert_eq!(w.ledger.dispose_expired(later).await.unwrap(), 1);
+    assert!(w
+        .ledger
+        .stored(done.deposit.dataset_id, 1)
+        .unwrap()
+        .unwrap()
+        .disposed
+        .is_some());
+    assert!(w
+        .ledger
+        .stored(forever, 1)
+        .unwrap()
+        .unwrap()
+        .disposed
+        .is_none());
+}
