@@ -9,6 +9,11 @@
 //!   keyboard alone (cancel, then confirm), the withdrawal receipt downloaded and verified by
 //!   the Rust verifier, and the lab's next access denied and listed;
 //! - the explorer's "was this file deposited?", hashing a file picked in the browser;
+//! - the explorer's custody timeline of an archived dataset that went through every kind of
+//!   custody event: each item in log order with its label, its facts and its receipt verified
+//!   (✓), the latest fixity run's proof of each copy checked; a downloaded receipt accepted by
+//!   the Rust verifier; the timeline in English; and, with the server's answer forged in the
+//!   page, ✗ on exactly the forged event and copy, whose claims are not shown;
 //! - on every page: accessible names as Chromium computes them for screen readers, keyboard
 //!   reachability with a visible focus, text contrast, no horizontal scroll on a phone.
 //!
@@ -23,6 +28,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::vectors;
+use datapole::statement::deposit::DEPOSIT_TYPE;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
@@ -404,6 +410,384 @@ fn witnessed_log(dir: &Path) -> (common::Server, common::Server) {
     let admin = log.admin_token();
     common::register(&log, &admin, 1, &["depositor"]);
     (log, witness)
+}
+
+/// A log whose archive keeps each object on two disks, with one dataset that went through
+/// every kind of custody event.
+struct Archived {
+    server: common::Server,
+    dataset: String,
+    depositor: String,
+}
+
+/// The custody events of [`archived_dataset`], in log order: (type, French label, English
+/// label).
+const CUSTODY: [(&str, &str, &str); 8] = [
+    ("storage", "Stockage", "Stored"),
+    ("legal_hold", "Gel légal posé", "Legal hold placed"),
+    ("legal_hold", "Gel légal levé", "Legal hold lifted"),
+    ("disposal", "Destruction", "Disposed of"),
+    ("storage", "Stockage", "Stored"),
+    ("download", "Téléchargement", "Downloaded"),
+    (
+        "fixity_failure",
+        "Contrôle d'intégrité en échec",
+        "Fixity check failed",
+    ),
+    ("repair", "Réparation", "Repaired"),
+];
+
+/// Version 1 (public) stored, held, released and disposed of by its depositor; version 2
+/// (private, retained until 2099) stored and downloaded by its depositor; then a byte of its
+/// copy on disk2 flipped, which the next fixity run finds and repairs from disk1.
+fn archived_dataset(dir: &Path) -> Archived {
+    let dir = dir.join("archived");
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = |name: &str| format!("{name}={}", dir.join(name).display());
+    let (disk1, disk2) = (disk("disk1"), disk("disk2"));
+    let server = common::Server::start_with(
+        &dir.join("data"),
+        &[
+            "--fixity-interval-hours",
+            "0",
+            "--archive-location",
+            &disk1,
+            "--archive-location",
+            &disk2,
+        ],
+        &[],
+    );
+    let admin = server.admin_token();
+    let depositor = common::register(&server, &admin, 1, &["depositor", "controller"]);
+    let bearer = |token: &str| format!("Bearer {token}");
+    let upload = |payload: &Value, content: &[u8]| -> Value {
+        let opened = common::post(
+            &server,
+            "/v1/uploads",
+            &depositor.sign(DEPOSIT_TYPE, payload),
+            Some(&depositor.token),
+        );
+        assert_eq!(opened.status, 201, "{}", opened.text());
+        let path = format!(
+            "/v1/uploads/{}",
+            opened.json()["upload_id"].as_str().unwrap()
+        );
+        let done = server.request(
+            "PATCH",
+            &path,
+            &[
+                ("authorization", &bearer(&depositor.token)),
+                ("content-type", "application/offset+octet-stream"),
+                ("upload-offset", "0"),
+            ],
+            content,
+        );
+        assert_eq!(done.status, 201, "{}", done.text());
+        done.json()
+    };
+    let version_path = |done: &Value, tail: &str| {
+        format!(
+            "/v1/datasets/{}/versions/{}/{tail}",
+            done["dataset_id"].as_str().unwrap(),
+            done["version"]
+        )
+    };
+    let hold = |done: &Value, on: bool| {
+        let r = server.request(
+            "POST",
+            &version_path(done, "hold"),
+            &[
+                ("authorization", &bearer(&admin)),
+                ("content-type", "application/json"),
+            ],
+            json!({"hold": on, "reference": "TJ Toulouse 2026/1234"})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+    };
+
+    let first = b"station,hour,no2\nToulouse-Berthelot,2026-11-30T10:00Z,31\n";
+    let v1 = upload(&common::deposit_payload(first, "public"), first);
+    let dataset = v1["dataset_id"].as_str().unwrap().to_owned();
+    hold(&v1, true);
+    hold(&v1, false);
+    let disposed = server.request(
+        "DELETE",
+        &version_path(&v1, "content"),
+        &[("authorization", &bearer(&depositor.token))],
+        b"",
+    );
+    assert_eq!(disposed.status, 200, "{}", disposed.text());
+
+    let second = b"patient_pseudonym,visit_date,hba1c\np-00000001,2026-11-02,6.1\n".repeat(200);
+    let mut payload = common::deposit_payload(&second, "private");
+    payload["dataset_id"] = json!(dataset);
+    payload["retention"] = json!("2099-12-31");
+    let v2 = upload(&payload, &second);
+    assert_eq!(v2["version"], 2, "{v2}");
+    let got = server.request(
+        "GET",
+        &version_path(&v2, "content"),
+        &[("authorization", &bearer(&depositor.token))],
+        b"",
+    );
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert!(got.body == second, "the bytes come back");
+
+    // One byte of disk2's copy flipped: the next run finds it and repairs it from disk1.
+    let object = v2["object"]["object_id"].as_str().unwrap();
+    let copy = dir.join("disk2").join("objects").join(object);
+    let mut perms = std::fs::metadata(&copy).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&copy, perms).unwrap();
+    let mut bytes = std::fs::read(&copy).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&copy, bytes).unwrap();
+    let run = server.request(
+        "POST",
+        "/v1/archive/fixity",
+        &[("authorization", &bearer(&admin))],
+        b"",
+    );
+    assert_eq!(run.status, 201, "{}", run.text());
+    let run = run.json();
+    assert_eq!(
+        (run["failed"].as_u64(), run["repaired"].as_u64()),
+        (Some(1), Some(1)),
+        "{run}"
+    );
+
+    // The chain as the API lists it (the page must show the same, each proved).
+    let chain = server
+        .get(&format!("/v1/datasets/{dataset}/custody"))
+        .json();
+    let types: Vec<&str> = chain["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = CUSTODY.iter().map(|(t, _, _)| *t).collect();
+    assert_eq!(types, expected);
+    let depositor = depositor.id.clone();
+    Archived {
+        server,
+        dataset,
+        depositor,
+    }
+}
+
+/// The labels, types and marks of the custody timeline's items, in page order.
+const TIMELINE_JS: &str =
+    "return [...document.querySelectorAll('#custody-list > li')].map((li) => \
+     [li.dataset.type, li.querySelector('h4').textContent, li.dataset.verified, \
+      li.querySelector('.proof [aria-hidden]').textContent, Number(li.dataset.index)])";
+
+/// The rows of the latest fixity run's copies: [location, outcome, repaired, verified].
+const COPIES_JS: &str =
+    "return [...document.querySelectorAll('#fixity-copies tbody tr')].map((r) => \
+     [r.dataset.location, r.dataset.outcome, r.dataset.repaired, r.dataset.verified])";
+
+/// Replaces `fetch` in the page so that the custody chain it reads is forged: the download's
+/// entry names another participant, and disk2's check in the latest run says intact.
+const FORGE_JS: &str = r#"
+const real = window.fetch.bind(window);
+window.fetch = async (input, init) => {
+  const res = await real(input, init);
+  if (!String(input).includes("/custody")) return res;
+  const body = await res.json();
+  const download = body.entries.find((e) => e.type === "download");
+  const leaf = JSON.parse(atob(download.receipt.leaf));
+  leaf.by = "00000000-0000-4000-8000-00000000f0f0";
+  download.receipt.leaf = btoa(JSON.stringify(leaf));
+  for (const c of body.fixity.checks) c.record = c.record.replace('"mismatch"', '"intact"');
+  return new Response(JSON.stringify(body), { status: res.status, headers: { "content-type": "application/json" } });
+};
+"#;
+
+/// The explorer's custody timeline of [`archived_dataset`], opened three ways: a dataset link
+/// in the latest entries, the address (in English), and the form (with the answer forged).
+async fn custody_timeline(p: &Page, a: &Archived, downloads: &Path) {
+    p.goto("/explorer").await;
+    let link = format!("#latest-rows a[data-dataset='{}']", a.dataset);
+    p.wait(
+        "a dataset link in the latest entries",
+        &format!("return document.querySelector(\"{link}\")"),
+    )
+    .await;
+    p.find(&link).await.click().await.unwrap();
+    p.wait(
+        "the custody timeline verified",
+        "return document.getElementById('custody-verdict')?.dataset.verified === 'true' \
+         && document.getElementById('fixity-verdict')?.dataset.state === 'failed' \
+         && document.querySelectorAll('#dataset-versions tr[data-verified=true]').length === 2",
+    )
+    .await;
+    let focus = p
+        .js(
+            "return [document.activeElement.id, location.search]",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        focus,
+        json!(["dataset-title", format!("?dataset={}", a.dataset)]),
+        "the link moves the focus to the dataset and names it in the address"
+    );
+    let items: Vec<(String, String, String, String, u64)> =
+        serde_json::from_value(p.js(TIMELINE_JS, vec![]).await).unwrap();
+    let shown: Vec<(&str, &str, &str, &str)> = items
+        .iter()
+        .map(|(t, l, v, m, _)| (t.as_str(), l.as_str(), v.as_str(), m.as_str()))
+        .collect();
+    let expected: Vec<(&str, &str, &str, &str)> = CUSTODY
+        .iter()
+        .map(|(t, fr, _)| (*t, *fr, "true", "✓ "))
+        .collect();
+    assert_eq!(
+        shown, expected,
+        "the timeline's items, each receipt verified"
+    );
+    assert!(
+        items.windows(2).all(|w| w[0].4 < w[1].4),
+        "in log order: {items:?}"
+    );
+    // The facts, from the verified entries.
+    let text =
+        |i: usize| format!("return document.querySelectorAll('#custody-list > li')[{i}].innerText");
+    let stored = p.js(&text(4), vec![]).await;
+    let stored = stored.as_str().unwrap();
+    for fact in [
+        "disk1, disk2",
+        "Chiffré (age)",
+        "Rien ne le supprime avant le",
+        "Version 2",
+    ] {
+        assert!(
+            stored.contains(fact),
+            "{fact} not in the storage item:\n{stored}"
+        );
+    }
+    let downloaded = p.js(&text(5), vec![]).await;
+    let downloaded = downloaded.as_str().unwrap();
+    for fact in [
+        "Org 1",
+        a.depositor.as_str(),
+        "Son déposant",
+        "Le fichier entier",
+    ] {
+        assert!(
+            downloaded.contains(fact),
+            "{fact} not in the download item:\n{downloaded}"
+        );
+    }
+    let held = p.js(&text(1), vec![]).await;
+    assert!(
+        held.as_str().unwrap().contains("TJ Toulouse 2026/1234"),
+        "{held}"
+    );
+    let copies = p.js(COPIES_JS, vec![]).await;
+    assert_eq!(
+        copies,
+        json!([
+            ["disk1", "intact", "false", "true"],
+            ["disk2", "mismatch", "true", "true"]
+        ]),
+        "the latest run's check of each copy, proved"
+    );
+    // A receipt downloaded from the timeline is the entry's, and the Rust verifier takes it.
+    let storage_index = items[4].4;
+    let name = format!("receipt-{storage_index}.json");
+    p.find(&format!(
+        "#custody-list > li[data-index='{storage_index}'] a[download]"
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    let file = downloads.join(&name);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no {name} in {}",
+            downloads.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let receipt: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let receipt: datapole::receipt::Receipt = serde_json::from_value(receipt).unwrap();
+    let report = datapole::verify::receipt::verify_receipt(&receipt, Some(&a.server.vkey()));
+    assert!(report.ok(), "{report:#?}");
+    assert_eq!(receipt.index, storage_index);
+    p.shot("explorer-custody").await;
+    p.audit("explorer-custody").await;
+
+    // From the address, in English.
+    p.goto(&format!("/explorer?dataset={}", a.dataset)).await;
+    p.find("#lang-switch").await.click().await.unwrap();
+    p.wait(
+        "the timeline in English",
+        "return document.documentElement.lang === 'en' \
+         && document.getElementById('custody-verdict')?.dataset.verified === 'true'",
+    )
+    .await;
+    let items: Vec<(String, String, String, String, u64)> =
+        serde_json::from_value(p.js(TIMELINE_JS, vec![]).await).unwrap();
+    let labels: Vec<&str> = items.iter().map(|i| i.1.as_str()).collect();
+    let expected: Vec<&str> = CUSTODY.iter().map(|(_, _, en)| *en).collect();
+    assert_eq!(labels, expected);
+    p.shot("explorer-custody-en").await;
+    p.find("#lang-switch").await.click().await.unwrap();
+
+    // The server's answer forged in the page: ✗ on the forged download and on disk2's check,
+    // and nothing of what they claim shown; the rest still ✓.
+    p.goto("/explorer").await;
+    p.js(FORGE_JS, vec![]).await;
+    p.find("#dataset-input")
+        .await
+        .send_keys(&a.dataset)
+        .await
+        .unwrap();
+    p.find("#dataset-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    p.wait(
+        "the forged chain refused",
+        "return document.getElementById('custody-verdict')?.dataset.verified === 'false' \
+         && document.getElementById('fixity-verdict')?.dataset.state === 'unproved'",
+    )
+    .await;
+    let items: Vec<(String, String, String, String, u64)> =
+        serde_json::from_value(p.js(TIMELINE_JS, vec![]).await).unwrap();
+    let verified: Vec<&str> = items.iter().map(|i| i.2.as_str()).collect();
+    assert_eq!(
+        verified,
+        ["true", "true", "true", "true", "true", "false", "true", "true"],
+        "only the forged download fails: {items:?}"
+    );
+    let copies = p.js(COPIES_JS, vec![]).await;
+    assert_eq!(
+        copies,
+        json!([
+            ["disk1", "intact", "false", "true"],
+            ["disk2", "", "false", "false"]
+        ]),
+        "disk2's forged check is not proved"
+    );
+    let leaked = p
+        .js(
+            "return document.body.innerText.includes('00000000-0000-4000-8000-00000000f0f0')",
+            vec![],
+        )
+        .await;
+    assert_eq!(leaked, json!(false), "the forged participant is not shown");
+    p.shot("explorer-custody-forged").await;
 }
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> String {
@@ -808,6 +1192,15 @@ async fn the_pages_work_in_chromium() {
     )
     .await;
     p.audit("explorer").await;
+
+    // An archived dataset's custody timeline, on a log whose archive keeps two copies.
+    let archived = archived_dataset(dir.path());
+    let custody = Page {
+        c: p.c.clone(),
+        base: archived.server.base.clone(),
+        shots: shots.clone(),
+    };
+    custody_timeline(&custody, &archived, &downloads).await;
 
     // A log with a witness: the home page verifies the checkpoint and the cosignature.
     let witnessed = witnessed_log(dir.path());

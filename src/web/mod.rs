@@ -101,6 +101,11 @@ pub const ASSETS: &[Asset] = &[
         content_type: JS,
         body: include_bytes!("assets/explorer.js"),
     },
+    Asset {
+        path: "/assets/dataset.js",
+        content_type: JS,
+        body: include_bytes!("assets/dataset.js"),
+    },
 ];
 
 /// The name of the `<meta>` that carries the log's verifier key in every page: the pages pin
