@@ -243,13 +243,13 @@ fn a_real_chain_verifies_offline_and_against_the_live_log() {
     assert!(out.status.success(), "{text}");
     for line in [
         "✓ log: every receipt names log datapole.localhost/log and the pinned key",
-        "✓ receipts: the 8 entries' receipts verify",
-        "✓ entries: 8 custody entries of their listed types: 2 storage, 1 fixity_failure, 1 repair, 1 download, 2 legal_hold, 1 disposal",
+        "✓ receipts: 8 receipts verify: each entry is in a checkpoint signed by datapole.localhost/log",
+        "✓ entries: 8 custody entries of the listed types: 2 storage, 1 fixity_failure, 1 repair, 1 download, 2 legal_hold, 1 disposal",
         "✓ dataset: every entry is about dataset ",
         "✓ order: entries ",
-        "✓ chain rules: 2 object(s), each stored first (1 live, 1 disposed of after its retention and any hold); 1 fixity failure(s), 1 repaired",
+        "✓ chain rules: 2 objects, each stored first (1 live, 1 disposed of after its retention and any hold); 1 fixity failure, 1 repaired",
         "✓ fixity run: run ",
-        "✓ fixity checks: 2 check(s) of 1 live object(s) lead to the run's root: 1 intact, 1 failed (1 repaired)",
+        "✓ fixity checks: 2 checks of 1 live object lead to the run's root: 1 intact, 1 failed (1 repaired)",
         "✓ complete: ",
         "valid: 9 checks passed",
     ] {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::receipt::{verify_receipt, Failure, Report};
-use super::{leaf_hash, verify_inclusion, Hash};
+use super::{leaf_hash, verify_inclusion, Hash, VerifyError};
 use crate::custody::run::{CheckRecord, Outcome};
 use crate::custody::{parse_time, CustodyKind, CustodyLeaf, FixityLeaf, StorageLeaf};
 use crate::entry::Entry;
@@ -107,6 +107,11 @@ fn verdict(problems: Vec<String>, ok: impl FnOnce() -> String) -> Result<String,
         n if n <= SHOWN => Err(problems.join("; ").into()),
         n => Err(format!("{}; and {} more", problems[..SHOWN].join("; "), n - SHOWN).into()),
     }
+}
+
+/// `n` and the noun, singular or plural.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A link's entry, read from its receipt's leaf.
@@ -219,8 +224,8 @@ pub fn verify_custody(chain: &Chain, pinned_vkey: Option<&str>) -> Report {
         "receipts",
         verdict(problems, || {
             format!(
-                "the {} entries' receipts verify: each is in a checkpoint signed by {key_name}",
-                chain.entries.len()
+                "{}: each entry is in a checkpoint signed by {key_name}",
+                count(chain.entries.len(), "receipt verifies", "receipts verify")
             )
         }),
     );
@@ -269,8 +274,8 @@ pub fn verify_custody(chain: &Chain, pinned_vkey: Option<&str>) -> Report {
             }
             let list: Vec<String> = counts.values().map(|(k, n)| format!("{n} {k}")).collect();
             format!(
-                "{} custody entries of their listed types: {}",
-                read.len(),
+                "{} of the listed types: {}",
+                count(read.len(), "custody entry", "custody entries"),
                 list.join(", ")
             )
         }),
@@ -338,10 +343,10 @@ pub fn verify_custody(chain: &Chain, pinned_vkey: Option<&str>) -> Report {
                 .filter(|f| f.repaired_by.is_some())
                 .count();
             format!(
-                "{} object(s), each stored first ({live} live, {} disposed of after its retention and any hold); {} fixity failure(s), {repaired} repaired",
-                story.objects.len(),
+                "{}, each stored first ({live} live, {} disposed of after its retention and any hold); {}, {repaired} repaired",
+                count(story.objects.len(), "object", "objects"),
                 story.objects.len() - live,
-                story.failures.len(),
+                count(story.failures.len(), "fixity failure", "fixity failures"),
             )
         }),
     );
@@ -562,8 +567,11 @@ fn check_run(link: &Link, vkey: &str) -> Result<(String, FixityLeaf), String> {
     }
     Ok((
         format!(
-            "run {} at entry {index} checked {} copies: {} intact, {} repaired",
-            leaf.run, leaf.checked, leaf.intact, leaf.repaired
+            "run {} at entry {index} checked {}: {} intact, {} repaired",
+            leaf.run,
+            count(leaf.checked as usize, "copy", "copies"),
+            leaf.intact,
+            leaf.repaired
         ),
         leaf,
     ))
@@ -609,8 +617,14 @@ fn check_fixity(latest: &LatestRun, run: &FixityLeaf, story: &Story) -> Result<S
                     &path,
                     &root,
                 ) {
+                    let why = match e {
+                        VerifyError::InclusionMismatch => {
+                            "its path does not lead to the run's root".to_owned()
+                        }
+                        e => e.to_string(),
+                    };
                     problems.push(format!(
-                        "{at}: leaf {} is not in the run's tree: {e}",
+                        "{at}: the record is not leaf {} of the run's tree: {why}",
                         p.leaf_index
                     ));
                 }
@@ -720,9 +734,9 @@ fn check_fixity(latest: &LatestRun, run: &FixityLeaf, story: &Story) -> Result<S
         .collect();
     verdict(problems, || {
         format!(
-            "{} check(s) of {} live object(s) lead to the run's root: {intact} intact, {failed} failed ({repaired} repaired){}",
-            latest.checks.len(),
-            seen.len(),
+            "{} of {} lead to the run's root: {intact} intact, {failed} failed ({repaired} repaired){}",
+            count(latest.checks.len(), "check", "checks"),
+            count(seen.len(), "live object", "live objects"),
             if unchecked.is_empty() {
                 String::new()
             } else {
@@ -942,7 +956,7 @@ mod tests {
         }
     }
 
-    /// A run at entry 20 over `records` (and one check of another object first), with the
+    /// A run at entry 20 over `records` (between two checks of another object), with the
     /// chain's proofs of `shown` of them.
     fn run_of(records: &[CheckRecord], shown: &[usize]) -> (LatestRun, FixityLeaf) {
         let other = CheckRecord {
@@ -954,6 +968,7 @@ mod tests {
         };
         let bytes: Vec<Vec<u8>> = std::iter::once(&other)
             .chain(records)
+            .chain(std::iter::once(&other))
             .map(|r| r.to_bytes().unwrap())
             .collect();
         let hashes: Vec<run::Hash> = bytes.iter().map(|b| run::leaf_hash(b)).collect();
@@ -1035,11 +1050,15 @@ mod tests {
         let e = fixity(vec![storage(None), failure("disk2")], &latest, &leaf).unwrap_err();
         assert!(e.contains("has no repair of it in this run"), "{e}");
 
-        // A record moved to another leaf: its path no longer leads to the root.
+        // Two records swapped: their paths no longer lead to the root.
         let mut moved = latest.clone();
         moved.checks[0].leaf_index = 2;
+        moved.checks[1].leaf_index = 1;
         let e = fixity(chain(), &moved, &leaf).unwrap_err();
-        assert!(e.contains("is not in the run's tree"), "{e}");
+        assert!(
+            e.contains("its path does not lead to the run's root"),
+            "{e}"
+        );
 
         // The object disposed of: its checks are of no live object.
         let mut gone = chain();
