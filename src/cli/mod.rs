@@ -41,8 +41,9 @@ pub enum Command {
     /// Download a dataset version's content (resumably) and check it against its deposit's
     /// receipt.
     Download(Box<download::DownloadArgs>),
-    /// Verify a receipt (datapole.receipt.v1 JSON or c2sp.org/tlog-proof text) offline with
-    /// the log key, or also against the live log.
+    /// Verify a receipt (datapole.receipt.v1 JSON or c2sp.org/tlog-proof text), or a
+    /// dataset's custody chain (--custody), offline with the log key, or also against the live
+    /// log.
     Verify(verify::VerifyArgs),
     /// Monitor a log: verify its checkpoints, prove them consistent from its tiles, recompute
     /// its root from its entries and check every entry.

@@ -1,8 +1,8 @@
 //! `datapole verify`: checks a receipt (`datapole.receipt.v1` JSON, or a
-//! c2sp.org/tlog-proof@v1 text) offline with the log's key, or with `--log-url` also against
-//! the live log: the key is fetched once and printed so it can be pinned, the signer's
-//! registration is compared, and the receipt's checkpoint is proven consistent with the
-//! log's current one.
+//! c2sp.org/tlog-proof@v1 text), or with `--custody` a dataset's custody chain, offline with
+//! the log's key, or with `--log-url` also against the live log: the key is fetched once and
+//! printed so it can be pinned, the signer's registration is compared, and the receipts'
+//! checkpoints are proven consistent with the log's current one.
 
 use std::path::PathBuf;
 
@@ -12,6 +12,7 @@ use clap::Args;
 use serde_json::Value;
 
 use crate::receipt::{Receipt, TlogProof};
+use crate::verify::custody::{looks_like_chain, verify_custody, Chain};
 use crate::verify::receipt::{check_witnesses, verify_document, verify_tlog_proof, Check, Report};
 use crate::verify::{verify_checkpoint, verify_consistency};
 
@@ -19,20 +20,29 @@ use crate::verify::{verify_checkpoint, verify_consistency};
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The receipt: a `datapole.receipt.v1` JSON file or a c2sp.org/tlog-proof text (`-` for
-    /// standard input).
+    /// standard input); with --custody, a custody chain's JSON.
     pub receipt: PathBuf,
+    /// The file is a dataset's custody chain (the JSON of `GET /v1/datasets/{id}/custody`):
+    /// check every entry's receipt against one log key, that the entries are custody entries
+    /// of that dataset in log order, the chain rules (stored first; failures, repairs, holds
+    /// and the disposal of a stored copy; nothing after the disposal, which waits for the
+    /// retention and any hold), and the latest fixity run's checks against its root. A
+    /// truncated chain fails: fetch every page. Without this flag a chain is refused, not
+    /// guessed.
+    #[arg(long)]
+    pub custody: bool,
     /// The log's signed-note verifier key, pinned out of band.
     #[arg(long, conflicts_with = "log_url")]
     pub vkey: Option<String>,
-    /// The log's base URL: its key is fetched (and printed, to pin it) and the receipt is
-    /// also checked against the live log.
+    /// The log's base URL: its key is fetched (and printed, to pin it) and the receipt (every
+    /// receipt of a chain) is also checked against the live log.
     #[arg(long)]
     pub log_url: Option<String>,
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
     /// A witness's `cosignature/v1` verifier key: require its cosignature on the receipt's
-    /// checkpoint (see --quorum). Repeatable.
+    /// checkpoint (on each checkpoint of a chain's receipts; see --quorum). Repeatable.
     #[arg(long = "witness", value_name = "VKEY")]
     pub witnesses: Vec<String>,
     /// How many of the --witness keys must have cosigned (default: all of them).
@@ -157,38 +167,66 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         }
         (None, None) => None,
     };
-    let (mut report, checkpoint, receipt): (Report, String, Option<Receipt>) = if text
-        .starts_with("c2sp.org/tlog-proof@v1\n")
+    let (mut report, checkpoints, receipt): (Report, Vec<String>, Option<Receipt>) = if args.custody
     {
+        let value: Value =
+            crate::json::value(text.as_bytes()).context("not a custody chain (nor strict JSON)")?;
+        let chain = Chain::from_value(&value)?;
+        if vkey.is_none() && !args.json {
+            println!("no --vkey or --log-url: checking with the key the first receipt names, which proves the chain consistent, not genuine");
+        }
+        let mut checkpoints: Vec<String> = Vec::new();
+        let links = chain
+            .entries
+            .iter()
+            .chain(chain.fixity.as_ref().map(|f| &f.run));
+        for link in links {
+            if !checkpoints.contains(&link.receipt.checkpoint) {
+                checkpoints.push(link.receipt.checkpoint.clone());
+            }
+        }
+        (verify_custody(&chain, vkey.as_deref()), checkpoints, None)
+    } else if text.starts_with("c2sp.org/tlog-proof@v1\n") {
         let proof =
             TlogProof::parse(&text).context("not a well-formed c2sp.org/tlog-proof@v1 text")?;
         let vkey = vkey
             .as_deref()
             .context("a tlog-proof names no key: give --vkey or --log-url")?;
-        (verify_tlog_proof(&proof, vkey), proof.checkpoint, None)
+        (
+            verify_tlog_proof(&proof, vkey),
+            vec![proof.checkpoint],
+            None,
+        )
     } else {
         // A receipt, or an answer that carries one (a deposit's, a citizen's consent receipt,
         // a withdrawal's or an access decision's).
         // The strict reader, as for what the log signs: a key twice is no receipt.
         let value: Value = crate::json::value(text.as_bytes())
             .context("not a datapole.receipt.v1 receipt (nor strict JSON)")?;
+        if looks_like_chain(&value) && value.get("receipt").is_none() {
+            bail!("this is a custody chain, not a receipt: verify it with --custody");
+        }
         if vkey.is_none() && !args.json {
             println!("no --vkey or --log-url: checking with the key the receipt names, which proves it consistent, not genuine");
         }
         let (report, receipt) = verify_document(&value, vkey.as_deref())?;
-        (report, receipt.checkpoint.clone(), Some(receipt))
+        (report, vec![receipt.checkpoint.clone()], Some(receipt))
     };
     if !args.witnesses.is_empty() {
         let quorum = args.quorum.unwrap_or(args.witnesses.len());
-        report
-            .checks
-            .push(check_witnesses(&checkpoint, &args.witnesses, quorum));
+        for checkpoint in &checkpoints {
+            report
+                .checks
+                .push(check_witnesses(checkpoint, &args.witnesses, quorum));
+        }
     }
     if let (Some(base), Some(vkey)) = (&base, &vkey) {
         if report.ok() {
-            report
-                .checks
-                .extend(online_checks(base, vkey, &checkpoint, receipt.as_ref()));
+            for checkpoint in &checkpoints {
+                report
+                    .checks
+                    .extend(online_checks(base, vkey, checkpoint, receipt.as_ref()));
+            }
         }
     }
     let ok = report.ok();

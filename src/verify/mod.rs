@@ -1,6 +1,7 @@
 //! Offline verification of what the log hands out: signed checkpoints (c2sp.org/signed-note,
 //! c2sp.org/tlog-checkpoint), inclusion proofs and consistency proofs (RFC 9162 §2.1.3.2 and
-//! §2.1.4.2).
+//! §2.1.4.2); receipts ([`receipt`]) and a dataset's custody chain ([`custody`]) are checked
+//! with them.
 //!
 //! Pure functions over plain data, with no I/O. On purpose, this module shares no Merkle code
 //! with the engine in [`crate::log`]: leaf hashes are computed here with `sha2`, inclusion is
@@ -8,6 +9,7 @@
 //! implementation of the RFC 9162 algorithm. A bug in the engine's proof code cannot hide itself
 //! by being run again in the verifier.
 
+pub mod custody;
 pub mod receipt;
 
 use rs_merkle::MerkleProof;

@@ -131,7 +131,8 @@ impl Report {
         !self.checks.is_empty() && self.checks.iter().all(|c| c.ok)
     }
 
-    fn push(&mut self, name: &'static str, result: Result<String, Failure>) -> bool {
+    /// Adds the check `name` with its outcome; whether it passed.
+    pub(super) fn push(&mut self, name: &'static str, result: Result<String, Failure>) -> bool {
         let check = Check::new(name, result);
         let ok = check.ok;
         self.checks.push(check);
