@@ -203,32 +203,39 @@ fn main() -> anyhow::Result<()> {
             concurrency,
         } => {
             let next = AtomicU64::new(0);
+            let failed = AtomicU64::new(0);
             let started = Instant::now();
             std::thread::scope(|s| {
                 for _ in 0..concurrency {
-                    s.spawn(|| -> anyhow::Result<()> {
+                    s.spawn(|| loop {
+                        if next.fetch_add(1, Ordering::Relaxed) >= count {
+                            break;
+                        }
                         let agent = ureq::AgentBuilder::new().build();
                         let mut body = vec![0u8; size];
-                        while next.fetch_add(1, Ordering::Relaxed) < count {
-                            rand::rngs::OsRng.fill_bytes(&mut body);
-                            let path = open(
-                                &agent,
-                                &args.url,
-                                &who,
-                                &Sha256::digest(&body),
-                                size as u64,
-                                false,
-                            )?;
-                            patch(&agent, &args.url, &who, &path, size as u64, &body[..])?;
+                        rand::rngs::OsRng.fill_bytes(&mut body);
+                        let one = open(
+                            &agent,
+                            &args.url,
+                            &who,
+                            &Sha256::digest(&body),
+                            size as u64,
+                            false,
+                        )
+                        .and_then(|path| {
+                            patch(&agent, &args.url, &who, &path, size as u64, &body[..])
+                        });
+                        if let Err(e) = one {
+                            eprintln!("an upload failed: {e}");
+                            failed.fetch_add(1, Ordering::Relaxed);
                         }
-                        Ok(())
                     });
                 }
             });
             let secs = started.elapsed().as_secs_f64();
             println!(
                 "{}",
-                json!({"objects": count, "size": size, "seconds": secs, "objects_per_s": count as f64 / secs})
+                json!({"objects": count, "failed": failed.load(Ordering::Relaxed), "size": size, "seconds": secs, "objects_per_s": count as f64 / secs})
             );
         }
     }
