@@ -71,20 +71,7 @@ pub async fn status(
 ) -> Result<HttpResponse, Error> {
     let token = bearer(&req)?.to_owned();
     let id = upload_id(&id)?;
-    let handle = off_reactor(&state, move |ledger| ledger.upload(&token, id)).await?;
-    let idle = state.ledger.archive()?.uploads().idle();
-    let session = handle.try_lock().map_err(|_| {
-        Error::new(
-            Code::UploadBusy,
-            format!("another request is writing to upload {id}"),
-        )
-    })?;
-    let body = crate::ledger::archive::UploadOpened {
-        upload_id: id,
-        offset: session.offset(),
-        size: session.ticket().size,
-        expires_at: crate::consent::time(session.expires_at(idle)),
-    };
+    let body = off_reactor(&state, move |ledger| ledger.upload_status(&token, id)).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Upload-Offset", header_value(body.offset)))
         .insert_header(("Upload-Length", header_value(body.size)))

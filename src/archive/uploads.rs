@@ -176,6 +176,8 @@ impl<W: Write> Write for Hashed<W> {
 /// One open session.
 pub struct Session {
     ticket: Ticket,
+    /// The offset last synced, readable without the session's lock.
+    durable: Arc<std::sync::atomic::AtomicU64>,
     data: PathBuf,
     offset: u64,
     plain: Sha256,
@@ -255,11 +257,21 @@ impl Session {
     pub fn sync(&mut self) -> Result<(), UploadError> {
         let file = match &mut self.sink {
             Sink::Plain(w) => &mut w.inner,
-            Sink::Sealed(w, _) => return w.flush().map_err(io_err("flushing", &self.data)),
+            Sink::Sealed(w, _) => {
+                w.flush().map_err(io_err("flushing", &self.data))?;
+                // What the encryption holds back (the last partial chunk) is in memory, as
+                // is the key: the session lives in this process only.
+                self.durable
+                    .store(self.offset, std::sync::atomic::Ordering::Release);
+                return Ok(());
+            }
             Sink::Closed => return Ok(()),
         };
         file.flush().map_err(io_err("flushing", &self.data))?;
-        file.sync_data().map_err(io_err("syncing", &self.data))
+        file.sync_data().map_err(io_err("syncing", &self.data))?;
+        self.durable
+            .store(self.offset, std::sync::atomic::Ordering::Release);
+        Ok(())
     }
 
     /// Closes a complete session: checks the plaintext's digest against the statement's,
@@ -312,11 +324,29 @@ impl Session {
 /// async lock); a second writer is refused, not queued.
 pub type Handle = Arc<tokio::sync::Mutex<Session>>;
 
+/// An open session as the map keeps it: what never changes and the synced offset are read
+/// without its lock, so that a status read or another session's opening never finds it
+/// busy.
+struct Slot {
+    ticket: Arc<Ticket>,
+    durable: Arc<std::sync::atomic::AtomicU64>,
+    handle: Handle,
+}
+
+/// Where a session stands, read without its lock.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// Its ticket.
+    pub ticket: Arc<Ticket>,
+    /// The offset last synced.
+    pub offset: u64,
+}
+
 /// The open sessions, over one staging directory.
 pub struct Uploads {
     dir: PathBuf,
     idle: Duration,
-    sessions: Mutex<HashMap<Uuid, Handle>>,
+    sessions: Mutex<HashMap<Uuid, Slot>>,
 }
 
 fn sync_dir(dir: &Path) -> Result<(), UploadError> {
@@ -408,20 +438,29 @@ impl Uploads {
         let mut hashed = Hashed::counting(file);
         hashed.len = offset;
         let id = ticket.id;
+        let durable = Arc::new(std::sync::atomic::AtomicU64::new(offset));
+        let slot_ticket = Arc::new(ticket.clone());
         let session = Session {
             ticket,
+            durable: durable.clone(),
             data,
             offset,
             plain,
             sink: Sink::Plain(hashed),
             touched,
         };
-        self.lock()
-            .insert(id, Arc::new(tokio::sync::Mutex::new(session)));
+        self.lock().insert(
+            id,
+            Slot {
+                ticket: slot_ticket,
+                durable,
+                handle: Arc::new(tokio::sync::Mutex::new(session)),
+            },
+        );
         Ok(Some(id))
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Handle>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Slot>> {
         // A panic while holding the map's lock leaves a consistent map (every operation on it
         // is a single insert, get or remove).
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
@@ -436,16 +475,11 @@ impl Uploads {
     /// deposit's bytes will be staged encrypted to a new object key.
     pub fn open_session(&self, ticket: Ticket) -> Result<Handle, UploadError> {
         let mut sessions = self.lock();
-        for s in sessions.values() {
-            if let Ok(s) = s.try_lock() {
-                if s.ticket.participant == ticket.participant && s.ticket.nonce == ticket.nonce {
-                    return Err(UploadError::NonceInUse);
-                }
-            } else {
-                // A session being written to: its ticket cannot change, but it cannot be read
-                // without waiting; a nonce collision with a busy session is caught when the
-                // deposit is logged (the nonce is a unique key).
-            }
+        if sessions
+            .values()
+            .any(|s| s.ticket.participant == ticket.participant && s.ticket.nonce == ticket.nonce)
+        {
+            return Err(UploadError::NonceInUse);
         }
         let (ticket_path, data) = self.paths(ticket.id);
         let file = OpenOptions::new()
@@ -480,15 +514,25 @@ impl Uploads {
         }
         sync_dir(&self.dir)?;
         let id = ticket.id;
+        let durable = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let slot_ticket = Arc::new(ticket.clone());
         let handle = Arc::new(tokio::sync::Mutex::new(Session {
             ticket,
+            durable: durable.clone(),
             data,
             offset: 0,
             plain: Sha256::new(),
             sink,
             touched: Utc::now(),
         }));
-        sessions.insert(id, handle.clone());
+        sessions.insert(
+            id,
+            Slot {
+                ticket: slot_ticket,
+                durable,
+                handle: handle.clone(),
+            },
+        );
         Ok(handle)
     }
 
@@ -496,7 +540,19 @@ impl Uploads {
     pub fn get(&self, id: Uuid) -> Result<Handle, UploadError> {
         self.lock()
             .get(&id)
-            .cloned()
+            .map(|s| s.handle.clone())
+            .ok_or(UploadError::NotFound(id))
+    }
+
+    /// Where session `id` stands, without waiting for a request writing to it: its ticket and
+    /// the offset last synced.
+    pub fn status(&self, id: Uuid) -> Result<Status, UploadError> {
+        self.lock()
+            .get(&id)
+            .map(|s| Status {
+                ticket: s.ticket.clone(),
+                offset: s.durable.load(std::sync::atomic::Ordering::Acquire),
+            })
             .ok_or(UploadError::NotFound(id))
     }
 
@@ -504,13 +560,8 @@ impl Uploads {
     pub fn reserved(&self, participant: Uuid) -> u64 {
         self.lock()
             .values()
-            .filter_map(|s| {
-                s.try_lock()
-                    .ok()
-                    .map(|s| (s.ticket.participant, s.ticket.size))
-            })
-            .filter(|(p, _)| *p == participant)
-            .map(|(_, size)| size)
+            .filter(|s| s.ticket.participant == participant)
+            .map(|s| s.ticket.size)
             .sum()
     }
 
@@ -542,7 +593,8 @@ impl Uploads {
             .lock()
             .iter()
             .filter_map(|(id, s)| {
-                let s = s.try_lock().ok()?;
+                // A session being written to is not idle.
+                let s = s.handle.try_lock().ok()?;
                 (s.touched + self.idle < now).then_some(*id)
             })
             .collect();
@@ -699,6 +751,39 @@ mod tests {
         drop(s);
         assert!(up.is_empty());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_session_being_written_to_blocks_neither_its_status_nor_another_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = Uploads::open(dir.path(), Duration::hours(1)).unwrap();
+        let data = pattern(100);
+        let t = ticket(&data, false);
+        let h = up.open_session(t.clone()).unwrap();
+        // A request holds the session, as a PATCH does for its whole body.
+        let mut writing = h.try_lock().unwrap();
+        writing.append(&data[..40]).unwrap();
+        assert_eq!(up.status(t.id).unwrap().offset, 0, "not synced yet");
+        writing.sync().unwrap();
+        assert_eq!(up.status(t.id).unwrap().offset, 40);
+        // Another session opens; the same nonce is still refused; the quota still counts it.
+        up.open_session(ticket(&pattern(7), false)).unwrap();
+        let again = Ticket {
+            id: Uuid::new_v4(),
+            ..t.clone()
+        };
+        assert!(matches!(
+            up.open_session(again),
+            Err(UploadError::NonceInUse)
+        ));
+        assert_eq!(up.reserved(t.participant), 107);
+        // Not idle while it is written to.
+        assert_eq!(
+            up.sweep(Utc::now() + Duration::hours(2)),
+            1,
+            "only the other one"
+        );
+        drop(writing);
     }
 
     #[test]

@@ -412,16 +412,34 @@ impl Ledger {
     pub fn upload(&self, token: &str, id: Uuid) -> Result<Handle, Error> {
         let archive = self.archive()?;
         let participant = self.authenticate(&self.view(), token)?;
-        let handle = archive.uploads().get(id).map_err(upload_error)?;
-        let owner = handle
-            .try_lock()
-            .map_err(|_| upload_error(UploadError::Busy(id)))?
-            .ticket()
-            .participant;
-        if owner != participant.id {
+        let status = archive.uploads().status(id).map_err(upload_error)?;
+        if status.ticket.participant != participant.id {
             return Err(upload_error(UploadError::NotFound(id)));
         }
-        Ok(handle)
+        archive.uploads().get(id).map_err(upload_error)
+    }
+
+    /// `HEAD`/`GET /v1/uploads/{id}`: where the token's participant's session stands (the
+    /// offset last synced, even while a request writes to it).
+    pub fn upload_status(&self, token: &str, id: Uuid) -> Result<UploadOpened, Error> {
+        let archive = self.archive()?;
+        let participant = self.authenticate(&self.view(), token)?;
+        let status = archive.uploads().status(id).map_err(upload_error)?;
+        if status.ticket.participant != participant.id {
+            return Err(upload_error(UploadError::NotFound(id)));
+        }
+        let handle = archive.uploads().get(id).map_err(upload_error)?;
+        // Idle since its last byte; a session being written to is not idle at all.
+        let expires = match handle.try_lock() {
+            Ok(session) => session.expires_at(archive.uploads().idle()),
+            Err(_) => Utc::now() + archive.uploads().idle(),
+        };
+        Ok(UploadOpened {
+            upload_id: id,
+            offset: status.offset,
+            size: status.ticket.size,
+            expires_at: time(expires),
+        })
     }
 
     /// `DELETE /v1/uploads/{id}`: abandons a session and deletes its bytes.
