@@ -66,10 +66,6 @@ fn payload(content: &[u8], visibility: &str) -> Value {
     deposit_payload(content, visibility)
 }
 
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
 /// Opens an upload; answers the session's path.
 fn open(a: &Archive, who: &Participant, payload: &Value) -> String {
     let r = post(

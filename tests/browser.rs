@@ -28,7 +28,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::vectors;
-use datapole::statement::deposit::DEPOSIT_TYPE;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
@@ -460,31 +459,8 @@ fn archived_dataset(dir: &Path) -> Archived {
     let admin = server.admin_token();
     let depositor = common::register(&server, &admin, 1, &["depositor", "controller"]);
     let bearer = |token: &str| format!("Bearer {token}");
-    let upload = |payload: &Value, content: &[u8]| -> Value {
-        let opened = common::post(
-            &server,
-            "/v1/uploads",
-            &depositor.sign(DEPOSIT_TYPE, payload),
-            Some(&depositor.token),
-        );
-        assert_eq!(opened.status, 201, "{}", opened.text());
-        let path = format!(
-            "/v1/uploads/{}",
-            opened.json()["upload_id"].as_str().unwrap()
-        );
-        let done = server.request(
-            "PATCH",
-            &path,
-            &[
-                ("authorization", &bearer(&depositor.token)),
-                ("content-type", "application/offset+octet-stream"),
-                ("upload-offset", "0"),
-            ],
-            content,
-        );
-        assert_eq!(done.status, 201, "{}", done.text());
-        done.json()
-    };
+    let upload =
+        |payload: &Value, content: &[u8]| common::upload(&server, &depositor, payload, content);
     let version_path = |done: &Value, tail: &str| {
         format!(
             "/v1/datasets/{}/versions/{}/{tail}",

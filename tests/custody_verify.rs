@@ -13,36 +13,7 @@ use std::process::{Command, Output};
 
 use base64::prelude::*;
 use common::*;
-use datapole::statement::deposit::DEPOSIT_TYPE;
 use serde_json::{json, Value};
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-/// Uploads `content` under `payload` in one piece; answers the completing `PATCH`'s JSON.
-fn upload(server: &Server, who: &Participant, payload: &Value, content: &[u8]) -> Value {
-    let r = post(
-        server,
-        "/v1/uploads",
-        &who.sign(DEPOSIT_TYPE, payload),
-        Some(&who.token),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let path = format!("/v1/uploads/{}", r.json()["upload_id"].as_str().unwrap());
-    let r = server.request(
-        "PATCH",
-        &path,
-        &[
-            ("authorization", &bearer(&who.token)),
-            ("content-type", "application/offset+octet-stream"),
-            ("upload-offset", "0"),
-        ],
-        content,
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()
-}
 
 /// `/v1/datasets/{id}/versions/{v}` of an upload's answer.
 fn version_path(done: &Value) -> String {

@@ -620,3 +620,33 @@ pub fn leaked(haystack: &[u8], secret: &[u8]) -> Option<&'static str> {
     }
     None
 }
+
+/// `Authorization: Bearer <token>`'s value.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// Uploads `content` to the archive under the deposit statement `payload`, signed by `who`,
+/// in one `PATCH`; answers the completing `PATCH`'s JSON (the deposit and its object).
+pub fn upload(server: &Server, who: &Participant, payload: &Value, content: &[u8]) -> Value {
+    let r = post(
+        server,
+        "/v1/uploads",
+        &who.sign(datapole::statement::deposit::DEPOSIT_TYPE, payload),
+        Some(&who.token),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let path = format!("/v1/uploads/{}", r.json()["upload_id"].as_str().unwrap());
+    let r = server.request(
+        "PATCH",
+        &path,
+        &[
+            ("authorization", &bearer(&who.token)),
+            ("content-type", "application/offset+octet-stream"),
+            ("upload-offset", "0"),
+        ],
+        content,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
