@@ -294,6 +294,25 @@ const POINTS: [FailPoint; 5] = [
     FailPoint::BeforeCleanup,
 ];
 
+/// Opens the store again right after the previous handle was dropped. sled's background
+/// flusher may hold the database's file lock a moment longer than the handle (seen once
+/// under a loaded machine: `could not acquire lock`): that refusal alone is retried, for up to
+/// five seconds (a liveness deadline); any other error is returned at once.
+fn reopen(dir: &std::path::Path) -> Result<DiskStore, crate::log::StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match DiskStore::open_dir(dir, &Options::default()) {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Whether a batch cut at `at` exists afterwards: the lock moved.
 fn lands(at: FailPoint) -> bool {
     matches!(at, FailPoint::BeforePublish | FailPoint::BeforeCleanup)
@@ -324,8 +343,7 @@ fn a_commit_cut_at_any_step_then_reopened_loses_nothing_and_serves_no_stray_obje
                 cut.into_iter().for_each(|e| flat.add(e));
             }
         }
-        let store = DiskStore::open_dir(dir.path(), &Options::default())
-            .unwrap_or_else(|e| panic!("{at:?}: {e}"));
+        let store = reopen(dir.path()).unwrap_or_else(|e| panic!("{at:?}: {e}"));
         check(&store, &flat);
         let published = store
             .objects()
