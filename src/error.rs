@@ -6,6 +6,7 @@
 //! `tests/reference_docs.rs`). No HTTP framework type appears here: the HTTP kit
 //! ([`crate::http`]) turns an [`Error`] into a response.
 
+use crate::field::InvalidField;
 use crate::log::{StoreError, TreeError};
 
 macro_rules! codes {
@@ -108,12 +109,12 @@ codes! {
     UploadTooLong = (413, "upload_too_long", "`PATCH /v1/uploads/{id}`: more bytes than the statement's size; nothing of the request was kept"),
     UnsupportedMediaType = (415, "unsupported_media_type", "A `Content-Type` other than `application/json` on a JSON endpoint"),
     RangeNotSatisfiable = (416, "range_not_satisfiable", "A `Range` header that is not one `bytes=` range within the object"),
-    InvalidField = (422, "invalid_field", "The JSON does not fit the request; the message names the field (`payload.<field>` for a statement's payload: missing, unknown, of the wrong type or breaking its rule)"),
+    InvalidField = (422, "invalid_field", "The JSON does not fit the request: fields missing, unknown, of the wrong type or breaking their rules. `errors` lists every one at once with its path (`payload.<path>` for a statement's payload), and the message says them all"),
     InvalidPayload = (422, "invalid_payload", "The statement's payload is not JSON, or not a JSON object"),
     StaleStatement = (422, "stale_statement", "The statement's `issued_at` is more than 5 minutes from the server's clock"),
     IdentifierNotPseudonymous = (422, "identifier_not_pseudonymous", "A consent's `subject_ref` looks like an email address, a French NIR or a name: send the controller's own pseudonym"),
     EndlessConsent = (422, "endless_consent", "A consent's `validity` has neither `until` nor `duration`, or ends more than 100 years away"),
-    UnknownRecipient = (422, "unknown_recipient", "A consent's `recipients` names a participant that is not registered with the `accessor` role"),
+    UnknownRecipient = (422, "unknown_recipient", "A consent's `recipients` names a participant that is not registered with the `accessor` role (`errors` lists every unknown recipient, and every unknown or foreign dataset, at once)"),
     UnknownDataset = (422, "unknown_dataset", "A consent's `datasets` names a dataset that is not on the log"),
     DatasetNotControlled = (422, "dataset_not_controlled", "A consent's `datasets` names a dataset whose controller is another participant"),
     UnknownController = (422, "unknown_controller", "A deposit's `controller` is not a registered participant with the `controller` role"),
@@ -139,13 +140,15 @@ impl std::fmt::Display for Code {
     }
 }
 
-/// An error answered to a client: a [`Code`] (which fixes the status) and a message saying
-/// what, in this request, went wrong.
+/// An error answered to a client: a [`Code`] (which fixes the status), a message saying
+/// what, in this request, went wrong, and, when it is about the request's fields, every
+/// broken field with what is wrong with it (the body's `errors`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct Error {
     code: Code,
     message: String,
+    problems: Vec<InvalidField>,
     retry_after: Option<u64>,
 }
 
@@ -155,13 +158,59 @@ impl Error {
         Self {
             code,
             message: message.into(),
+            problems: Vec::new(),
             retry_after: None,
         }
     }
 
-    /// 422 `invalid_field`; the message names the field.
+    /// 422 `invalid_field` about the request as a whole (no one field to name).
     pub fn invalid_field(message: impl Into<String>) -> Self {
         Self::new(Code::InvalidField, message)
+    }
+
+    /// 422 `invalid_field` listing every broken field: the message says them all (`field:
+    /// reason`, separated by `; `), and [`Error::problems`] has each apart.
+    pub fn invalid_fields(problems: impl IntoIterator<Item = InvalidField>) -> Self {
+        Self::with_problems(Code::InvalidField, problems)
+    }
+
+    /// An error of `code` about these fields (one or more), the message saying them all.
+    pub fn with_problems(code: Code, problems: impl IntoIterator<Item = InvalidField>) -> Self {
+        let problems: Vec<InvalidField> = problems.into_iter().collect();
+        let message = match problems.len() {
+            0 => "the request does not fit".to_owned(),
+            1 => problems[0].to_string(),
+            n => {
+                let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                format!("{n} problems: {}", all.join("; "))
+            }
+        };
+        Self {
+            code,
+            message,
+            problems,
+            retry_after: None,
+        }
+    }
+
+    /// Adds the field this error is about (an error of another code than `invalid_field`
+    /// that still concerns one field, such as `controller_mismatch`); the message, less a
+    /// leading `<field>: `, says what is wrong with it.
+    pub fn about(mut self, field: &str) -> Self {
+        let reason = self
+            .message
+            .strip_prefix(field)
+            .and_then(|r| r.strip_prefix(": "))
+            .unwrap_or(&self.message)
+            .to_owned();
+        self.problems.push(crate::field::invalid(field, reason));
+        self
+    }
+
+    /// Every broken field of the request, in the order found; empty when the error is not
+    /// about the request's fields.
+    pub fn problems(&self) -> &[InvalidField] {
+        &self.problems
     }
 
     /// A 500: the store holds something its own invariants forbid.

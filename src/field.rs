@@ -1,5 +1,6 @@
 //! Field-level checks shared by every typed request: short, named errors (`field: reason`)
-//! that the HTTP layer turns into 422 `invalid_field`.
+//! that the HTTP layer turns into 422 `invalid_field`, collected in [`Problems`] so that a
+//! request hears of every broken field at once, not one per attempt.
 
 use chrono::{DateTime, Utc};
 
@@ -7,22 +8,121 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct InvalidField {
-    /// The field's name (a JSON path such as `payload.title`).
-    pub field: &'static str,
+    /// The field's name (a JSON path such as `title` or `purposes[1].code`).
+    pub field: String,
     /// What is wrong with it.
     pub reason: String,
 }
 
 /// An [`InvalidField`] for `field`.
-pub fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidField {
+pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> InvalidField {
     InvalidField {
-        field,
+        field: field.into(),
         reason: reason.into(),
     }
 }
 
+/// Every broken field of one request, in the order they were found: never empty once
+/// returned as an error (see [`Problems::finish`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Problems(Vec<InvalidField>);
+
+impl Problems {
+    /// No problem yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Notes a problem.
+    pub fn push(&mut self, problem: InvalidField) {
+        self.0.push(problem);
+    }
+
+    /// The value of a check that passed; notes the problem of one that did not.
+    pub fn check<T>(&mut self, result: Result<T, InvalidField>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(problem) => {
+                self.push(problem);
+                None
+            }
+        }
+    }
+
+    /// `Ok(())` when nothing was noted, else every problem.
+    pub fn finish(self) -> Result<(), Problems> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+
+    /// True when nothing was noted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The problems, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, InvalidField> {
+        self.0.iter()
+    }
+
+    /// The first problem noted.
+    pub fn first(&self) -> Option<&InvalidField> {
+        self.0.first()
+    }
+
+    /// The problems, each field under `root` (`payload` makes `title` `payload.title`).
+    pub fn under(&self, root: &str) -> Vec<InvalidField> {
+        self.0
+            .iter()
+            .map(|p| invalid(join(root, &p.field), p.reason.clone()))
+            .collect()
+    }
+}
+
+impl From<InvalidField> for Problems {
+    fn from(problem: InvalidField) -> Self {
+        Self(vec![problem])
+    }
+}
+
+impl IntoIterator for Problems {
+    type Item = InvalidField;
+    type IntoIter = std::vec::IntoIter<InvalidField>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// `path` under `root`: `root.path`, `root[0]...` for an index, `root` alone for an empty
+/// path, `path` alone for an empty root.
+pub fn join(root: &str, path: &str) -> String {
+    match (root.is_empty(), path.is_empty()) {
+        (true, _) => path.to_owned(),
+        (false, true) => root.to_owned(),
+        (false, false) if path.starts_with('[') => format!("{root}{path}"),
+        (false, false) => format!("{root}.{path}"),
+    }
+}
+
 /// A trimmed, non-empty text of at most `max` characters with no control characters.
-pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, InvalidField> {
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, InvalidField> {
     let value = value.trim();
     if value.is_empty() {
         return Err(invalid(field, "must not be empty"));
@@ -37,7 +137,7 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, Inva
 }
 
 /// Like [`text`] but newlines and tabs are allowed (descriptions).
-pub fn long_text(field: &'static str, value: &str, max: usize) -> Result<String, InvalidField> {
+pub fn long_text(field: &str, value: &str, max: usize) -> Result<String, InvalidField> {
     let value = value.trim();
     if value.chars().count() > max {
         return Err(invalid(field, format!("must be at most {max} characters")));
@@ -52,7 +152,7 @@ pub fn long_text(field: &'static str, value: &str, max: usize) -> Result<String,
 }
 
 /// A SHA-256 digest in hex (64 characters, either case).
-pub fn sha256_hex(field: &'static str, value: &str) -> Result<[u8; 32], InvalidField> {
+pub fn sha256_hex(field: &str, value: &str) -> Result<[u8; 32], InvalidField> {
     if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(invalid(
             field,

@@ -29,6 +29,7 @@ pub mod log;
 pub mod participant;
 pub mod receipt;
 pub mod schemas;
+pub mod shape;
 pub mod statement;
 pub mod verify;
 pub mod web;

@@ -696,7 +696,10 @@ mod tests {
             ..DepositOptions::default()
         };
         let p = build_payload("a.csv", &digest, size, &bad, now, "0".repeat(32));
-        assert_eq!(Deposit::try_from(&p).unwrap_err().field, "retention");
+        assert_eq!(
+            Deposit::try_from(&p).unwrap_err().first().unwrap().field,
+            "retention"
+        );
     }
 
     #[test]

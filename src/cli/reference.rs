@@ -100,10 +100,17 @@ pub fn errors_markdown() -> String {
     let _ = writeln!(
         out,
         "Every error answer of the log's API and of the witness server has the body \
-         `{{\"error\":{{\"code\":\"…\",\"message\":\"…\"}}}}` (one exception: the witness's \
-         409 `old_size_conflict`, below). The `code` is stable and machine-readable, and fixes \
-         the HTTP status; the `message` says in words what went wrong in this request: act on \
-         the code, not on the message. Every 429 and 503 answer carries `Retry-After` (whole \
+         `{{\"error\":{{\"code\":\"…\",\"message\":\"…\",\"errors\":[{{\"field\":\"…\",\"message\":\"…\"}}]}}}}` \
+         (one exception: the witness's 409 `old_size_conflict`, below). The `code` is stable \
+         and machine-readable, and fixes the HTTP status; the `message` says in words what \
+         went wrong in this request: act on the code, not on the message. `errors` lists \
+         every broken field of the request at once, each with its JSON path \
+         (`payload.purposes[1].code`, `name`) and what is wrong with it; it is empty when the \
+         error is not about the request's fields. A request whose fields break several rules \
+         gets 422 `invalid_field` with all of them; a statement whose only problem has a code \
+         of its own (`identifier_not_pseudonymous`, `endless_consent`, `unknown_recipient` \
+         ...) gets that code, its field in `errors`. Values sent are never repeated back in \
+         `errors` (they may be personal data). Every 429 and 503 answer carries `Retry-After` (whole \
          seconds); a 401 `unauthorized` carries `WWW-Authenticate: Bearer`. This file is \
          generated from `src/error.rs` and `src/decision/mod.rs`, and \
          `tests/reference_docs.rs` fails when it drifts from them: do not edit it by hand; \

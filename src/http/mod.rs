@@ -30,7 +30,21 @@ pub struct ErrorBody<'a> {
 pub struct ErrorDetail<'a> {
     /// A stable, machine-readable snake_case code (docs/reference/errors.md).
     pub code: &'a str,
-    /// A human-readable explanation.
+    /// A human-readable explanation (when the request's fields are at fault, it names them
+    /// all, as `errors` does one by one).
+    pub message: &'a str,
+    /// Every problem of the request's fields at once: empty when the error is not about
+    /// them (an unknown route, a conflict, an unavailable store ...).
+    pub errors: Vec<FieldError<'a>>,
+}
+
+/// One broken field of a request.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct FieldError<'a> {
+    /// Where: a JSON path into the request (`payload.purposes[1].code`); empty for the body
+    /// as a whole.
+    pub field: &'a str,
+    /// What is wrong with it.
     pub message: &'a str,
 }
 
@@ -61,6 +75,14 @@ impl ResponseError for Error {
             error: ErrorDetail {
                 code: self.code().as_str(),
                 message: self.message(),
+                errors: self
+                    .problems()
+                    .iter()
+                    .map(|p| FieldError {
+                        field: &p.field,
+                        message: &p.reason,
+                    })
+                    .collect(),
             },
         })
     }
@@ -195,17 +217,14 @@ async fn read_body_unbounded(
 }
 
 /// Parses a JSON body into `T` with the log's strict reader ([`crate::json`]): 400
-/// `malformed_json` when it is not JSON, 422 `invalid_field` naming the path when a key is
-/// repeated at any depth, a number is beyond 2^53−1, or it does not fit `T`.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    use crate::json::{self, JsonErrorKind};
-    json::from_slice(body).map_err(|e| match e.kind {
-        JsonErrorKind::Syntax => Error::new(Code::MalformedJson, format!("body is not JSON: {e}")),
-        JsonErrorKind::Shape if json::value(body).is_ok_and(|v| !v.is_object()) => {
-            Error::invalid_field("the body must be a JSON object")
-        }
-        _ => Error::invalid_field(e.to_string()),
-    })
+/// `malformed_json` when it is not JSON, 422 `invalid_field` when a key is repeated at any
+/// depth, a number is beyond 2^53−1, or fields do not fit `T`, listing every such field at
+/// once ([`crate::shape`]).
+pub fn parse_json<T: serde::de::DeserializeOwned + schemars::JsonSchema + 'static>(
+    body: &[u8],
+) -> Result<T, Error> {
+    crate::json::from_slice(body)
+        .map_err(|e| crate::shape::refusal::<T>(body, e, crate::shape::Document::Body))
 }
 
 /// A resource whose only methods are `allow`; any other method gets 405 with `Allow`.

@@ -222,7 +222,7 @@ impl Ledger {
         let signed = self.verify_statement(&view, body, ACCESS_TYPE, Role::Accessor)?;
         let payload: AccessPayload = parse_payload(&signed.payload)?;
         let access =
-            Access::try_from(&payload).map_err(|e| Error::invalid_field(format!("payload.{e}")))?;
+            Access::try_from(&payload).map_err(|e| Error::invalid_fields(e.under("payload")))?;
         let accessor = signed.signer.id;
         let nonce_key = self.check_fresh(accessor, &access.freshness)?;
         let dataset_controller = self

@@ -20,6 +20,7 @@ use crate::consent::{time, EventDocument, Initiator, Lifecycle, RecordKind, Reco
 use crate::decision::{ConsentFacts, ConsentTerms};
 use crate::entry::Entry;
 use crate::error::{Code, Error};
+use crate::field::{invalid, join};
 use crate::log::{AppendError, AppendRequest};
 use crate::participant::{ParticipantLeaf, Role};
 use crate::receipt::{PrivateSidecar, Receipt};
@@ -410,42 +411,51 @@ impl Ledger {
         let signed = self.verify_statement(&view, body, CONSENT_TYPE, Role::Controller)?;
         let payload: ConsentPayload = parse_payload(&signed.payload)?;
         let now = Utc::now();
-        let consent = Consent::check(&payload, now).map_err(|e| match e {
-            ConsentError::Invalid(f) => Error::invalid_field(format!("payload.{f}")),
-            ConsentError::NotPseudonymous(_) => {
-                Error::new(Code::IdentifierNotPseudonymous, format!("payload.{e}"))
-            }
-            ConsentError::Endless(_) => Error::new(Code::EndlessConsent, format!("payload.{e}")),
-        })?;
+        let consent = Consent::check(&payload, now).map_err(consent_refusal)?;
         let controller = signed.signer.id;
         let nonce_key = self.check_fresh(controller, &consent.freshness)?;
+        // Every recipient and dataset the log cannot take is reported at once; the answer's
+        // code is the first problem's.
+        let mut problems: Vec<(Code, crate::field::InvalidField)> = Vec::new();
         for (k, recipient) in payload.recipients.iter().enumerate() {
             if !self.has_role(&view, *recipient, Role::Accessor)? {
-                return Err(Error::new(
+                problems.push((
                     Code::UnknownRecipient,
-                    format!("payload.recipients[{k}]: {recipient} is not a registered accessor"),
+                    invalid(
+                        format!("payload.recipients[{k}]"),
+                        format!("{recipient} is not a registered accessor"),
+                    ),
                 ));
             }
         }
         for (k, dataset) in payload.datasets.iter().enumerate() {
-            let Some(first) = self.published_dataset(&view, *dataset)? else {
-                return Err(Error::new(
+            let at = format!("payload.datasets[{k}]");
+            match self.published_dataset(&view, *dataset)? {
+                None => problems.push((
                     Code::UnknownDataset,
-                    format!("payload.datasets[{k}]: no dataset {dataset} on the log"),
-                ));
-            };
-            // A controller's consent covers only its own datasets (fixed by their first
-            // version).
-            if first.controller() != controller {
-                return Err(Error::new(
+                    invalid(at, format!("no dataset {dataset} on the log")),
+                )),
+                // A controller's consent covers only its own datasets (fixed by their first
+                // version).
+                Some(first) if first.controller() != controller => problems.push((
                     Code::DatasetNotControlled,
-                    format!(
-                        "payload.datasets[{k}]: dataset {dataset}'s controller is {}, not this \
-                         controller: a consent may cover only its controller's own datasets",
-                        first.controller()
+                    invalid(
+                        at,
+                        format!(
+                            "dataset {dataset}'s controller is {}, not this controller: a \
+                             consent may cover only its controller's own datasets",
+                            first.controller()
+                        ),
                     ),
-                ));
+                )),
+                Some(_) => {}
             }
+        }
+        if let Some((code, _)) = problems.first() {
+            return Err(Error::with_problems(
+                *code,
+                problems.into_iter().map(|(_, p)| p),
+            ));
         }
         drop(view);
         let id = Uuid::new_v4();
@@ -562,15 +572,16 @@ impl Ledger {
         let payload: ConsentActionPayload = parse_payload(&signed.payload)?;
         let freshness = payload
             .check()
-            .map_err(|e| Error::invalid_field(format!("payload.{e}")))?;
+            .map_err(|e| Error::invalid_fields(e.under("payload")))?;
         if payload.consent_id != id {
             return Err(Error::new(
                 Code::ConsentMismatch,
                 format!(
-                    "payload.consent_id {} is not the consent in the path ({id})",
+                    "payload.consent_id: {} is not the consent in the path ({id})",
                     payload.consent_id
                 ),
-            ));
+            )
+            .about("payload.consent_id"));
         }
         let nonce = self.check_fresh(signed.signer.id, &freshness)?;
         // Authorized from the indexes before the consent is read; another controller's
@@ -770,5 +781,25 @@ impl Ledger {
             unreadable,
             truncated: page.truncated,
         })
+    }
+}
+
+/// The answer to a consent statement with these problems: `identifier_not_pseudonymous` or
+/// `endless_consent` when that is its only problem, else `invalid_field` listing them all
+/// (those two included, at `payload.subject_ref` and `payload.validity`).
+fn consent_refusal(problems: Vec<ConsentError>) -> Error {
+    let as_field = |e: &ConsentError| match e {
+        ConsentError::Invalid(f) => invalid(join("payload", &f.field), f.reason.clone()),
+        ConsentError::NotPseudonymous(_) => invalid("payload.subject_ref", e.to_string()),
+        ConsentError::Endless(m) => invalid("payload.validity", m.clone()),
+    };
+    match problems.as_slice() {
+        [only @ ConsentError::NotPseudonymous(_)] => {
+            Error::with_problems(Code::IdentifierNotPseudonymous, [as_field(only)])
+        }
+        [only @ ConsentError::Endless(_)] => {
+            Error::with_problems(Code::EndlessConsent, [as_field(only)])
+        }
+        all => Error::invalid_fields(all.iter().map(as_field)),
     }
 }

@@ -205,7 +205,8 @@ impl Ledger {
                             "payload.controller: dataset {d}'s controller is {controller}, fixed \
                              by its first version"
                         ),
-                    ));
+                    )
+                    .about("payload.controller"));
                 }
                 Ok(Target {
                     dataset_id: d,
@@ -231,7 +232,8 @@ impl Ledger {
                                 "payload.controller: {c} is not a registered participant with \
                                  the controller role"
                             ),
-                        ))
+                        )
+                        .about("payload.controller"))
                     }
                 };
                 Ok(Target {
@@ -295,8 +297,8 @@ impl Ledger {
         let view = self.view();
         let signed = self.verify_statement(&view, body, DEPOSIT_TYPE, Role::Depositor)?;
         let payload: DepositPayload = parse_payload(&signed.payload)?;
-        let deposit = Deposit::try_from(&payload)
-            .map_err(|e| Error::invalid_field(format!("payload.{e}")))?;
+        let deposit =
+            Deposit::try_from(&payload).map_err(|e| Error::invalid_fields(e.under("payload")))?;
         let depositor = signed.signer.id;
         let nonce = self.check_fresh_at(depositor, &deposit.freshness, as_of)?;
         // Duplicates are the same content with the same visibility: depositing private

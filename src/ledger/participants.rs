@@ -76,8 +76,7 @@ impl Ledger {
         &self,
         request: RegistrationRequest,
     ) -> Result<(Registered, Written), Error> {
-        let registration =
-            Registration::try_from(request).map_err(|e| Error::invalid_field(e.to_string()))?;
+        let registration = Registration::try_from(request).map_err(Error::invalid_fields)?;
         let id = Uuid::new_v4();
         let leaf = ParticipantLeaf::new(&registration, id, chrono::Utc::now());
         let token = new_token();

@@ -6,9 +6,10 @@ use uuid::Uuid;
 
 use super::{keys, Ledger, View};
 use crate::error::{Code, Error};
-use crate::json::{self, JsonErrorKind};
+use crate::json;
 use crate::log::IndexKey;
 use crate::participant::{ParticipantLeaf, Role};
+use crate::shape::{self, Document};
 use crate::statement::dsse::{DsseError, Envelope};
 use crate::statement::Freshness;
 
@@ -104,15 +105,15 @@ impl Ledger {
         freshness: &Freshness,
         as_of: chrono::DateTime<chrono::Utc>,
     ) -> Result<Nonce, Error> {
-        freshness
-            .check(as_of)
-            .map_err(|e| Error::new(Code::StaleStatement, e.to_string()))?;
+        freshness.check(as_of).map_err(|e| {
+            Error::new(Code::StaleStatement, e.to_string()).about("payload.issued_at")
+        })?;
         let key = keys::nonce(signer, &freshness.nonce);
         if self.taken(&key)?.is_some() {
-            return Err(Error::new(
-                Code::Replayed,
-                "this participant already used this nonce",
-            ));
+            return Err(
+                Error::new(Code::Replayed, "this participant already used this nonce")
+                    .about("payload.nonce"),
+            );
         }
         let expires = (freshness.issued_at + crate::statement::MAX_SKEW).timestamp();
         Ok(Nonce {
@@ -170,20 +171,11 @@ pub(super) struct Nonce {
 
 /// Parses a statement payload into `T` with the strict reader every later reader of the
 /// statement uses ([`crate::json`]): 422 `invalid_payload` when it is not JSON or not a JSON
-/// object, 422 `invalid_field` naming the path (`payload.<path>: <reason>`) for a key
-/// repeated at any depth, a number beyond 2^53−1, nesting too deep, or a field that does not
-/// fit `T`.
-pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Error> {
-    let not_an_object = || Error::new(Code::InvalidPayload, "the payload must be a JSON object");
-    json::from_slice(payload).map_err(|e| match e.kind {
-        JsonErrorKind::Syntax => Error::new(
-            Code::InvalidPayload,
-            format!("the payload is not JSON: {e}"),
-        ),
-        // Rare, so read again: structs also read from arrays, whose errors have a path.
-        JsonErrorKind::Shape if json::value(payload).is_ok_and(|v| !v.is_object()) => {
-            not_an_object()
-        }
-        _ => Error::invalid_field(e.at("payload")),
-    })
+/// object, 422 `invalid_field` for a key repeated at any depth, a number beyond 2^53−1,
+/// nesting too deep, or fields that do not fit `T`, listing every such field at once
+/// ([`crate::shape`]), each as `payload.<path>`.
+pub fn parse_payload<T: serde::de::DeserializeOwned + schemars::JsonSchema + 'static>(
+    payload: &[u8],
+) -> Result<T, Error> {
+    json::from_slice(payload).map_err(|e| shape::refusal::<T>(payload, e, Document::Payload))
 }

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::field::{self, invalid, InvalidField};
+use crate::field::{self, invalid, Problems};
 
 /// The longest participant name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -68,27 +68,33 @@ pub struct Registration {
 }
 
 impl TryFrom<RegistrationRequest> for Registration {
-    type Error = InvalidField;
+    type Error = Problems;
 
-    fn try_from(r: RegistrationRequest) -> Result<Self, InvalidField> {
-        let name = field::text("name", &r.name, MAX_NAME_CHARS)?;
+    /// Every problem of the request is reported.
+    fn try_from(r: RegistrationRequest) -> Result<Self, Problems> {
+        let mut problems = Problems::new();
+        let name = problems.check(field::text("name", &r.name, MAX_NAME_CHARS));
         if r.roles.is_empty() {
-            return Err(invalid("roles", "must name at least one role"));
+            problems.push(invalid("roles", "must name at least one role"));
         }
         let mut roles = r.roles;
         roles.sort();
         let count = roles.len();
         roles.dedup();
         if roles.len() != count {
-            return Err(invalid("roles", "must not repeat a role"));
+            problems.push(invalid("roles", "must not repeat a role"));
         }
-        let public_key =
-            parse_public_key(&r.public_key).map_err(|e| invalid("public_key", e.to_string()))?;
-        Ok(Self {
-            name,
-            roles,
-            public_key,
-        })
+        let public_key = problems.check(
+            parse_public_key(&r.public_key).map_err(|e| invalid("public_key", e.to_string())),
+        );
+        match (name, public_key) {
+            (Some(name), Some(public_key)) if problems.is_empty() => Ok(Self {
+                name,
+                roles,
+                public_key,
+            }),
+            _ => Err(problems),
+        }
     }
 }
 
@@ -247,7 +253,14 @@ mod tests {
             ),
         ];
         for (req, field) in cases {
-            assert_eq!(Registration::try_from(req).unwrap_err().field, field);
+            assert_eq!(
+                Registration::try_from(req)
+                    .unwrap_err()
+                    .first()
+                    .unwrap()
+                    .field,
+                field
+            );
         }
     }
 

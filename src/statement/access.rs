@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Freshness;
-use crate::field::{self, invalid, InvalidField};
+use crate::field::{self, invalid, Problems};
 
 /// The payload type of access statements.
 pub const ACCESS_TYPE: &str = "application/vnd.datapole.access.v1+json";
@@ -108,9 +108,11 @@ pub struct Access {
 }
 
 impl TryFrom<&AccessPayload> for Access {
-    type Error = InvalidField;
+    type Error = Problems;
 
-    fn try_from(p: &AccessPayload) -> Result<Self, InvalidField> {
+    /// Every problem of the payload is reported.
+    fn try_from(p: &AccessPayload) -> Result<Self, Problems> {
+        let mut problems = Problems::new();
         let code = &p.purpose.code;
         if code.is_empty()
             || code.len() > 128
@@ -118,12 +120,12 @@ impl TryFrom<&AccessPayload> for Access {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         {
-            return Err(invalid(
+            problems.push(invalid(
                 "purpose.code",
                 "must be 1 to 128 characters of A-Z a-z 0-9 - _ . :",
             ));
         }
-        let consent_ids = match (p.legal_basis, &p.consent_ids, &p.authorization_ref) {
+        let consent_ids = (|| match (p.legal_basis, &p.consent_ids, &p.authorization_ref) {
             (LegalBasis::Consent, Some(ids), None) => {
                 if ids.is_empty() || ids.len() > MAX_CONSENTS {
                     return Err(invalid(
@@ -137,41 +139,50 @@ impl TryFrom<&AccessPayload> for Access {
                 if sorted.len() != ids.len() {
                     return Err(invalid("consent_ids", "must not repeat a consent"));
                 }
-                ids.clone()
+                Ok(ids.clone())
             }
-            (LegalBasis::Consent, None, _) => {
-                return Err(invalid(
-                    "consent_ids",
-                    "an access on the consent basis must list its consents",
-                ))
-            }
-            (LegalBasis::Consent, Some(_), Some(_)) => {
-                return Err(invalid(
-                    "authorization_ref",
-                    "applies to the permit, public_interest and contract bases, not consent",
-                ))
-            }
-            (_, Some(_), _) => {
-                return Err(invalid(
-                    "consent_ids",
-                    "apply only to the consent legal basis",
-                ))
-            }
-            (_, None, None) => {
-                return Err(invalid(
-                    "authorization_ref",
-                    "this legal basis needs the permit number or contract id",
-                ))
-            }
+            (LegalBasis::Consent, None, _) => Err(invalid(
+                "consent_ids",
+                "an access on the consent basis must list its consents",
+            )),
+            (LegalBasis::Consent, Some(_), Some(_)) => Err(invalid(
+                "authorization_ref",
+                "applies to the permit, public_interest and contract bases, not consent",
+            )),
+            (_, Some(_), _) => Err(invalid(
+                "consent_ids",
+                "apply only to the consent legal basis",
+            )),
+            (_, None, None) => Err(invalid(
+                "authorization_ref",
+                "this legal basis needs the permit number or contract id",
+            )),
             (_, None, Some(r)) => {
                 field::text("authorization_ref", r, 200)?;
-                Vec::new()
+                Ok(Vec::new())
+            }
+        })();
+        let consent_ids = problems.check(consent_ids);
+        if let Some(e) = &p.emergency {
+            problems.check(field::text(
+                "emergency.justification",
+                &e.justification,
+                2000,
+            ));
+        }
+        let freshness = match Freshness::parse(&p.issued_at, &p.nonce) {
+            Ok(f) => Some(f),
+            Err(more) => {
+                for m in more {
+                    problems.push(m);
+                }
+                None
             }
         };
-        if let Some(e) = &p.emergency {
-            field::text("emergency.justification", &e.justification, 2000)?;
-        }
-        let freshness = Freshness::parse(&p.issued_at, &p.nonce)?;
+        let (Some(consent_ids), Some(freshness)) = (consent_ids, freshness) else {
+            return Err(problems);
+        };
+        problems.finish()?;
         Ok(Self {
             payload: p.clone(),
             consent_ids,
@@ -244,6 +255,8 @@ mod tests {
             assert_eq!(
                 Access::try_from(&payload(change.clone()))
                     .unwrap_err()
+                    .first()
+                    .unwrap()
                     .field,
                 field,
                 "{change}"

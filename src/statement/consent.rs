@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Freshness;
-use crate::field::{self, invalid, InvalidField, IsoDuration};
+use crate::field::{self, invalid, InvalidField, IsoDuration, Problems};
 
 /// The payload type of consent statements.
 pub const CONSENT_TYPE: &str = "application/vnd.datapole.consent.v1+json";
@@ -232,7 +232,7 @@ pub fn direct_identifier(value: &str) -> Option<&'static str> {
     None
 }
 
-fn token(field: &'static str, value: &str, max: usize) -> Result<(), InvalidField> {
+fn token(field: &str, value: &str, max: usize) -> Result<(), InvalidField> {
     let ok = !value.is_empty()
         && value.len() <= max
         && value
@@ -248,7 +248,7 @@ fn token(field: &'static str, value: &str, max: usize) -> Result<(), InvalidFiel
     }
 }
 
-fn url(field: &'static str, value: &str) -> Result<(), InvalidField> {
+fn url(field: &str, value: &str) -> Result<(), InvalidField> {
     let ok = value.len() <= 2000
         && (value.starts_with("https://") || value.starts_with("http://"))
         && value.bytes().all(|b| b.is_ascii_graphic());
@@ -259,7 +259,7 @@ fn url(field: &'static str, value: &str) -> Result<(), InvalidField> {
     }
 }
 
-fn unique_ids(field: &'static str, ids: &[Uuid]) -> Result<(), InvalidField> {
+fn unique_ids(field: &str, ids: &[Uuid]) -> Result<(), InvalidField> {
     if ids.len() > MAX_LIST {
         return Err(invalid(field, format!("lists more than {MAX_LIST}")));
     }
@@ -274,26 +274,28 @@ fn unique_ids(field: &'static str, ids: &[Uuid]) -> Result<(), InvalidField> {
 
 impl Consent {
     /// Checks a payload against the server clock `now` (for `validity.until`, which must be
-    /// in the future).
-    pub fn check(p: &ConsentPayload, now: DateTime<Utc>) -> Result<Self, ConsentError> {
+    /// in the future). Every problem is reported, in the order of the fields.
+    pub fn check(p: &ConsentPayload, now: DateTime<Utc>) -> Result<Self, Vec<ConsentError>> {
+        let mut all: Vec<ConsentError> = Vec::new();
+        let mut fields = Problems::new();
         let s = &p.subject_ref;
         if let Some(what) = direct_identifier(s) {
-            return Err(ConsentError::NotPseudonymous(what));
+            all.push(ConsentError::NotPseudonymous(what));
+        } else {
+            let ok = (16..=256).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~:+/=".contains(&b));
+            if !ok {
+                fields.push(invalid(
+                    "subject_ref",
+                    "must be 16 to 256 characters of A-Z a-z 0-9 - _ . ~ : + / = (a pseudonym such as a keyed HMAC)",
+                ));
+            }
         }
-        let ok = (16..=256).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.~:+/=".contains(&b));
-        if !ok {
-            return Err(invalid(
-                "subject_ref",
-                "must be 16 to 256 characters of A-Z a-z 0-9 - _ . ~ : + / = (a pseudonym such as a keyed HMAC)",
-            )
-            .into());
-        }
-        token("indication_method", &p.indication_method, 64)?;
-        url("notice.url", &p.notice.url)?;
-        field::sha256_hex("notice.sha256", &p.notice.sha256)?;
-        field::text("notice.version", &p.notice.version, 64)?;
+        fields.check(token("indication_method", &p.indication_method, 64));
+        fields.check(url("notice.url", &p.notice.url));
+        fields.check(field::sha256_hex("notice.sha256", &p.notice.sha256));
+        fields.check(field::text("notice.version", &p.notice.version, 64));
         let lang = &p.notice.language;
         let lang_ok = (2..=35).contains(&lang.len())
             && lang.split('-').all(|part| {
@@ -303,117 +305,148 @@ impl Consent {
                 (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic())
             });
         if !lang_ok {
-            return Err(invalid(
+            fields.push(invalid(
                 "notice.language",
                 "must be a BCP 47 language tag such as fr or fr-FR",
-            )
-            .into());
+            ));
         }
         if p.purposes.is_empty() {
-            return Err(invalid("purposes", "must list at least one purpose").into());
+            fields.push(invalid("purposes", "must list at least one purpose"));
         }
         if p.purposes.len() > MAX_LIST {
-            return Err(invalid("purposes", format!("lists more than {MAX_LIST}")).into());
+            fields.push(invalid("purposes", format!("lists more than {MAX_LIST}")));
         }
         let mut codes: Vec<&str> = Vec::new();
-        for purpose in &p.purposes {
-            token("purposes[].code", &purpose.code, 128)?;
-            field::long_text("purposes[].text", &purpose.text, 2000).and_then(|t| {
+        for (i, purpose) in p.purposes.iter().enumerate().take(MAX_LIST) {
+            fields.check(token(&format!("purposes[{i}].code"), &purpose.code, 128));
+            let text = format!("purposes[{i}].text");
+            fields.check(field::long_text(&text, &purpose.text, 2000).and_then(|t| {
                 if t.is_empty() {
-                    Err(invalid("purposes[].text", "must not be empty"))
+                    Err(invalid(&text, "must not be empty"))
                 } else {
                     Ok(t)
                 }
-            })?;
+            }));
             if codes.contains(&purpose.code.as_str()) {
-                return Err(invalid("purposes", "must not repeat a purpose code").into());
+                fields.push(invalid(
+                    format!("purposes[{i}].code"),
+                    "must not repeat a purpose code",
+                ));
             }
             codes.push(&purpose.code);
         }
-        token("legal_basis", &p.legal_basis, 64)?;
+        fields.check(token("legal_basis", &p.legal_basis, 64));
         if p.special_category
             && p.decision == ConsentDecision::Given
             && !p.legal_basis.starts_with("gdpr-9-")
         {
-            return Err(invalid(
+            fields.push(invalid(
                 "legal_basis",
                 "special-category data needs a GDPR article 9 basis (e.g. gdpr-9-2-a)",
-            )
-            .into());
+            ));
         }
         if p.data_categories.is_empty() {
-            return Err(invalid("data_categories", "must list at least one category").into());
+            fields.push(invalid(
+                "data_categories",
+                "must list at least one category",
+            ));
         }
         if p.data_categories.len() > MAX_LIST {
-            return Err(invalid("data_categories", format!("lists more than {MAX_LIST}")).into());
+            fields.push(invalid(
+                "data_categories",
+                format!("lists more than {MAX_LIST}"),
+            ));
         }
-        for c in &p.data_categories {
-            field::text("data_categories[]", c, 200)?;
+        for (i, c) in p.data_categories.iter().enumerate().take(MAX_LIST) {
+            fields.check(field::text(&format!("data_categories[{i}]"), c, 200));
         }
-        unique_ids("datasets", &p.datasets)?;
-        unique_ids("recipients", &p.recipients)?;
-        field::text("jurisdiction", &p.jurisdiction, 64)?;
-        field::text("storage_location", &p.storage_location, 500)?;
+        fields.check(unique_ids("datasets", &p.datasets));
+        fields.check(unique_ids("recipients", &p.recipients));
+        fields.check(field::text("jurisdiction", &p.jurisdiction, 64));
+        fields.check(field::text("storage_location", &p.storage_location, 500));
         if IsoDuration::parse(&p.retention_period).is_none() {
-            return Err(invalid(
+            fields.push(invalid(
                 "retention_period",
                 "must be an ISO 8601 duration such as P5Y",
-            )
-            .into());
+            ));
         }
-        field::text("withdrawal_method", &p.withdrawal_method, 2000)?;
-        let freshness = Freshness::parse(&p.issued_at, &p.nonce)?;
+        fields.check(field::text("withdrawal_method", &p.withdrawal_method, 2000));
+        let freshness = match Freshness::parse(&p.issued_at, &p.nonce) {
+            Ok(f) => Some(f),
+            Err(problems) => {
+                for problem in problems {
+                    fields.push(problem);
+                }
+                None
+            }
+        };
         let horizon = now + Duration::days(365 * MAX_VALIDITY_YEARS + 25);
         let validity = match (&p.validity.until, &p.validity.duration) {
             (None, None) => {
-                return Err(ConsentError::Endless(
+                all.push(ConsentError::Endless(
                     "a consent must end: give until (RFC 3339) or duration (ISO 8601)".into(),
-                ))
+                ));
+                None
             }
             (Some(_), Some(_)) => {
-                return Err(invalid("validity", "give until or duration, not both").into())
+                fields.push(invalid("validity", "give until or duration, not both"));
+                None
             }
-            (Some(until), None) => {
-                let t = DateTime::parse_from_rfc3339(until)
-                    .map_err(|e| {
-                        invalid("validity.until", format!("is not an RFC 3339 time ({e})"))
-                    })?
-                    .with_timezone(&Utc);
-                if t <= now {
-                    return Err(invalid("validity.until", "is in the past").into());
+            (Some(until), None) => match DateTime::parse_from_rfc3339(until) {
+                Err(e) => {
+                    fields.push(invalid(
+                        "validity.until",
+                        format!("is not an RFC 3339 time ({e})"),
+                    ));
+                    None
                 }
-                if t > horizon {
-                    return Err(ConsentError::Endless(format!(
-                        "until is more than {MAX_VALIDITY_YEARS} years away"
-                    )));
-                }
-                CheckedValidity::Until(t)
-            }
-            (None, Some(d)) => {
-                let d = IsoDuration::parse(d).ok_or_else(|| {
-                    invalid(
-                        "validity.duration",
-                        "must be an ISO 8601 duration such as P2Y",
-                    )
-                })?;
-                if d.is_zero() {
-                    return Err(invalid("validity.duration", "must not be zero").into());
-                }
-                match d.after(now) {
-                    Some(t) if t <= horizon => CheckedValidity::For(d),
-                    _ => {
-                        return Err(ConsentError::Endless(format!(
-                            "duration is longer than {MAX_VALIDITY_YEARS} years"
-                        )))
+                Ok(t) => {
+                    let t = t.with_timezone(&Utc);
+                    if t <= now {
+                        fields.push(invalid("validity.until", "is in the past"));
+                        None
+                    } else if t > horizon {
+                        all.push(ConsentError::Endless(format!(
+                            "until is more than {MAX_VALIDITY_YEARS} years away"
+                        )));
+                        None
+                    } else {
+                        Some(CheckedValidity::Until(t))
                     }
                 }
-            }
+            },
+            (None, Some(d)) => match IsoDuration::parse(d) {
+                None => {
+                    fields.push(invalid(
+                        "validity.duration",
+                        "must be an ISO 8601 duration such as P2Y",
+                    ));
+                    None
+                }
+                Some(d) if d.is_zero() => {
+                    fields.push(invalid("validity.duration", "must not be zero"));
+                    None
+                }
+                Some(d) => match d.after(now) {
+                    Some(t) if t <= horizon => Some(CheckedValidity::For(d)),
+                    _ => {
+                        all.push(ConsentError::Endless(format!(
+                            "duration is longer than {MAX_VALIDITY_YEARS} years"
+                        )));
+                        None
+                    }
+                },
+            },
         };
-        Ok(Self {
-            payload: p.clone(),
-            validity,
-            freshness,
-        })
+        all.extend(fields.into_iter().map(ConsentError::Invalid));
+        match (validity, freshness) {
+            (Some(validity), Some(freshness)) if all.is_empty() => Ok(Self {
+                payload: p.clone(),
+                validity,
+                freshness,
+            }),
+            _ => Err(all),
+        }
     }
 }
 
@@ -439,12 +472,22 @@ impl ConsentActionPayload {
         crate::json::from_slice(bytes)
     }
 
-    /// Checks the fields.
-    pub fn check(&self) -> Result<Freshness, InvalidField> {
+    /// Checks the fields, reporting every problem.
+    pub fn check(&self) -> Result<Freshness, Problems> {
+        let mut problems = Problems::new();
         if let Some(r) = &self.reason {
-            field::long_text("reason", r, 2000)?;
+            problems.check(field::long_text("reason", r, 2000));
         }
-        Freshness::parse(&self.issued_at, &self.nonce)
+        match Freshness::parse(&self.issued_at, &self.nonce) {
+            Ok(f) if problems.is_empty() => Ok(f),
+            Ok(_) => Err(problems),
+            Err(more) => {
+                for p in more {
+                    problems.push(p);
+                }
+                Err(problems)
+            }
+        }
     }
 }
 
@@ -507,8 +550,8 @@ pub(crate) mod tests {
             p.subject_ref = id.into();
             assert!(
                 matches!(
-                    Consent::check(&p, now()),
-                    Err(ConsentError::NotPseudonymous(_))
+                    Consent::check(&p, now()).as_ref().map_err(Vec::as_slice),
+                    Err([ConsentError::NotPseudonymous(_)])
                 ),
                 "{id}"
             );
@@ -522,6 +565,38 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_problem_of_a_consent_is_reported_at_once() {
+        let mut p = payload();
+        p.subject_ref = "jean.dupont@example.fr".into();
+        p.notice.language = "french".into();
+        p.purposes[0].code = "a b".into();
+        p.nonce = "short".into();
+        p.validity = Validity {
+            until: None,
+            duration: None,
+        };
+        let all = Consent::check(&p, now()).unwrap_err();
+        let fields: Vec<String> = all
+            .iter()
+            .map(|e| match e {
+                ConsentError::Invalid(f) => f.field.clone(),
+                ConsentError::NotPseudonymous(_) => "subject_ref".into(),
+                ConsentError::Endless(_) => "validity".into(),
+            })
+            .collect();
+        for expected in [
+            "subject_ref",
+            "notice.language",
+            "purposes[0].code",
+            "nonce",
+            "validity",
+        ] {
+            assert!(fields.iter().any(|f| f == expected), "{expected}: {all:?}");
+        }
+        assert_eq!(all.len(), 5, "{all:?}");
+    }
+
+    #[test]
     fn endless_and_malformed_consents_are_refused() {
         let mut p = payload();
         p.validity = Validity {
@@ -529,25 +604,26 @@ pub(crate) mod tests {
             duration: None,
         };
         assert!(matches!(
-            Consent::check(&p, now()),
-            Err(ConsentError::Endless(_))
+            Consent::check(&p, now()).as_ref().map_err(Vec::as_slice),
+            Err([ConsentError::Endless(_)])
         ));
         p.validity.duration = Some("P101Y".into());
         assert!(matches!(
-            Consent::check(&p, now()),
-            Err(ConsentError::Endless(_))
+            Consent::check(&p, now()).as_ref().map_err(Vec::as_slice),
+            Err([ConsentError::Endless(_)])
         ));
         p.validity.duration = None;
         p.validity.until = Some("2200-01-01T00:00:00Z".into());
         assert!(matches!(
-            Consent::check(&p, now()),
-            Err(ConsentError::Endless(_))
+            Consent::check(&p, now()).as_ref().map_err(Vec::as_slice),
+            Err([ConsentError::Endless(_)])
         ));
 
-        let field_of = |p: &ConsentPayload| match Consent::check(p, now()) {
-            Err(ConsentError::Invalid(e)) => e.field,
-            other => panic!("{other:?}"),
-        };
+        let field_of =
+            |p: &ConsentPayload| match Consent::check(p, now()).as_ref().map_err(Vec::as_slice) {
+                Err([ConsentError::Invalid(e)]) => e.field.clone(),
+                other => panic!("{other:?}"),
+            };
         type Change = Box<dyn Fn(&mut ConsentPayload)>;
         let cases: Vec<(&str, Change)> = vec![
             ("subject_ref", Box::new(|p| p.subject_ref = "short".into())),
@@ -570,14 +646,14 @@ pub(crate) mod tests {
             ),
             ("purposes", Box::new(|p| p.purposes.clear())),
             (
-                "purposes",
+                "purposes[1].code",
                 Box::new(|p| {
                     let first = p.purposes[0].clone();
                     p.purposes.push(first)
                 }),
             ),
             (
-                "purposes[].code",
+                "purposes[0].code",
                 Box::new(|p| p.purposes[0].code = "a b".into()),
             ),
             (

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::dsse::Envelope;
 use super::Freshness;
-use crate::field::{self, invalid, InvalidField};
+use crate::field::{self, invalid, InvalidField, Problems};
 
 /// The payload type of deposit statements.
 pub const DEPOSIT_TYPE: &str = "application/vnd.datapole.deposit.v1+json";
@@ -131,22 +131,36 @@ fn retention(value: &str) -> Result<(), InvalidField> {
 }
 
 impl TryFrom<&DepositPayload> for Deposit {
-    type Error = InvalidField;
+    type Error = Problems;
 
-    fn try_from(p: &DepositPayload) -> Result<Self, InvalidField> {
-        let sha256 = field::sha256_hex("sha256", &p.sha256)?;
-        media_type(&p.media_type)?;
-        field::text("title", &p.title, 500)?;
+    /// Every problem of the payload is reported.
+    fn try_from(p: &DepositPayload) -> Result<Self, Problems> {
+        let mut problems = Problems::new();
+        let sha256 = problems.check(field::sha256_hex("sha256", &p.sha256));
+        problems.check(media_type(&p.media_type));
+        problems.check(field::text("title", &p.title, 500));
         if let Some(d) = &p.description {
-            field::long_text("description", d, 10_000)?;
+            problems.check(field::long_text("description", d, 10_000));
         }
         if let Some(l) = &p.license {
-            field::text("license", l, 200)?;
+            problems.check(field::text("license", l, 200));
         }
         if let Some(r) = &p.retention {
-            retention(r)?;
+            problems.check(retention(r));
         }
-        let freshness = Freshness::parse(&p.issued_at, &p.nonce)?;
+        let freshness = match Freshness::parse(&p.issued_at, &p.nonce) {
+            Ok(f) => Some(f),
+            Err(more) => {
+                for m in more {
+                    problems.push(m);
+                }
+                None
+            }
+        };
+        let (Some(sha256), Some(freshness)) = (sha256, freshness) else {
+            return Err(problems);
+        };
+        problems.finish()?;
         Ok(Self {
             sha256,
             size: p.size,

@@ -20,7 +20,7 @@ pub fn commitment(salt: &[u8], document: &[u8]) -> [u8; 32] {
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::field::{invalid, InvalidField};
+use crate::field::{invalid, Problems};
 
 /// How far `issued_at` may be from the server clock.
 pub const MAX_SKEW: Duration = Duration::minutes(5);
@@ -47,24 +47,30 @@ pub struct Stale {
 impl Freshness {
     /// Parses `issued_at` (RFC 3339) and checks the nonce's shape (16 to 128 characters of
     /// `A-Z a-z 0-9 - _ + / =`).
-    pub fn parse(issued_at: &str, nonce: &str) -> Result<Self, InvalidField> {
-        let issued_at = DateTime::parse_from_rfc3339(issued_at)
-            .map_err(|e| invalid("issued_at", format!("is not an RFC 3339 time ({e})")))?
-            .with_timezone(&Utc);
+    /// Both are checked: a statement wrong in both hears of both.
+    pub fn parse(issued_at: &str, nonce: &str) -> Result<Self, Problems> {
+        let mut problems = Problems::new();
+        let issued_at = problems.check(
+            DateTime::parse_from_rfc3339(issued_at)
+                .map_err(|e| invalid("issued_at", format!("is not an RFC 3339 time ({e})"))),
+        );
         let ok = (16..=128).contains(&nonce.len())
             && nonce
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_+/=".contains(&b));
         if !ok {
-            return Err(invalid(
+            problems.push(invalid(
                 "nonce",
                 "must be 16 to 128 characters of A-Z a-z 0-9 - _ + / =",
             ));
         }
-        Ok(Self {
-            issued_at,
-            nonce: nonce.to_owned(),
-        })
+        match issued_at {
+            Some(t) if problems.is_empty() => Ok(Self {
+                issued_at: t.with_timezone(&Utc),
+                nonce: nonce.to_owned(),
+            }),
+            _ => Err(problems),
+        }
     }
 
     /// Checks the issue time against the server clock.
@@ -105,18 +111,24 @@ mod tests {
         assert_eq!(
             Freshness::parse("yesterday", "abcdefghijklmnop")
                 .unwrap_err()
+                .first()
+                .unwrap()
                 .field,
             "issued_at"
         );
         assert_eq!(
             Freshness::parse("2026-11-28T10:00:00Z", "short")
                 .unwrap_err()
+                .first()
+                .unwrap()
                 .field,
             "nonce"
         );
         assert_eq!(
             Freshness::parse("2026-11-28T10:00:00Z", &"é".repeat(20))
                 .unwrap_err()
+                .first()
+                .unwrap()
                 .field,
             "nonce"
         );

@@ -63,6 +63,31 @@ impl Answer {
                 .is_some_and(|m| !m.is_empty()),
             "{what}: no message in {v}"
         );
+        // Every error body lists the request's broken fields, empty when none is at fault.
+        let errors = v["error"]["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: no errors array in {v}"));
+        for e in errors {
+            assert!(
+                e["field"].is_string() && e["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{what}: {e}"
+            );
+        }
+    }
+
+    /// The `errors` of a JSON error body: each broken field's path and message.
+    pub fn field_errors(&self) -> Vec<(String, String)> {
+        self.json()["error"]["errors"]
+            .as_array()
+            .expect("errors array")
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap().to_owned(),
+                    e["message"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
     }
 }
 
