@@ -312,9 +312,10 @@ impl Ledger {
         leaf: CustodyLeaf,
         request: AppendRequest,
     ) -> Result<(CustodyReceipt, Written), AppendError> {
+        // The receipt is over the very bytes appended.
+        let bytes = request.entry.clone();
         let settled = self.append(request).await?;
         let index = settled.written.index;
-        let bytes = leaf.to_bytes().unwrap_or_default();
         let receipt = self
             .written_receipt(index, &Entry::Custody(leaf), &bytes, None, &settled.against)
             .map_err(|e| AppendError::Storage(e.message().to_owned()))?;
