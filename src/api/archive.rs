@@ -19,6 +19,7 @@ use super::{
 use crate::error::{Code, Error};
 use crate::http::timeouts::UPLOAD_BODY;
 use crate::ledger::archive::{ByteRange, Disposer};
+use crate::ledger::fixity::Pace;
 use crate::ledger::MAX_PAGE;
 
 /// How many bytes a `PATCH` gathers before handing them to the file (and how many a download
@@ -326,12 +327,7 @@ pub async fn dispose(
             .dispose(Disposer::Depositor(&participant), dataset, version)
             .await?
     };
-    let status = if written.witnessed == Some(false) {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
-    };
-    Ok(HttpResponse::build(status).json(done))
+    Ok(HttpResponse::build(super::settled_status(&written, StatusCode::OK)).json(done))
 }
 
 /// The body of a legal hold request.
@@ -401,7 +397,8 @@ pub async fn fixity_run(
     state.require_admin(&req)?;
     let q = Params::new(query.into_inner(), &["budget"])?;
     let budget = q.u64("budget")?;
-    let run = state.ledger.fixity_run(budget.or(Some(u64::MAX))).await?;
+    let pace = budget.map_or(Pace::Unthrottled, Pace::PerSecond);
+    let run = state.ledger.fixity_run(pace).await?;
     Ok(HttpResponse::Created().json(run))
 }
 

@@ -73,10 +73,20 @@ impl AppState {
 /// The status of a successful write: 201, or 202 when the log has witnesses and their
 /// quorum did not cosign the entry in time.
 pub fn write_status(written: &Written) -> actix_web::http::StatusCode {
+    settled_status(written, actix_web::http::StatusCode::CREATED)
+}
+
+/// The status of a successful write that answers `done` (201 for what it creates, 200 for a
+/// disposal), or 202 when the log has witnesses and their quorum did not cosign the entry in
+/// time.
+pub fn settled_status(
+    written: &Written,
+    done: actix_web::http::StatusCode,
+) -> actix_web::http::StatusCode {
     if written.witnessed == Some(false) {
         actix_web::http::StatusCode::ACCEPTED
     } else {
-        actix_web::http::StatusCode::CREATED
+        done
     }
 }
 

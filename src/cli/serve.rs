@@ -574,7 +574,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    if let Err(e) = scrubbing.ledger.fixity_run(None).await {
+                    if let Err(e) = scrubbing
+                        .ledger
+                        .fixity_run(crate::ledger::fixity::Pace::Configured)
+                        .await
+                    {
                         tracing::error!(error = %e, "a fixity run failed");
                     }
                 }

@@ -91,24 +91,37 @@ pub struct LatestRun {
     pub checks: Vec<FixityProof>,
 }
 
-fn runs_records(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
-    // The run's records, one compact JSON object per line.
-    Some(
-        bytes
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect(),
-    )
+/// A run's records, one compact JSON object per line of its sidecar.
+fn runs_records(bytes: &[u8]) -> Vec<Vec<u8>> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// How fast a fixity run may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Within the archive's configured budget (`--fixity-budget-mb`): the scheduled runs.
+    Configured,
+    /// As fast as the disks go: an operator's run with no budget.
+    Unthrottled,
+    /// At most this many bytes per second.
+    PerSecond(u64),
 }
 
 impl Ledger {
-    /// One fixity run over every live object, within the archive's budget (or `budget`).
-    pub async fn fixity_run(&self, budget: Option<u64>) -> Result<FixityRun, Error> {
+    /// One fixity run over every live object, at `pace`.
+    pub async fn fixity_run(&self, pace: Pace) -> Result<FixityRun, Error> {
         let archive = self.archive()?.clone();
         let serial = archive.clone();
         let _serial = serial.serial().lock().await;
-        let budget = Arc::new(Budget::new(budget.or(archive.limits().fixity_budget)));
+        let budget = Arc::new(match pace {
+            Pace::Configured => Budget::new(archive.limits().fixity_budget),
+            Pace::Unthrottled => Budget::unlimited(),
+            Pace::PerSecond(rate) => Budget::new(Some(rate)),
+        });
         let run_id = Uuid::new_v4();
         let started = Utc::now();
         let mut records: Vec<CheckRecord> = Vec::new();
@@ -320,7 +333,7 @@ impl Ledger {
             .store()
             .sidecar(index)?
             .ok_or_else(|| Error::corrupt(format!("fixity run {index} has lost its records")))?;
-        Ok(runs_records(&bytes))
+        Ok(Some(runs_records(&bytes)))
     }
 
     /// `GET /v1/datasets/{id}/custody`: one page of a dataset's custody chain, with the
