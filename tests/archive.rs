@@ -429,6 +429,7 @@ fn limits_and_quotas_are_refused_before_a_byte_is_sent() {
         chu,
     };
     let big = vec![7u8; (1 << 20) + 1];
+    let before = a.server.size();
     post(
         &a.server,
         "/v1/uploads",
@@ -436,11 +437,13 @@ fn limits_and_quotas_are_refused_before_a_byte_is_sent() {
         Some(&a.chu.token),
     )
     .assert_error(413, "object_too_large", "over the largest object");
+    assert_eq!(a.server.size(), before, "a refused upload logs nothing");
     let one = vec![1u8; 1 << 20];
     upload(&a, &a.chu, &payload(&one, "public"), &one, 1 << 20);
     let open_one = vec![2u8; 1 << 20];
     open(&a, &a.chu, &payload(&open_one, "public"));
     let third = vec![3u8; 10];
+    let before = a.server.size();
     post(
         &a.server,
         "/v1/uploads",
@@ -456,6 +459,7 @@ fn limits_and_quotas_are_refused_before_a_byte_is_sent() {
         Some(&a.chu.token),
     )
     .assert_error(409, "already_archived", "the same content twice");
+    assert_eq!(a.server.size(), before, "refused uploads log nothing");
 }
 
 /// Flips one byte in the middle of a file, keeping its size and modification time.
