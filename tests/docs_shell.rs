@@ -24,7 +24,10 @@
 //!   blocks, 8080 to the test's server and every other port to a free one. A file that starts
 //!   its own servers must give each a `--listen 127.0.0.1:<port>`, so that none of them takes a
 //!   fixed port on the machine running the tests.
-//! - `datapole` on the blocks' `PATH` is the binary under test.
+//! - `datapole` on the blocks' `PATH` is the binary under test, and the temporary directory
+//!   holds a copy of `examples/payloads/`, as the repository's root does.
+//! - The README's blocks use the binary alone: no `curl`, `jq` or `openssl` in them (the test
+//!   fails if one appears), and they run wherever `bash` does.
 //! - In every block, `curl` fails on an HTTP error status (`--fail-with-body`) unless the block
 //!   is `sh expect-error`, so a request the server refuses cannot pass unnoticed. A `curl` that
 //!   prints its own status (`-w '%{http_code}'`) or passes `-f` itself is left as it is: what it
@@ -61,9 +64,12 @@ const TOOLS: &[&str] = &["bash", "curl", "openssl", "jq", "sha256sum"];
 /// How long one file's blocks may take in all (a liveness deadline, not a measurement).
 const DEADLINE: Duration = Duration::from_secs(180);
 
+/// The commands the README's blocks must not use: its journey is the binary's alone.
+const NOT_IN_README: &[&str] = &["curl", "jq", "openssl"];
+
 #[test]
 fn readme() {
-    let doc = Doc::read("README.md");
+    let mut doc = Doc::read("README.md");
     // The two set-up commands a newcomer copies first stay as they are, and do not run here.
     for command in ["cargo run --release -- serve", "cargo test"] {
         assert!(
@@ -73,6 +79,20 @@ fn readme() {
             "README.md: the quick start must keep `{command}` alone in a `sh no-run` block"
         );
     }
+    for block in doc.blocks.iter().filter(|b| b.runs()) {
+        let words: Vec<&str> = block
+            .text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .collect();
+        for tool in NOT_IN_README {
+            assert!(
+                !words.contains(tool),
+                "README.md:{}: the README's journey uses the datapole binary alone, not `{tool}`",
+                block.fence_line
+            );
+        }
+    }
+    doc.tools = &["bash"];
     run(&doc);
 }
 
@@ -155,6 +175,8 @@ struct Doc {
     blocks: Vec<Block>,
     own_server: bool,
     needs: Vec<String>,
+    /// The tools its blocks may use ([`TOOLS`] unless the test says less).
+    tools: &'static [&'static str],
 }
 
 impl Doc {
@@ -236,6 +258,7 @@ impl Doc {
             blocks,
             own_server,
             needs,
+            tools: TOOLS,
         }
     }
 }
@@ -347,7 +370,8 @@ curl() {
 /// Runs `doc`'s blocks (see the module's doc) and checks their outputs.
 fn run(doc: &Doc) {
     let name = &doc.name;
-    let mut missing: Vec<String> = TOOLS
+    let mut missing: Vec<String> = doc
+        .tools
         .iter()
         .map(|t| t.to_string())
         .chain(doc.needs.iter().cloned())
@@ -370,6 +394,13 @@ fn run(doc: &Doc) {
 
     // A server of its own for the file, unless the file starts its own.
     let work = tempfile::tempdir().expect("tempdir");
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/payloads");
+    let copies = work.path().join("examples/payloads");
+    std::fs::create_dir_all(&copies).expect("examples/payloads");
+    for entry in std::fs::read_dir(&templates).expect("examples/payloads") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), copies.join(entry.file_name())).expect("copy a template");
+    }
     let harness = tempfile::tempdir().expect("tempdir");
     let server =
         (!doc.own_server).then(|| common::Server::start(&work.path().join("datapole-data")));

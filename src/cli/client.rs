@@ -11,12 +11,18 @@
 //! of TOML, read without a TOML library: one `key = "value"` a line, the value a basic string
 //! (escapes `\"` and `\\` only), blank lines and `#` comments; anything else is refused with its
 //! line number. The keys are `server`, `token`, `participant`, `key` (a path to the PEM,
-//! relative to the file's directory) and `vkey` (the log's verifier key, pinned).
+//! relative to the file's directory), `vkey` (the log's verifier key, pinned),
+//! `participant_file` (the file `datapole participant register --out` wrote, relative to the
+//! file's directory) and `admin_token_file` (the operator's admin token, likewise).
 //!
 //! Each setting is taken from, in order: its flag, its environment variable
 //! (`DATAPOLE_SERVER`, `DATAPOLE_TOKEN`, `DATAPOLE_PARTICIPANT`, `DATAPOLE_KEY`,
-//! `DATAPOLE_VKEY`; an empty one counts as unset), the configuration file, the default (only
-//! the server has one, [`DEFAULT_SERVER`]).
+//! `DATAPOLE_VKEY`, `DATAPOLE_PARTICIPANT_FILE`, `DATAPOLE_ADMIN_TOKEN_FILE`; an empty one
+//! counts as unset), the configuration file, the default (the server, [`DEFAULT_SERVER`], and
+//! the admin token file, [`DEFAULT_ADMIN_TOKEN_FILE`]). A participant file gives the
+//! participant id and the token at the level it was given at: `--participant-file` counts as
+//! flags (after `--participant` and `--token` themselves), `DATAPOLE_PARTICIPANT_FILE` as the
+//! environment, `participant_file` as the configuration file.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -37,6 +43,10 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
 /// The configuration file's name, in `$XDG_CONFIG_HOME/datapole/` or `~/.config/datapole/`.
 pub const CONFIG_FILE: &str = "client.toml";
+
+/// The operator's admin token file when none is configured: the one `datapole serve` writes in
+/// its default data directory.
+pub const DEFAULT_ADMIN_TOKEN_FILE: &str = "datapole-data/admin-token";
 
 /// How many attempts in a row that make no progress a transfer makes before it gives up.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -60,11 +70,27 @@ pub struct ClientArgs {
     /// says, not genuine.
     #[arg(long, value_name = "VKEY")]
     pub vkey: Option<String>,
+    /// The file `datapole participant register --out` wrote (the registration's answer): the
+    /// participant id and the token are read from it when --participant and --token are not
+    /// given [env: DATAPOLE_PARTICIPANT_FILE; config: `participant_file`].
+    #[arg(long, value_name = "PATH")]
+    pub participant_file: Option<PathBuf>,
     /// The client configuration file: `key = "value"` lines (a subset of TOML) with the keys
-    /// `server`, `token`, `participant`, `key` and `vkey` [default:
-    /// `$XDG_CONFIG_HOME/datapole/client.toml`, else `~/.config/datapole/client.toml`].
+    /// `server`, `token`, `participant`, `key`, `vkey`, `participant_file` and
+    /// `admin_token_file` [default: `$XDG_CONFIG_HOME/datapole/client.toml`, else
+    /// `~/.config/datapole/client.toml`].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+}
+
+/// The operator's credential: flags of the subcommands only the operator may run.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AdminArgs {
+    /// The file holding the operator's admin token (`datapole serve` writes it in its data
+    /// directory) [env: DATAPOLE_ADMIN_TOKEN_FILE; config: `admin_token_file`; default:
+    /// ./datapole-data/admin-token].
+    #[arg(long, value_name = "PATH")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// Who signs: flags of the subcommands that sign statements.
@@ -95,6 +121,8 @@ pub struct Settings {
     pub vkey: Option<String>,
     /// The configuration file read, if any (to name it in messages).
     pub config: Option<PathBuf>,
+    /// The operator's admin token file.
+    pub admin_token_file: PathBuf,
 }
 
 /// Why the client's settings cannot be read.
@@ -121,6 +149,14 @@ pub enum ConfigError {
     /// A server URL that is not http(s).
     #[error("the server URL {0:?} is not an http:// or https:// URL")]
     Server(String),
+    /// A participant file that cannot be read, or is not a registration's answer.
+    #[error("the participant file {path}: {reason} (it is the file `datapole participant register --out` wrote)")]
+    ParticipantFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// The values a configuration file sets.
@@ -136,10 +172,22 @@ pub struct ConfigFile {
     pub key: Option<String>,
     /// `vkey`.
     pub vkey: Option<String>,
+    /// `participant_file`, as written.
+    pub participant_file: Option<String>,
+    /// `admin_token_file`, as written.
+    pub admin_token_file: Option<String>,
 }
 
 /// The keys a configuration file may set.
-const CONFIG_KEYS: [&str; 5] = ["server", "token", "participant", "key", "vkey"];
+const CONFIG_KEYS: [&str; 7] = [
+    "server",
+    "token",
+    "participant",
+    "key",
+    "vkey",
+    "participant_file",
+    "admin_token_file",
+];
 
 impl ConfigFile {
     /// Reads the `key = "value"` format; the error is the line number (from 1) and why.
@@ -162,6 +210,8 @@ impl ConfigFile {
                 "participant" => &mut file.participant,
                 "key" => &mut file.key,
                 "vkey" => &mut file.vkey,
+                "participant_file" => &mut file.participant_file,
+                "admin_token_file" => &mut file.admin_token_file,
                 _ => {
                     return Err(err(&format!(
                         "unknown key {key:?} (the keys are {})",
@@ -221,6 +271,16 @@ pub fn resolve(
     signer: Option<&SignerArgs>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, ConfigError> {
+    resolve_with_admin(client, signer, None, env)
+}
+
+/// [`resolve`], with the operator's flags too.
+pub fn resolve_with_admin(
+    client: &ClientArgs,
+    signer: Option<&SignerArgs>,
+    client_admin: Option<&AdminArgs>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
     let env = |name: &str| env(name).filter(|v| !v.is_empty());
     let (path, required) = match &client.config {
         Some(p) => (Some(p.clone()), true),
@@ -250,29 +310,80 @@ pub fn resolve(
     if !(server.starts_with("http://") || server.starts_with("https://")) {
         return Err(ConfigError::Server(server));
     }
-    // A relative `key` in the file is relative to the file's directory.
-    let file_key = file
-        .key
-        .map(|k| match read.as_deref().and_then(Path::parent) {
-            Some(dir) => dir.join(k),
-            None => PathBuf::from(k),
-        });
+    // A relative path in the file is relative to the file's directory.
+    let beside_config = |p: String| match read.as_deref().and_then(Path::parent) {
+        Some(dir) => dir.join(p),
+        None => PathBuf::from(p),
+    };
+    let file_key = file.key.map(beside_config);
     let key = signer
         .and_then(|s| s.key.clone())
         .or_else(|| env("DATAPOLE_KEY").map(PathBuf::from))
         .or(file_key);
+    // The participant files of each level, read only when given.
+    let from_flag = ParticipantFile::read_opt(client.participant_file.as_deref())?;
+    let from_env = ParticipantFile::read_opt(
+        env("DATAPOLE_PARTICIPANT_FILE")
+            .map(PathBuf::from)
+            .as_deref(),
+    )?;
+    let from_config =
+        ParticipantFile::read_opt(file.participant_file.map(beside_config).as_deref())?;
+    let levels = [from_flag, from_env, from_config];
+    let token = client
+        .token
+        .clone()
+        .or_else(|| levels[0].as_ref().map(|p| p.api_token.clone()))
+        .or_else(|| env("DATAPOLE_TOKEN"))
+        .or_else(|| levels[1].as_ref().map(|p| p.api_token.clone()))
+        .or(file.token)
+        .or_else(|| levels[2].as_ref().map(|p| p.api_token.clone()));
+    let participant = signer
+        .and_then(|s| s.participant.clone())
+        .or_else(|| levels[0].as_ref().map(|p| p.participant_id.clone()))
+        .or_else(|| env("DATAPOLE_PARTICIPANT"))
+        .or_else(|| levels[1].as_ref().map(|p| p.participant_id.clone()))
+        .or(file.participant)
+        .or_else(|| levels[2].as_ref().map(|p| p.participant_id.clone()));
+    let admin_token_file = client_admin
+        .and_then(|a| a.admin_token_file.clone())
+        .or_else(|| env("DATAPOLE_ADMIN_TOKEN_FILE").map(PathBuf::from))
+        .or_else(|| file.admin_token_file.map(beside_config))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_ADMIN_TOKEN_FILE));
     Ok(Settings {
         server: server.trim_end_matches('/').to_owned(),
-        token: pick(client.token.as_ref(), "DATAPOLE_TOKEN", file.token),
-        participant: pick(
-            signer.and_then(|s| s.participant.as_ref()),
-            "DATAPOLE_PARTICIPANT",
-            file.participant,
-        ),
+        token,
+        participant,
         key,
         vkey: pick(client.vkey.as_ref(), "DATAPOLE_VKEY", file.vkey),
         config: read,
+        admin_token_file,
     })
+}
+
+/// What the client reads of the file `datapole participant register --out` writes (the
+/// registration's answer, `schemas/registered.schema.json`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ParticipantFile {
+    /// The participant id.
+    pub participant_id: String,
+    /// Its API token.
+    pub api_token: String,
+}
+
+impl ParticipantFile {
+    /// Reads the file at `path`, when there is one.
+    pub fn read_opt(path: Option<&Path>) -> Result<Option<Self>, ConfigError> {
+        let Some(path) = path else { return Ok(None) };
+        let err = |reason: String| ConfigError::ParticipantFile {
+            path: path.to_owned(),
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| err(format!("not a registration's answer ({e})")))
+    }
 }
 
 /// [`resolve`] with the process's environment.
@@ -283,6 +394,14 @@ pub fn resolve_from_process(
     resolve(client, signer, &|name| std::env::var(name).ok())
 }
 
+/// [`resolve_with_admin`] with the process's environment.
+pub fn resolve_admin_from_process(
+    client: &ClientArgs,
+    admin: &AdminArgs,
+) -> Result<Settings, ConfigError> {
+    resolve_with_admin(client, None, Some(admin), &|name| std::env::var(name).ok())
+}
+
 impl Settings {
     /// Where a missing setting could come from, for messages.
     pub fn missing(&self, flag: &str, var: &str, key: &str) -> String {
@@ -290,7 +409,31 @@ impl Settings {
             Some(p) => p.display().to_string(),
             None => "the configuration file".to_owned(),
         };
-        format!("no {key}: give --{flag}, set {var}, or set `{key}` in {file}")
+        let or_file = if key == "participant" || key == "token" {
+            ", or give --participant-file (the file `datapole participant register --out` wrote)"
+        } else {
+            ""
+        };
+        format!("no {key}: give --{flag}, set {var}, or set `{key}` in {file}{or_file}")
+    }
+
+    /// The operator's admin token, read from [`Settings::admin_token_file`].
+    pub fn admin_token(&self) -> anyhow::Result<String> {
+        let path = &self.admin_token_file;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "reading the admin token from {}: {e} (give --admin-token-file, set DATAPOLE_ADMIN_TOKEN_FILE, or run from the directory that holds datapole-data/)",
+                path.display()
+            )
+        })?;
+        let token = text.trim();
+        if token.is_empty() {
+            anyhow::bail!(
+                "{} is empty: it should hold the admin token",
+                path.display()
+            );
+        }
+        Ok(token.to_owned())
     }
 
     /// The participant id, as registration spells it (a UUID, lower-case, hyphenated).
@@ -410,7 +553,7 @@ pub fn load_participant_key(path: &Path) -> Result<SigningKey, KeyError> {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The server answered with its JSON error.
-    #[error("{code}: {message} (HTTP {status})")]
+    #[error("{code}: {message} (HTTP {status}){}", field_lines(errors))]
     Server {
         /// The HTTP status.
         status: u16,
@@ -418,6 +561,8 @@ pub enum ApiError {
         code: String,
         /// What went wrong, in words.
         message: String,
+        /// Every problem of the request's fields, when the body lists them (`errors`).
+        errors: Vec<FieldError>,
     },
     /// An error status without the server's JSON error (a proxy's page, say).
     #[error("HTTP {status} from {url}: {body}")]
@@ -448,6 +593,23 @@ pub enum ApiError {
         /// What does not fit.
         reason: String,
     },
+}
+
+/// One problem of a request's field, as an error body's `errors` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct FieldError {
+    /// The field's JSON path (`payload.purposes[0].code`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The `errors` items, one `field: message` a line, each on a new line after the message.
+fn field_lines(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("\n  {}: {}", e.field, e.message))
+        .collect()
 }
 
 impl ApiError {
@@ -485,6 +647,11 @@ pub fn status_error(status: u16, url: &str, body: &str) -> ApiError {
             status,
             code: code.to_owned(),
             message: message.unwrap_or("").to_owned(),
+            // Absent from servers older than the list, and empty for errors of no field.
+            errors: error
+                .and_then(|e| e.get("errors"))
+                .and_then(|e| serde_json::from_value(e.clone()).ok())
+                .unwrap_or_default(),
         },
         _ => ApiError::Status {
             status,
@@ -523,6 +690,15 @@ impl Client {
             base: settings.server.clone(),
             token: settings.token.clone(),
             agent,
+        }
+    }
+
+    /// The same client with another bearer token (a citizen's secret, the admin token), or
+    /// none (a controller's signed statement must come without `Authorization`).
+    pub fn with_token(&self, token: Option<String>) -> Self {
+        Self {
+            token,
+            ..self.clone()
         }
     }
 
@@ -681,6 +857,44 @@ pub fn beside(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Verifies a receipt, or an answer that carries one (a citizen's receipt, a withdrawal's, an
+/// access decision's), against `vkey`: prints the checks unless `quiet` (and always when one
+/// fails), and fails unless every check passes.
+pub fn check_receipt(
+    document: &Value,
+    vkey: &str,
+    quiet: bool,
+) -> anyhow::Result<crate::receipt::Receipt> {
+    let (report, receipt) = crate::verify::receipt::verify_document(document, Some(vkey))
+        .map_err(|e| anyhow::anyhow!("the answer's receipt: {e}"))?;
+    if !quiet || !report.ok() {
+        print_checks(&report);
+    }
+    if !report.ok() {
+        anyhow::bail!("the receipt does not verify");
+    }
+    Ok(receipt)
+}
+
+/// Sends `body` (JSON) with `method` to `target` and reads the JSON answer.
+pub fn send_json<T: DeserializeOwned>(
+    client: &Client,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> Result<(u16, T), ApiError> {
+    let url = client.url(target);
+    let response = answer(
+        &url,
+        client
+            .request(method, target)
+            .set("Content-Type", "application/json")
+            .send_bytes(body),
+    )?;
+    let status = response.status();
+    Ok((status, json(&url, response)?))
+}
+
 /// Prints a verification report's checks as `datapole verify` does.
 pub fn print_checks(report: &Report) {
     for c in &report.checks {
@@ -808,6 +1022,7 @@ mod tests {
             server: Some("http://flag:3".into()),
             token: Some("flag-token".into()),
             vkey: Some("flag-vkey".into()),
+            participant_file: None,
             config: Some(config.clone()),
         };
         let signer = SignerArgs {
@@ -855,8 +1070,70 @@ mod tests {
                 key: None,
                 vkey: None,
                 config: None,
+                admin_token_file: PathBuf::from(DEFAULT_ADMIN_TOKEN_FILE),
             }
         );
+    }
+
+    #[test]
+    fn a_participant_file_counts_at_the_level_it_is_given_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let answer = |id: &str, token: &str| {
+            format!(
+                r#"{{"participant_id": "{id}", "index": 0, "checkpoint": "c", "api_token": "{token}"}}"#
+            )
+        };
+        let flag_file = write(dir.path(), "flag.json", &answer("flag-p", "flag-t"));
+        let env_file = write(dir.path(), "env.json", &answer("env-p", "env-t"));
+        write(dir.path(), "conf.json", &answer("conf-p", "conf-t"));
+        let config = write(
+            dir.path(),
+            "c.toml",
+            "participant_file = \"conf.json\"\nadmin_token_file = \"admin\"\n",
+        );
+        let with_file = |file: Option<&Path>| ClientArgs {
+            participant_file: file.map(Path::to_owned),
+            config: Some(config.clone()),
+            ..ClientArgs::default()
+        };
+        let env_path = env_file.to_str().unwrap();
+        let env = env_of(&[("DATAPOLE_PARTICIPANT_FILE", env_path)]);
+        let signer = SignerArgs::default();
+        // The flag's file beats the environment's, which beats the configuration's.
+        let s = resolve(&with_file(Some(&flag_file)), Some(&signer), &env).unwrap();
+        assert_eq!(s.participant.as_deref(), Some("flag-p"));
+        assert_eq!(s.token.as_deref(), Some("flag-t"));
+        let s = resolve(&with_file(None), Some(&signer), &env).unwrap();
+        assert_eq!(s.participant.as_deref(), Some("env-p"));
+        let s = resolve(&with_file(None), Some(&signer), &env_of(&[])).unwrap();
+        assert_eq!(s.participant.as_deref(), Some("conf-p"));
+        assert_eq!(s.token.as_deref(), Some("conf-t"));
+        assert_eq!(s.admin_token_file, dir.path().join("admin"));
+        // A setting of its own beats a file of its level: DATAPOLE_TOKEN beats the
+        // environment's file, and --token the flag's.
+        let env = env_of(&[
+            ("DATAPOLE_PARTICIPANT_FILE", env_path),
+            ("DATAPOLE_TOKEN", "own-t"),
+        ]);
+        let s = resolve(&with_file(None), Some(&signer), &env).unwrap();
+        assert_eq!(s.token.as_deref(), Some("own-t"));
+        assert_eq!(s.participant.as_deref(), Some("env-p"));
+        let flags = ClientArgs {
+            token: Some("flag-own".into()),
+            ..with_file(Some(&flag_file))
+        };
+        let s = resolve(&flags, Some(&signer), &env).unwrap();
+        assert_eq!(s.token.as_deref(), Some("flag-own"));
+        assert_eq!(s.participant.as_deref(), Some("flag-p"));
+        // A file that is not a registration's answer is refused with its name.
+        let bad = write(dir.path(), "bad.json", "{\"id\": 1}");
+        let e = resolve(&with_file(Some(&bad)), Some(&signer), &env).unwrap_err();
+        assert!(e.to_string().contains("bad.json"), "{e}");
+        let missing = dir.path().join("none.json");
+        assert!(matches!(
+            resolve(&with_file(Some(&missing)), Some(&signer), &env),
+            Err(ConfigError::ParticipantFile { .. })
+        ));
     }
 
     #[test]
@@ -988,6 +1265,22 @@ mod tests {
             e.to_string(),
             "offset_mismatch: the upload is at 10, not 0 (HTTP 409)"
         );
+        // Every problem of the fields, one a line; an empty list adds nothing.
+        let e = status_error(
+            422,
+            "http://x/v1/consents",
+            r#"{"error":{"code":"invalid_field","message":"2 fields are invalid","errors":[{"field":"payload.purposes[0].code","message":"must not be empty"},{"field":"payload.jurisdiction","message":"is missing"}]}}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "invalid_field: 2 fields are invalid (HTTP 422)\n  payload.purposes[0].code: must not be empty\n  payload.jurisdiction: is missing"
+        );
+        let e = status_error(
+            404,
+            "http://x/",
+            r#"{"error":{"code":"not_found","message":"no such resource","errors":[]}}"#,
+        );
+        assert_eq!(e.to_string(), "not_found: no such resource (HTTP 404)");
         assert!(!e.is_transient());
         let proxy = status_error(502, "http://x/", "<html>Bad gateway</html>");
         assert_eq!(proxy.code(), None);
@@ -1007,6 +1300,7 @@ mod tests {
             key: None,
             vkey: None,
             config: None,
+            admin_token_file: PathBuf::from(DEFAULT_ADMIN_TOKEN_FILE),
         });
         assert_eq!(
             c.location("/v1/uploads/ab"),

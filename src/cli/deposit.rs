@@ -30,15 +30,18 @@ use crate::verify::receipt::{verify_document, verify_receipt, Check, Report};
 /// Flags of `datapole deposit`.
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
-The participant (a registered depositor: see `datapole keygen --help`) is named by --participant \
-and signs with --key; the server is --server, authenticated with --token. Each of these can also \
-come from an environment variable or the client configuration file, for example \
+The participant (a registered depositor: see `datapole participant register --help`) is named \
+by --participant-file (the file its registration wrote: its id and token; or --participant and \
+--token) and signs with --key; the server is --server. Each of these can also come from an \
+environment variable or the client configuration file, for example \
 ~/.config/datapole/client.toml:
 
   server = \"https://datapole.example.org\"
-  token = \"dpt_...\"
-  participant = \"0190f1d2-...\"
+  participant_file = \"depositor.json\"
   key = \"depositor.pem\"
+
+examples/payloads/deposit.json is a deposit payload to describe the file with (--payload): \
+title, description, licence, visibility, retention, metadata.
 
 If the upload is interrupted, run the same command again: it continues where the server's \
 offset stands (the upload's URL is kept in <FILE>.upload.json until it completes). A network \
@@ -50,6 +53,16 @@ pub struct DepositArgs {
     /// Who signs the deposit statement.
     #[command(flatten)]
     pub signer: SignerArgs,
+    /// A deposit payload to describe the file with (for example
+    /// examples/payloads/deposit.json): its title, description, licence, visibility,
+    /// retention, controller, metadata ... `sha256` and `size` are the file's (when the payload
+    /// has them, they must be the file's), `issued_at` and `nonce` are filled in when absent,
+    /// and the flags below, when given, replace the payload's fields.
+    #[arg(long, value_name = "PAYLOAD.json")]
+    pub payload: Option<PathBuf>,
+    /// Sets a field of the --payload (as `datapole consent record --set`).
+    #[arg(long = "set", value_name = "FIELD=VALUE", requires = "payload")]
+    pub set: Vec<String>,
     /// Deposit privately: only a salted commitment to the statement goes on the public log;
     /// the statement and its opening are in the receipt.
     #[arg(long)]
@@ -180,6 +193,56 @@ pub fn build_payload(
     }
 }
 
+/// The deposit payload of a file's content (`name`, `sha256` in hex, `size`) from a payload
+/// file's fields: the content's digest and size (a payload that names others is refused), the
+/// flags' options where given, the file's name as title and its extension's media type where
+/// the payload has none, `issued_at` (`now`) and `nonce` where absent.
+pub fn payload_from_template(
+    mut template: serde_json::Map<String, Value>,
+    (name, sha256, size): (&str, &str, u64),
+    options: &DepositOptions,
+    now: DateTime<Utc>,
+    nonce: String,
+) -> anyhow::Result<DepositPayload> {
+    for (field, value) in [("sha256", Value::from(sha256)), ("size", Value::from(size))] {
+        match template.get(field) {
+            Some(named) if *named != value => {
+                bail!("its {field} is {named}, the file's is {value}: remove it, or deposit the file it describes")
+            }
+            _ => {
+                template.insert(field.to_owned(), value);
+            }
+        }
+    }
+    let mut set = |field: &str, value: Option<Value>| {
+        if let Some(v) = value {
+            template.insert(field.to_owned(), v);
+        }
+    };
+    set("title", options.title.clone().map(Value::from));
+    set("media_type", options.media_type.clone().map(Value::from));
+    set("retention", options.retention.clone().map(Value::from));
+    set(
+        "dataset_id",
+        options.dataset.map(|d| Value::from(d.to_string())),
+    );
+    set("license", options.license.clone().map(Value::from));
+    set("description", options.description.clone().map(Value::from));
+    set(
+        "visibility",
+        options.private.then(|| Value::from("private")),
+    );
+    template.entry("title").or_insert_with(|| Value::from(name));
+    template
+        .entry("visibility")
+        .or_insert_with(|| Value::from("public"));
+    template
+        .entry("media_type")
+        .or_insert_with(|| Value::from(guess_media_type(Path::new(name))));
+    super::payload::fill_fresh(&mut template, now, nonce);
+    serde_json::from_value(Value::Object(template)).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// The upload in progress, kept in `<FILE>.upload.json` so that running the command again
 /// resumes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +317,7 @@ fn head(client: &Client, url: &str) -> Result<u64, ApiError> {
             status: 404,
             code: "upload_not_found".into(),
             message: format!("no upload at {url}"),
+            errors: Vec::new(),
         }),
         Err(e) => Err(e),
     }
@@ -550,7 +614,18 @@ pub fn run(args: DepositArgs) -> anyhow::Result<()> {
                 license: args.license.clone(),
                 description: args.description.clone(),
             };
-            let payload = build_payload(&name, &digest, size, &options, Utc::now(), nonce());
+            let payload = match &args.payload {
+                None => build_payload(&name, &digest, size, &options, Utc::now(), nonce()),
+                Some(path) => {
+                    let template = super::payload::load(&super::payload::PayloadArgs {
+                        payload: path.clone(),
+                        set: args.set.clone(),
+                    })?;
+                    let content = (name.as_str(), sha256.as_str(), size);
+                    payload_from_template(template, content, &options, Utc::now(), nonce())
+                        .with_context(|| format!("the deposit payload {}", path.display()))?
+                }
+            };
             Deposit::try_from(&payload).context("the deposit statement would be refused")?;
             let bytes = crate::json::to_vec("a deposit payload", &payload)?;
             let envelope = Envelope::sign(DEPOSIT_TYPE, &bytes, &participant.to_string(), &key);
@@ -699,6 +774,75 @@ mod tests {
         assert_eq!(
             Deposit::try_from(&p).unwrap_err().first().unwrap().field,
             "retention"
+        );
+    }
+
+    #[test]
+    fn a_payload_file_describes_the_file_it_is_given_with() {
+        let template: serde_json::Map<String, Value> = serde_json::from_str(
+            &std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/payloads/deposit.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let sha = "ab".repeat(32);
+        let now = Utc::now();
+        let p = payload_from_template(
+            template.clone(),
+            ("cohort.csv", &sha, 42),
+            &DepositOptions::default(),
+            now,
+            nonce(),
+        )
+        .unwrap();
+        assert_eq!((p.sha256.as_str(), p.size), (sha.as_str(), 42));
+        assert_eq!(p.visibility, Visibility::Private);
+        assert_eq!(p.retention.as_deref(), Some("P20Y"));
+        assert!(p.metadata.is_some());
+        assert!(Deposit::try_from(&p).is_ok());
+        // Flags replace the template's fields.
+        let options = DepositOptions {
+            title: Some("Autre titre".into()),
+            retention: Some("P30Y".into()),
+            ..DepositOptions::default()
+        };
+        let p = payload_from_template(
+            template.clone(),
+            ("c.csv", &sha, 42),
+            &options,
+            now,
+            nonce(),
+        )
+        .unwrap();
+        assert_eq!(p.title, "Autre titre");
+        assert_eq!(p.retention.as_deref(), Some("P30Y"));
+        // A payload naming other content is refused; an empty one takes the file's name,
+        // media type and public visibility.
+        let mut other = template.clone();
+        other.insert("size".into(), Value::from(7));
+        let e =
+            payload_from_template(other, ("c.csv", &sha, 42), &options, now, nonce()).unwrap_err();
+        assert!(
+            e.to_string().contains("its size is 7, the file's is 42"),
+            "{e}"
+        );
+        let p = payload_from_template(
+            serde_json::Map::new(),
+            ("notes.txt", &sha, 1),
+            &DepositOptions::default(),
+            now,
+            nonce(),
+        )
+        .unwrap();
+        assert_eq!(p.title, "notes.txt");
+        assert_eq!(p.media_type, "text/plain");
+        assert_eq!(p.visibility, Visibility::Public);
+        // An unknown field is refused before anything is sent.
+        let mut unknown = template;
+        unknown.insert("titel".into(), Value::from("x"));
+        assert!(
+            payload_from_template(unknown, ("c.csv", &sha, 42), &options, now, nonce()).is_err()
         );
     }
 

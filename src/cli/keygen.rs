@@ -15,16 +15,16 @@ use crate::log::LogSigner;
 /// Flags of `datapole keygen`.
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
-A participant key (--participant) is registered by the log's operator, who sends the printed \
-public key with the admin token:
+A participant key (--participant) is registered by the log's operator, to whom the participant \
+gives the printed public key:
 
   PUB=$(datapole keygen --participant --out depositor.pem)
-  curl -X POST \"$DP/v1/participants\" -H \"Authorization: Bearer $ADMIN_TOKEN\" \\
-    -H 'Content-Type: application/json' \\
-    -d '{\"name\": \"Example\", \"roles\": [\"depositor\"], \"public_key\": \"'\"$PUB\"'\"}'
+  datapole participant register --name Example --role depositor --public-key \"$PUB\" \\
+    --out depositor.json
 
-The answer's participant_id and api_token are the participant's --participant and --token (or \
-`participant` and `token` in the client configuration: see `datapole deposit --help`).")]
+The participant's commands then take --participant-file depositor.json (its id and API token) \
+and --key depositor.pem (or `participant_file` and `key` in the client configuration: see \
+`datapole deposit --help`).")]
 pub struct KeygenArgs {
     /// The key name, which is also the log's default origin (e.g. `datapole.example.org/log`):
     /// no spaces, no `+`. Required unless --participant.

@@ -1,16 +1,22 @@
 //! The command line (clap): flags become an args struct, dispatched to one file per
 //! subcommand. `anyhow` is used here and nowhere below.
 
+pub mod access;
 pub mod audit;
 pub mod client;
+pub mod consent;
 pub mod deposit;
 pub mod download;
 pub mod keygen;
 pub mod migrate;
+pub mod participant;
+pub mod payload;
 pub mod prefill;
+pub mod receipt;
 pub mod reference;
 pub mod serve;
 pub mod verify;
+pub mod vkey;
 pub mod witness;
 
 use std::io::Write;
@@ -41,9 +47,25 @@ pub enum Command {
     /// Download a dataset version's content (resumably) and check it against its deposit's
     /// receipt.
     Download(Box<download::DownloadArgs>),
+    /// Register a participant (operator) or show one's public record.
+    #[command(subcommand)]
+    Participant(participant::ParticipantCommand),
+    /// Print the log's verifier key as the server states it (an auditor pins the one printed
+    /// at the log's first start, obtained out of band, instead).
+    Vkey(vkey::VkeyArgs),
+    /// Consents: record one from a payload file (controller); read, withdraw or erase one
+    /// with the citizen's receipt file, or withdraw or erase it as its controller.
+    #[command(subcommand)]
+    Consent(consent::ConsentCommand),
+    /// Access decisions: ask the log before using data (accessor).
+    #[command(subcommand)]
+    Access(access::AccessCommand),
+    /// Receipts: fetch an entry's receipt from the log, or show what a receipt file is about.
+    #[command(subcommand)]
+    Receipt(receipt::ReceiptCommand),
     /// Verify a receipt (datapole.receipt.v1 JSON or c2sp.org/tlog-proof text), or a
     /// dataset's custody chain (--custody), offline with the log key, or also against the live
-    /// log.
+    /// log; with --file, also that a deposit's receipt is about those bytes.
     Verify(verify::VerifyArgs),
     /// Monitor a log: verify its checkpoints, prove them consistent from its tiles, recompute
     /// its root from its entries and check every entry.
@@ -78,6 +100,11 @@ pub fn main() -> anyhow::Result<()> {
         Command::Keygen(args) => keygen::run(args),
         Command::Deposit(args) => deposit::run(*args),
         Command::Download(args) => download::run(*args),
+        Command::Participant(command) => participant::run(command),
+        Command::Vkey(args) => vkey::run(args),
+        Command::Consent(command) => consent::run(command),
+        Command::Access(command) => access::run(command),
+        Command::Receipt(command) => receipt::run(command),
         Command::Verify(args) => verify::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Prefill(args) => prefill::run(args),

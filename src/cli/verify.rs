@@ -2,16 +2,20 @@
 //! c2sp.org/tlog-proof@v1 text), or with `--custody` a dataset's custody chain, offline with
 //! the log's key, or with `--log-url` also against the live log: the key is fetched once and
 //! printed so it can be pinned, the signer's registration is compared, and the receipts'
-//! checkpoints are proven consistent with the log's current one.
+//! checkpoints are proven consistent with the log's current one. With `--file DATA`, it also
+//! checks that the receipt is a deposit's of exactly those bytes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use base64::prelude::*;
 use clap::Args;
 use serde_json::Value;
 
+use crate::entry::Entry;
 use crate::receipt::{Receipt, TlogProof};
+use crate::statement::deposit::DepositPayload;
+use crate::statement::dsse::Envelope;
 use crate::verify::custody::{looks_like_chain, verify_custody, Chain};
 use crate::verify::receipt::{check_witnesses, verify_document, verify_tlog_proof, Check, Report};
 use crate::verify::{verify_checkpoint, verify_consistency};
@@ -31,7 +35,8 @@ pub struct VerifyArgs {
     /// guessed.
     #[arg(long)]
     pub custody: bool,
-    /// The log's signed-note verifier key, pinned out of band.
+    /// The log's signed-note verifier key, pinned out of band [env: DATAPOLE_VKEY, when
+    /// neither --vkey nor --log-url is given].
     #[arg(long, conflicts_with = "log_url")]
     pub vkey: Option<String>,
     /// The log's base URL: its key is fetched (and printed, to pin it) and the receipt (every
@@ -48,6 +53,62 @@ pub struct VerifyArgs {
     /// How many of the --witness keys must have cosigned (default: all of them).
     #[arg(long, requires = "witnesses")]
     pub quorum: Option<usize>,
+    /// The data the receipt should be about: check also that the receipt is a deposit's whose
+    /// entry (public or private: both name the content) and signed statement, when the
+    /// receipt carries it, name this file's SHA-256 and size.
+    #[arg(long, value_name = "DATA", conflicts_with = "custody")]
+    pub file: Option<PathBuf>,
+}
+
+/// The check that `data` (its SHA-256 and size) is what the deposit entry `leaf` names, and
+/// what its statement, when the receipt carries it, says too.
+pub fn content_check(leaf: &[u8], statement: Option<&Envelope>, data: &Path) -> Check {
+    let result = (|| -> anyhow::Result<String> {
+        let deposit = match Entry::from_bytes(leaf) {
+            Ok(Entry::Deposit(d)) => d,
+            Ok(other) => bail!(
+                "the entry is a {} entry, not a deposit: --file checks a deposit's receipt",
+                other.type_name()
+            ),
+            Err(e) => bail!("the entry cannot be read: {e}"),
+        };
+        let (sha256, size) = super::deposit::hash_file(data, &indicatif::ProgressBar::hidden())
+            .with_context(|| format!("reading {}", data.display()))?;
+        let sha256 = crate::field::hex(&sha256);
+        // The statement the depositor signed, when the receipt has it.
+        let signed = deposit
+            .statement
+            .as_ref()
+            .or(statement)
+            .and_then(|s| s.check().ok())
+            .and_then(|(p, _)| DepositPayload::from_statement_bytes(&p).ok());
+        // Every deposit entry names the content, a private one too (its title and metadata
+        // stay off the log); the statement, when there is one, must agree.
+        if let Some(p) = &signed {
+            if p.sha256 != deposit.sha256 || p.size != deposit.size {
+                bail!("the entry and its signed statement name different contents");
+            }
+        }
+        if sha256 != deposit.sha256 || size != deposit.size {
+            bail!(
+                "{} has SHA-256 {sha256} and {size} bytes; the deposit names {} and {} bytes",
+                data.display(),
+                deposit.sha256,
+                deposit.size
+            );
+        }
+        Ok(format!(
+            "{} is the content of dataset {} version {} ({size} bytes, sha256 {sha256})",
+            data.display(),
+            deposit.dataset_id,
+            deposit.version
+        ))
+    })();
+    Check {
+        name: "content",
+        ok: result.is_ok(),
+        detail: result.unwrap_or_else(|e| format!("{e:#}")),
+    }
 }
 
 fn get_json(url: &str) -> anyhow::Result<Value> {
@@ -165,7 +226,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             }
             Some(vkey)
         }
-        (None, None) => None,
+        (None, None) => std::env::var("DATAPOLE_VKEY")
+            .ok()
+            .filter(|v| !v.is_empty()),
     };
     let (mut report, checkpoints, receipt): (Report, Vec<String>, Option<Receipt>) = if args.custody
     {
@@ -192,11 +255,12 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         let vkey = vkey
             .as_deref()
             .context("a tlog-proof names no key: give --vkey or --log-url")?;
-        (
-            verify_tlog_proof(&proof, vkey),
-            vec![proof.checkpoint],
-            None,
-        )
+        let mut report = verify_tlog_proof(&proof, vkey);
+        if let Some(data) = &args.file {
+            let leaf = proof.extra.clone().unwrap_or_default();
+            report.checks.push(content_check(&leaf, None, data));
+        }
+        (report, vec![proof.checkpoint], None)
     } else {
         // A receipt, or an answer that carries one (a deposit's, a citizen's consent receipt,
         // a withdrawal's or an access decision's).
@@ -209,7 +273,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         if vkey.is_none() && !args.json {
             println!("no --vkey or --log-url: checking with the key the receipt names, which proves it consistent, not genuine");
         }
-        let (report, receipt) = verify_document(&value, vkey.as_deref())?;
+        let (mut report, receipt) = verify_document(&value, vkey.as_deref())?;
+        if let Some(data) = &args.file {
+            let leaf = receipt.leaf_bytes().unwrap_or_default();
+            report
+                .checks
+                .push(content_check(&leaf, receipt.statement.as_ref(), data));
+        }
         (report, vec![receipt.checkpoint.clone()], Some(receipt))
     };
     if !args.witnesses.is_empty() {
