@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -153,12 +152,7 @@ pub fn hash_file(path: &Path, bar: &indicatif::ProgressBar) -> std::io::Result<(
     Ok((hasher.finalize().into(), size))
 }
 
-/// A new nonce: 16 random bytes, 32 hex characters.
-pub fn nonce() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    crate::field::hex(&bytes)
-}
+pub use super::payload::nonce;
 
 /// The deposit payload of content (`sha256`, `size`) from the file `name`, issued at `now`.
 pub fn build_payload(

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
+use rand::RngCore;
 use serde_json::{Map, Value};
 
 use super::client::Settings;
@@ -89,6 +90,13 @@ pub fn set(payload: &mut Map<String, Value>, assignment: &str) -> Result<(), Str
     Ok(())
 }
 
+/// A new nonce: 16 random bytes, 32 hex characters.
+pub fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    crate::field::hex(&bytes)
+}
+
 /// Fills `issued_at` (`now`, to the second) and `nonce` where the payload has none.
 pub fn fill_fresh(payload: &mut Map<String, Value>, now: DateTime<Utc>, nonce: String) {
     payload
@@ -113,7 +121,7 @@ pub fn sign(
 ) -> anyhow::Result<Vec<u8>> {
     let participant = settings.participant_id()?;
     let key = settings.signing_key()?;
-    fill_fresh(payload, Utc::now(), super::deposit::nonce());
+    fill_fresh(payload, Utc::now(), nonce());
     let bytes = to_bytes(payload)?;
     let envelope = Envelope::sign(payload_type, &bytes, &participant.to_string(), &key);
     Ok(envelope.to_bytes()?)
