@@ -569,6 +569,23 @@ fn refusals_say_why_and_change_nothing() {
         );
         assert!(stderr(&out).contains("unauthorized"), "{}", stderr(&out));
     }
+    // A receipt of another log: the secret is not sent to this one.
+    let (_, other_vkey) = datapole::log::LogSigner::generate("other.example.org/log").unwrap();
+    let elsewhere_issued = serde_json::json!({
+        "consent_id": "0190f1d2-0000-7000-8000-000000000000",
+        "citizen_secret": "a-secret",
+        "receipt": {"log": {"origin": "other.example.org/log", "vkey": other_vkey}},
+    });
+    std::fs::write(d.join("other-log.json"), elsewhere_issued.to_string()).unwrap();
+    let out = fails(
+        datapole(&server, d).args(["consent", "withdraw", "--receipt", "other-log.json"]),
+        "a citizen receipt of another log",
+    );
+    assert!(
+        stderr(&out).contains("the citizen's secret is not sent"),
+        "{}",
+        stderr(&out)
+    );
     // A file that is no citizen's receipt is named as such.
     let out = fails(
         datapole(&server, d).args(["consent", "show", "--receipt", "hospital.json"]),

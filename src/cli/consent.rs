@@ -172,10 +172,12 @@ fn record(args: RecordArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the citizen's receipt file gives: the consent's id and the secret.
+/// What the citizen's receipt file gives: the consent's id, the secret, and the key of the
+/// log that issued it.
 struct CitizenReceipt {
     id: String,
     secret: String,
+    vkey: Option<String>,
 }
 
 impl CitizenReceipt {
@@ -192,7 +194,22 @@ impl CitizenReceipt {
         Ok(Self {
             id: field("consent_id")?,
             secret: field("citizen_secret")?,
+            vkey: doc
+                .get("receipt")
+                .and_then(|r| r["log"]["vkey"].as_str())
+                .map(str::to_owned),
         })
+    }
+
+    /// Refuses to send the secret to another log than the one that issued the receipt (the
+    /// log's key: pinned, or the one the server names).
+    fn check_log(&self, vkey: &str) -> anyhow::Result<()> {
+        match &self.vkey {
+            Some(issuer) if issuer != vkey => bail!(
+                "the receipt was issued by the log {issuer}, not by this server's ({vkey}): the citizen's secret is not sent"
+            ),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -209,6 +226,8 @@ fn show(args: ShowArgs) -> anyhow::Result<()> {
     let settings = client::resolve_from_process(&args.client, None)?;
     let citizen = CitizenReceipt::read(&args.receipt)?;
     let client = Client::new(&settings).with_token(Some(citizen.secret.clone()));
+    let vkey = client.log_vkey(settings.vkey.as_deref())?;
+    citizen.check_log(&vkey)?;
     let consent: Value = client.get_json(&format!("/v1/consents/{}", citizen.id))?;
     let mut accesses = Vec::new();
     let mut after: Option<u64> = None;
@@ -233,7 +252,6 @@ fn show(args: ShowArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let vkey = client.log_vkey(settings.vkey.as_deref())?;
     let events = consent["events"].as_array().cloned().unwrap_or_default();
     let verified = check_all(&events, &vkey)? + check_all(&accesses, &vkey)?;
     let text = |v: &Value| v.as_str().unwrap_or("?").to_owned();
@@ -308,9 +326,11 @@ impl End {
 fn end(args: EndArgs, what: End) -> anyhow::Result<()> {
     let settings = client::resolve_from_process(&args.client, Some(&args.signer))?;
     let base = Client::new(&settings);
+    let vkey = base.log_vkey(settings.vkey.as_deref())?;
     let (id, client, body, default_out) = match (&args.receipt, &args.payload) {
         (Some(receipt), _) => {
             let citizen = CitizenReceipt::read(receipt)?;
+            citizen.check_log(&vkey)?;
             let out = client::beside(receipt, what.suffix());
             (citizen.id, base.with_token(Some(citizen.secret)), None, out)
         }
@@ -338,7 +358,6 @@ fn end(args: EndArgs, what: End) -> anyhow::Result<()> {
     };
     let out = args.out.clone().unwrap_or(default_out);
     refuse_existing(&out, "--out")?;
-    let vkey = client.log_vkey(settings.vkey.as_deref())?;
     let target = format!("/v1/consents/{id}/{}", what.path());
     let (_, answer): (u16, Value) = match body {
         Some(envelope) => client::send_json(&client, "POST", &target, &envelope)?,
