@@ -329,6 +329,29 @@ fn every_job_with_the_binary_alone_from_the_templates() {
         "{said}"
     );
     assert!(d.join(format!("consent-{second}.withdrawal.json")).exists());
+    // And erases it: the same payload, signed as an erasure.
+    let said = ok(
+        as_participant(datapole(&server, d).args(["consent", "erase"]), "hospital")
+            .arg("--payload")
+            .arg(template("consent-withdrawal.json"))
+            .args(["--set", &format!("consent_id={second}")])
+            .args(["--set", "reason=fin de l'étude", "--quiet"]),
+        "the controller's erasure",
+    );
+    assert!(
+        said.contains(&format!("consent {second} erased by the controller")),
+        "{said}"
+    );
+    // A field a receipt does not have is refused with those it has.
+    let out = fails(
+        datapole(&server, d).args(["receipt", "show", "second.json", "--field", "dataset"]),
+        "a field the receipt lacks",
+    );
+    assert!(
+        stderr(&out).contains("it has: consent_id"),
+        "{}",
+        stderr(&out)
+    );
 
     // A receipt fetched from the log: public for anyone, opened for its owner.
     let index = field(&server, d, "cohort.csv.receipt.json", "index");
@@ -600,6 +623,20 @@ fn refusals_say_why_and_change_nothing() {
     fails(
         datapole(&server, d).args(["consent", "erase"]),
         "an erasure of nothing",
+    );
+    // A participant that is not registered.
+    let out = fails(
+        datapole(&server, d).args([
+            "participant",
+            "show",
+            "0190f1d2-0000-7000-8000-000000000000",
+        ]),
+        "an unknown participant",
+    );
+    assert!(
+        stderr(&out).contains("participant_not_found"),
+        "{}",
+        stderr(&out)
     );
     // A receipt beyond the log.
     let out = fails(
