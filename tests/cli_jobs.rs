@@ -342,6 +342,18 @@ fn every_job_with_the_binary_alone_from_the_templates() {
         said.contains(&format!("consent {second} erased by the controller")),
         "{said}"
     );
+    // A citizen's receipt that cannot be written is printed rather than lost.
+    let out = fails(
+        as_participant(datapole(&server, d).args(["consent", "record"]), "hospital")
+            .arg(template("consent.json"))
+            .args(["--set", &format!("datasets={dataset}")])
+            .args(["--set", &format!("recipients={lab}")])
+            .args(["--out", "no-such-directory/r.json"]),
+        "a citizen's receipt that cannot be written",
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(printed["citizen_secret"].as_str().is_some(), "{printed}");
+    assert!(stderr(&out).contains("printed above"), "{}", stderr(&out));
     // A field a receipt does not have is refused with those it has.
     let out = fails(
         datapole(&server, d).args(["receipt", "show", "second.json", "--field", "dataset"]),

@@ -152,12 +152,16 @@ fn record(args: RecordArgs) -> anyhow::Result<()> {
         .as_str()
         .context("the answer names no consent_id")?
         .to_owned();
-    // The secret is shown once: the receipt is saved before anything else can fail.
+    // The secret is shown once: the receipt is saved before anything else can fail, and
+    // printed rather than lost if it cannot be.
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("consent-{id}.citizen-receipt.json")));
-    save(&out, &answer)?;
+    if let Err(e) = save(&out, &answer) {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Err(e.context("the citizen's receipt is printed above"));
+    }
     client::check_receipt(&answer, &vkey, args.quiet)?;
     println!(
         "consent {id} {}, entry {}, expires at {}",

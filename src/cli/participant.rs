@@ -113,8 +113,14 @@ fn register(args: RegisterArgs) -> anyhow::Result<()> {
     match &args.out {
         None => print!("{text}"),
         Some(out) => {
-            super::write_secret(out, &text, false)
-                .with_context(|| format!("writing {}", out.display()))?;
+            if let Err(e) = super::write_secret(out, &text, false) {
+                // The token is shown only once: rather on the terminal than lost.
+                print!("{text}");
+                bail!(
+                    "writing {}: {e} (the answer is printed above)",
+                    out.display()
+                );
+            }
             // The id alone on stdout, for `ID=$(datapole participant register ...)`.
             println!("{id}");
             eprintln!(
