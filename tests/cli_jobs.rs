@@ -378,10 +378,14 @@ fn every_job_with_the_binary_alone_from_the_templates() {
     assert!(read_json(&d.join("fetched.json"))
         .get("statement")
         .is_none());
-    // Without the statement, the entry still names the content.
-    ok(
+    // Without the statement, the entry still names the content, and the check says so.
+    let said = ok(
         datapole(&server, d).args(["verify", "fetched.json", "--file", "cohort.csv"]),
         "verify a fetched private receipt",
+    );
+    assert!(
+        said.contains("the depositor's signed statement is not in this receipt"),
+        "{said}"
     );
     ok(
         datapole(&server, d)

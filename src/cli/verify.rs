@@ -98,10 +98,15 @@ pub fn content_check(leaf: &[u8], statement: Option<&Envelope>, data: &Path) -> 
             );
         }
         Ok(format!(
-            "{} is the content of dataset {} version {} ({size} bytes, sha256 {sha256})",
+            "{} is the content of dataset {} version {} ({size} bytes, sha256 {sha256}){}",
             data.display(),
             deposit.dataset_id,
-            deposit.version
+            deposit.version,
+            if signed.is_some() {
+                ""
+            } else {
+                "; the entry names it, the depositor's signed statement is not in this receipt"
+            }
         ))
     })();
     Check {
