@@ -1,8 +1,9 @@
 //! The client side of the HTTP API, for the subcommands that talk to a server (`deposit`,
-//! `download`): where the server is and who the participant is ([`ClientArgs`],
+//! `download`, `participant`, `consent`, `access`, `receipt`, `vkey`): where the server is and who the participant is ([`ClientArgs`],
 //! [`SignerArgs`], resolved by [`resolve`] from flags, environment and a configuration file),
 //! the participant's key (PKCS#8 PEM, RFC 8410), and calls over ureq 2 that turn the server's
-//! JSON errors (`{"error":{"code","message"}}`) into [`ApiError`].
+//! JSON errors (`{"error":{"code","message","errors"}}`) into [`ApiError`], which prints the
+//! code and every field's problem, one a line.
 //!
 //! # The configuration file
 //!
@@ -553,7 +554,7 @@ pub fn load_participant_key(path: &Path) -> Result<SigningKey, KeyError> {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The server answered with its JSON error.
-    #[error("{code}: {message} (HTTP {status}){}", field_lines(errors))]
+    #[error("{}", server_text(code, message, *status, errors))]
     Server {
         /// The HTTP status.
         status: u16,
@@ -604,12 +605,18 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// The `errors` items, one `field: message` a line, each on a new line after the message.
-fn field_lines(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(|e| format!("\n  {}: {}", e.field, e.message))
-        .collect()
+/// A server's error in words: its code and status, then every item of `errors`, one
+/// `field: message` a line; the message when the list is empty (or absent, from an older
+/// server), since it then says what is wrong.
+fn server_text(code: &str, message: &str, status: u16, errors: &[FieldError]) -> String {
+    if errors.is_empty() {
+        return format!("{code}: {message} (HTTP {status})");
+    }
+    let mut text = format!("{code} (HTTP {status}):");
+    for e in errors {
+        text.push_str(&format!("\n  {}: {}", e.field, e.message));
+    }
+    text
 }
 
 impl ApiError {
@@ -1273,7 +1280,7 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "invalid_field: 2 fields are invalid (HTTP 422)\n  payload.purposes[0].code: must not be empty\n  payload.jurisdiction: is missing"
+            "invalid_field (HTTP 422):\n  payload.purposes[0].code: must not be empty\n  payload.jurisdiction: is missing"
         );
         let e = status_error(
             404,
