@@ -125,6 +125,8 @@ def test_an_envelope_signed_here_verifies_and_its_bytes_are_in_order() -> None:
         b"{} {}",
         b"[" * 65 + b"]" * 65,
         b'"\xff"',
+        b'{"a":"\\ud800"}',
+        b'{"\\udc00x":1}',
     ],
 )
 def test_strict_json_refuses(text: bytes) -> None:

@@ -2,7 +2,8 @@
 
 Strict JSON, as docs/design/statements.md defines it for every reader of statements, entries,
 records and receipts: UTF-8 without a byte-order mark, one value, no key twice in any object at
-any depth, no number beyond ±(2^53−1) whatever its form, nesting at most 64 deep. So that a
+any depth, no number beyond ±(2^53−1) whatever its form, nesting at most 64 deep (and, as
+RFC 8259 §8.2 warns, no escape of a lone surrogate, which is no Unicode text). So that a
 signed text has one meaning whichever reader reads it.
 
 Base64 (RFC 4648 §4 and §5): the standard alphabet, padded, canonical (the unused bits of the
@@ -57,12 +58,23 @@ def _constant(text: str) -> Any:
     raise StrictError(f"{text} is not JSON")
 
 
-def _depth(value: Any, depth: int = 1) -> None:
-    if isinstance(value, (dict, list)):
+def _text(s: str) -> None:
+    if any("\ud800" <= c <= "\udfff" for c in s):
+        raise StrictError("a lone surrogate in an escape (not Unicode text)")
+
+
+def _walk(value: Any, depth: int = 1) -> None:
+    """Nesting at most MAX_DEPTH deep, and no string or key that is not Unicode text."""
+    if isinstance(value, str):
+        _text(value)
+    elif isinstance(value, (dict, list)):
         if depth > MAX_DEPTH:
             raise StrictError(f"nested deeper than {MAX_DEPTH}")
+        if isinstance(value, dict):
+            for k in value:
+                _text(k)
         for v in value.values() if isinstance(value, dict) else value:
-            _depth(v, depth + 1)
+            _walk(v, depth + 1)
 
 
 def loads(data: bytes | str) -> Any:
@@ -90,7 +102,7 @@ def loads(data: bytes | str) -> Any:
         raise
     except (ValueError, RecursionError) as e:
         raise StrictError(f"not JSON: {e}") from None
-    _depth(value)
+    _walk(value)
     return value
 
 
