@@ -114,6 +114,13 @@ def test_the_log_and_a_participant_are_read(server: Server, world: World) -> Non
     report = world.client.verify(r)
     assert report.leaf["public_key"] == p["public_key"]
     assert world.client.entry(p["index"])["entry"]["id"] == world.lab.participant_id
+    # The same proof as a c2sp.org/tlog-proof text: inclusion only.
+    text = world.client.tlog_proof(p["index"])
+    proof = verify_document(text, world.client.log_vkey())
+    assert [c.name for c in proof.checks] == ["checkpoint signature", "inclusion"] and proof.ok
+    assert proof.leaf["id"] == world.lab.participant_id
+    wrong_index = text.replace(f"\nindex {p['index']}\n", f"\nindex {p['index'] + 1}\n")
+    assert verify_document(wrong_index, world.client.log_vkey()).failed == ["inclusion"]
 
 
 def test_registration_refusals_carry_their_code(server: Server, world: World) -> None:

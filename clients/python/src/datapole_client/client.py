@@ -245,6 +245,10 @@ class Client:
         r: dict[str, Any] = self._json("GET", f"/v1/receipts/{index}", token=token)
         return r
 
+    def tlog_proof(self, index: int) -> str:
+        """`GET /v1/receipts/{index}?format=tlog-proof`: the c2sp.org/tlog-proof text."""
+        return self._request("GET", f"/v1/receipts/{index}?format=tlog-proof").body.decode()
+
     def entry(self, index: int) -> dict[str, Any]:
         """`GET /v1/entries/{index}`."""
         r: dict[str, Any] = self._json("GET", f"/v1/entries/{index}")

@@ -15,10 +15,13 @@ A receipt is valid only if there is at least one check and every check passed.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import shapes
@@ -40,6 +43,7 @@ __all__ = [
     "Report",
     "verify_receipt",
     "verify_document",
+    "verify_tlog_proof",
     "commitment",
 ]
 
@@ -136,6 +140,15 @@ class _Receipt:
         self.r = receipt
         self.report = report
 
+    def require(self, name: str, step: Any) -> bool:
+        """Runs a step that is reported only when it fails (under `name`); whether it passed."""
+        try:
+            step()
+        except _Fail as e:
+            self.report.fail(name, str(e))
+            return False
+        return True
+
     def run(self, name: str, step: Any) -> bool:
         """Runs one check; whether it passed."""
         try:
@@ -219,7 +232,7 @@ def _check_deposit(v: _Receipt, leaf_bytes: bytes) -> None:
         leaf = value
         return "a deposit entry"
 
-    if not v.run("statement matches entry", parse) and not leaf:
+    if not v.require("statement", parse):
         return
     public = leaf["visibility"] == "public"
     opened = r.get("opening") is not None
@@ -237,14 +250,17 @@ def _check_deposit(v: _Receipt, leaf_bytes: bytes) -> None:
             return "the public entry carries its statement"
         if leaf.get("statement") is not None or leaf.get("commitment") is None:
             raise _Fail("a private deposit entry carries a commitment and no statement")
-        if opened != has_statement:
-            raise _Fail("incomplete opening of a private entry")
-        if r.get("signer") is not None and not has_statement:
+        if r.get("signer") is not None and not has_statement and not opened:
             raise _Fail("a signer is named but no statement is given")
         envelope_value = r.get("statement")
         return "the private entry's commitment" + (" is opened" if opened else "")
 
-    if not v.run("statement", shape) or envelope_value is None:
+    if not v.require("statement", shape):
+        return
+    if not public and opened != has_statement:
+        v.report.fail("commitment", "incomplete opening of a private entry")
+        return
+    if envelope_value is None:
         return
     envelope = _envelope_or_fail(v, envelope_value)
     if envelope is None:
@@ -319,7 +335,7 @@ def _check_record(v: _Receipt, leaf_bytes: bytes) -> None:
         leaf = value
         return "a record entry"
 
-    if not v.run("record matches entry", parse) and not leaf:
+    if not v.require("statement", parse):
         return
     if r.get("opening") is None:
         if r.get("statement") is not None or r.get("signer") is not None:
@@ -378,37 +394,39 @@ def _check_record(v: _Receipt, leaf_bytes: bytes) -> None:
     if leaf["type"] == "access":
         record: dict[str, Any] = {}
 
-        def access_matches() -> str:
+        def access_record() -> str:
             nonlocal record
             d = _strict_json(doc_bytes, "the access record")
             _typed(d, shapes.ACCESS_RECORD, "the access record")
-            if d["v"] != 1 or d["id"] != leaf["id"] or d["accessor"] != leaf["issuer"]:
-                raise _Fail("the access record describes another entry")
             record = d
-            return f"access {d['id']}: {d['decision']} ({d['reason']})"
+            return "an access record"
 
-        if not v.run("record matches entry", access_matches):
+        if not v.require("record matches entry", access_record):
             return
-        maybe_access = _envelope_or_fail(v, record["statement"])
-        if maybe_access is None:
-            return
-        access_envelope: Envelope = maybe_access
         payload = b""
 
         def access_signature() -> str:
             nonlocal payload
-            payload = _check_signed(r, access_envelope, leaf["issuer"], ACCESS_TYPE, "accessor")
-            return f"signed by participant {access_envelope.keyid}"
+            envelope = _envelope(record["statement"])
+            payload = _check_signed(r, envelope, leaf["issuer"], ACCESS_TYPE, "accessor")
+            return f"signed by participant {envelope.keyid}"
 
         if not v.run("statement signature", access_signature):
             return
 
-        def access_payload() -> str:
+        def access_matches() -> str:
+            if record["v"] != 1 or record["id"] != leaf["id"]:
+                raise _Fail("the access record describes another entry")
+            if record["accessor"] != leaf["issuer"]:
+                raise _Fail("the access record describes another entry")
             p = _strict_json(payload, "the access statement payload")
             _typed(p, shapes.ACCESS_PAYLOAD, "the access statement payload")
-            return f"an access statement on dataset {p['dataset_id']}"
+            return (
+                f"access {record['id']} on dataset {p['dataset_id']}: "
+                f"{record['decision']} ({record['reason']})"
+            )
 
-        v.run("statement matches entry", access_payload)
+        v.run("record matches entry", access_matches)
         return
 
     def event_matches() -> str:
@@ -481,34 +499,33 @@ def verify_receipt(
             raise _Fail(str(e)) from None
         return f"signed by {verifier.name} for {cp.origin} at size {cp.size}"
 
+    try:
+        leaf_bytes = b64decode(r["leaf"])
+        report.leaf = strict_loads(leaf_bytes)
+    except StrictError:
+        leaf_bytes, report.leaf = b"", None
     if not v.run("checkpoint signature", signature):
         return report
     assert cp is not None
     checkpoint: Checkpoint = cp
-    leaf_bytes = b""
 
     def inclusion() -> str:
-        nonlocal leaf_bytes
         size = r["inclusion"]["tree_size"]
         if size != checkpoint.size:
             raise _Fail(f"the proof is for size {size}, the checkpoint's is {checkpoint.size}")
         try:
-            leaf_bytes = b64decode(r["leaf"])
+            leaf = b64decode(r["leaf"])
             path = [b64decode(h) for h in r["inclusion"]["hashes"]]
         except StrictError as e:
             raise _Fail(str(e)) from None
-        if not verify_inclusion(leaf_hash(leaf_bytes), r["index"], size, path, checkpoint.root):
+        if not verify_inclusion(leaf_hash(leaf), r["index"], size, path, checkpoint.root):
             raise _Fail("the inclusion proof does not lead to the checkpoint's root")
         return f"entry {r['index']} is in the tree of size {size}"
 
-    if not v.run("inclusion", inclusion):
-        return report
+    # A proof that fails does not stop the checks of what the entry says.
+    v.run("inclusion", inclusion)
     if witnesses:
         _check_witnesses(report, r["checkpoint"], witnesses, quorum)
-    try:
-        report.leaf = strict_loads(leaf_bytes)
-    except StrictError:
-        report.leaf = None
     kind = report.leaf.get("type") if isinstance(report.leaf, dict) else None
     if kind == "deposit":
         _check_deposit(v, leaf_bytes)
@@ -558,6 +575,7 @@ def _check_citizen(report: Report, doc: dict[str, Any]) -> None:
         shown = doc.get("record")
         if _with_defaults(signed) != _with_defaults(shown):
             raise _Fail("the record shown is not the one the controller signed")
+        _check_expiry(doc.get("expires_at"), signed, leaf)
     except _Fail as e:
         report.fail("record", str(e))
         return
@@ -565,6 +583,56 @@ def _check_citizen(report: Report, doc: dict[str, Any]) -> None:
         report.fail("record", f"the statement payload: {e}")
         return
     report.passed("record", f"consent {doc['consent_id']}: the record the controller signed")
+
+
+_DURATION = re.compile(
+    r"\AP(?!\Z)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+    r"(?:T(?!\Z)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?\Z"
+)
+
+
+def _instant(text: Any) -> datetime:
+    """An RFC 3339 time."""
+    if not isinstance(text, str) or not re.match(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", text):
+        raise ValueError("not an RFC 3339 time")
+    t = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError("an RFC 3339 time has an offset")
+    return t
+
+
+def _add_duration(start: datetime, duration: str) -> datetime:
+    """`start` plus an ISO 8601 duration: years and months on the calendar (the day kept, or
+    the month's last), then weeks, days and time."""
+    m = _DURATION.match(duration)
+    if m is None:
+        raise ValueError(f"{duration} is not an ISO 8601 duration")
+    y, mo, w, d, h, mi = (int(g) if g else 0 for g in m.groups()[:6])
+    sec = float(m.group(7)) if m.group(7) else 0.0
+    months = start.month - 1 + mo + 12 * y
+    year, month = start.year + months // 12, months % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    t = start.replace(year=year, month=month, day=day)
+    return t + timedelta(weeks=w, days=d, hours=h, minutes=mi, seconds=sec)
+
+
+def _check_expiry(shown: Any, record: Any, leaf: dict[str, Any]) -> None:
+    """The `expires_at` shown is the end of the signed validity: `until`, or the consent's
+    time on the log plus `duration`."""
+    validity = record.get("validity") if isinstance(record, dict) else None
+    try:
+        until = validity.get("until") if isinstance(validity, dict) else None
+        duration = validity.get("duration") if isinstance(validity, dict) else None
+        if until is not None:
+            expected = _instant(until)
+        elif isinstance(duration, str):
+            expected = _add_duration(_instant(leaf.get("time")), duration)
+        else:
+            raise ValueError("the signed record has no validity")
+        if _instant(shown) != expected:
+            raise _Fail(f"expires_at {shown} is not the end of the signed validity ({expected})")
+    except ValueError as e:
+        raise _Fail(f"expires_at: {e}") from None
 
 
 def _with_defaults(record: Any) -> Any:
@@ -576,6 +644,46 @@ def _with_defaults(record: Any) -> Any:
     return record
 
 
+TLOG_PROOF = "c2sp.org/tlog-proof@v1"
+
+
+def verify_tlog_proof(text: str, vkey: str) -> Report:
+    """Verifies a c2sp.org/tlog-proof@v1 text (`GET /v1/receipts/{index}?format=tlog-proof`):
+    the checkpoint's signature by `vkey` and the inclusion of the `extra` line's bytes (the
+    entry) at `index`. It carries no statement or opening: it proves inclusion only."""
+    report = Report()
+    head, sep, note_text = text.partition("\n\n")
+    lines = head.split("\n")
+    try:
+        if not sep or lines[0] != TLOG_PROOF or len(lines) < 3:
+            raise ValueError("not a c2sp.org/tlog-proof@v1 text")
+        if not lines[1].startswith("extra ") or not lines[2].startswith("index "):
+            raise ValueError("a datapole proof has its entry as the extra line, then the index")
+        leaf = b64decode(lines[1][6:])
+        index_text = lines[2][6:]
+        if not index_text.isdigit() or (index_text != "0" and index_text.startswith("0")):
+            raise ValueError("the index is not a decimal number")
+        path = [b64decode(h) for h in lines[3:]]
+        verifier = parse_vkey(vkey)
+        cp = verify_checkpoint(note_text, verifier)
+    except (ValueError, StrictError) as e:
+        report.fail("checkpoint signature", str(e))
+        return report
+    report.passed(
+        "checkpoint signature", f"signed by {verifier.name} for {cp.origin} at size {cp.size}"
+    )
+    index = int(index_text)
+    if verify_inclusion(leaf_hash(leaf), index, cp.size, path, cp.root):
+        report.passed("inclusion", f"entry {index} is in the tree of size {cp.size}")
+    else:
+        report.fail("inclusion", "the inclusion proof does not lead to the checkpoint's root")
+    try:
+        report.leaf = strict_loads(leaf)
+    except StrictError:
+        report.leaf = None
+    return report
+
+
 def verify_document(
     document: Any,
     vkey: str | None = None,
@@ -584,8 +692,14 @@ def verify_document(
 ) -> Report:
     """Verifies a receipt file: a receipt, or an answer that carries one in `receipt` (a
     deposit's, a citizen receipt, a withdrawal, an erasure, an access decision). A citizen
-    receipt's `record` is checked too. Bytes or text are read as strict JSON first. Anything
-    else fails `format`."""
+    receipt's `record` is checked too. Bytes or text are read as strict JSON first, unless they
+    are a c2sp.org/tlog-proof text (which needs `vkey`). Anything else fails `format`."""
+    if isinstance(document, bytes) and document.startswith(TLOG_PROOF.encode() + b"\n"):
+        document = document.decode("utf-8", errors="replace")
+    if isinstance(document, str) and document.startswith(TLOG_PROOF + "\n"):
+        if vkey is None:
+            return Report([Check("log key", False, "a tlog-proof names no key: pin the log's")])
+        return verify_tlog_proof(document, vkey)
     if isinstance(document, (bytes, str)):
         try:
             document = strict_loads(document)
