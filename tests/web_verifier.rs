@@ -6,8 +6,10 @@
 //! `target/tmp/web-vectors.json`; the JavaScript side runs under Node's WebCrypto here (the
 //! pages run it in Chromium: tests/browser.rs). The JavaScript proofs code is also checked
 //! against the Go reference implementation's inclusion and consistency proofs
-//! (tests/vectors/tlog-reference.json). Without `node`, the JavaScript half is reported as
-//! skipped, never passed.
+//! (tests/vectors/tlog-reference.json). It also fails exactly the committed checks on the
+//! committed vectors (`tests/vectors/receipts.json`, which tests/receipt_vectors.rs keeps equal
+//! to the Rust verdicts). Without `node`, the JavaScript half is reported as skipped, never
+//! passed.
 
 mod common;
 

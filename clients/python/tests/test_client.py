@@ -226,7 +226,7 @@ def test_a_private_receipt_opens_for_its_depositor_only(world: World) -> None:
     assert e.value.status == 401
 
 
-def test_consent_access_and_the_citizens_actions(world: World) -> None:
+def test_consent_access_and_the_citizens_actions(world: World, tmp_path: Path) -> None:
     c = world.client
     vkey = c.log_vkey()
     citizen = c.record_consent(world.hospital, consent_payload(world.dataset, world.lab.participant_id))
@@ -245,8 +245,23 @@ def test_consent_access_and_the_citizens_actions(world: World) -> None:
     checks = [ch.name for ch in verify_document(permit, vkey).checks]
     assert "record matches entry" in checks and "statement signature" in checks
 
+    # The lab downloads the bytes under a permit for `download` of its own.
+    fetch = c.request_access(
+        world.lab, access_payload(world.dataset, citizen["consent_id"], "download")
+    )
+    assert fetch["decision"] == "permit", fetch
+    out = tmp_path / "lab.csv"
+    c.download(str(world.lab.token), world.deposited, out, access=fetch["access_id"])
+    assert out.read_bytes() == world.content
+
     listed = c.citizen_accesses(citizen)
-    assert [a["access_id"] for a in listed["accesses"]] == [permit["access_id"]]
+    assert [a["access_id"] for a in listed["accesses"]] == [
+        permit["access_id"],
+        fetch["access_id"],
+    ]
+    assert len(listed.get("downloads", [])) == 1
+    for d in listed["downloads"]:
+        assert verify_document(d, vkey).ok
 
     withdrawn = c.citizen_withdraw(citizen)
     assert withdrawn["status"] == "withdrawn" and withdrawn["initiated_by"] == "subject"

@@ -155,3 +155,18 @@ def test_dsse_base64_may_be_url_safe_or_unpadded_but_not_partly_padded() -> None
     assert strict.b64decode_lenient("AA==") == b"\x00"
     with pytest.raises(strict.StrictError):
         strict.b64decode_lenient("AA=")
+
+
+def test_a_validity_duration_is_added_on_the_calendar() -> None:
+    from datetime import datetime, timezone
+
+    from datapole_client.verify import _add_duration
+
+    start = datetime(2024, 1, 31, 10, 0, tzinfo=timezone.utc)
+    assert _add_duration(start, "P1M") == datetime(2024, 2, 29, 10, 0, tzinfo=timezone.utc)
+    assert _add_duration(start, "P2Y") == datetime(2026, 1, 31, 10, 0, tzinfo=timezone.utc)
+    assert _add_duration(start, "P1W") == datetime(2024, 2, 7, 10, 0, tzinfo=timezone.utc)
+    assert _add_duration(start, "PT36H") == datetime(2024, 2, 1, 22, 0, tzinfo=timezone.utc)
+    for bad in ("P", "PT", "2Y", "P1.5Y", "P1Y2"):
+        with pytest.raises(ValueError):
+            _add_duration(start, bad)

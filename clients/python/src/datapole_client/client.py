@@ -511,13 +511,13 @@ class Client:
 
     def citizen_accesses(self, citizen_receipt: Mapping[str, Any]) -> dict[str, Any]:
         """`GET /v1/consents/{id}/accesses` with the citizen's secret: the access decisions
-        that cited the consent, each receipt verified."""
+        that cited the consent and the downloads made under them, each receipt verified."""
         consent_id, secret = _citizen(citizen_receipt)
         answer: dict[str, Any] = self._json(
             "GET", f"/v1/consents/{_q(consent_id)}/accesses", token=secret
         )
-        for access in answer.get("accesses", []):
-            self.verify(access)
+        for listed in answer.get("accesses", []) + answer.get("downloads", []):
+            self.verify(listed)
         return answer
 
     def citizen_withdraw(self, citizen_receipt: Mapping[str, Any]) -> dict[str, Any]:
