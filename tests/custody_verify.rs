@@ -303,13 +303,14 @@ fn check_with(chain: &Value, outcome: &str) -> usize {
         .unwrap()
 }
 
-#[test]
-fn every_tampered_chain_fails_naming_the_check_that_caught_it() {
-    let f = fixture();
-    type Tamper = Box<dyn Fn(&mut Value)>;
+type Tamper = Box<dyn Fn(&mut Value)>;
+
+/// The tampered copies of the fixture's chain: what was changed, how, and the checks that
+/// must catch it.
+fn cases(f: &Fixture) -> Vec<(&'static str, Tamper, &'static [&'static str])> {
     let other_storage = f.other["entries"][0]["receipt"].clone();
     let other_dataset = f.other["dataset_id"].clone();
-    let cases: Vec<(&str, Tamper, &[&str])> = vec![
+    vec![
         (
             "the first version's storage link dropped",
             Box::new(|c| {
@@ -408,7 +409,13 @@ fn every_tampered_chain_fails_naming_the_check_that_caught_it() {
             Box::new(|c| c["truncated"] = json!(true)),
             &["complete"],
         ),
-    ];
+    ]
+}
+
+#[test]
+fn every_tampered_chain_fails_naming_the_check_that_caught_it() {
+    let f = fixture();
+    let cases = cases(&f);
     for (what, tamper, want) in &cases {
         let mut c = f.chain.clone();
         tamper(&mut c);
@@ -428,5 +435,59 @@ fn every_tampered_chain_fails_naming_the_check_that_caught_it() {
     let names = failed(&out);
     for name in ["log", "receipts", "fixity run", "fixity checks"] {
         assert!(names.contains(name), "{name} in {names:?}");
+    }
+}
+
+/// The committed custody vectors, `tests/vectors/custody.json`: the fixture's genuine chain and
+/// its tampered copies (and the chain under another log's key), each with the log key to pin
+/// and the names of the checks the Rust verifier fails, for other verifiers (the Python
+/// client's) to fail exactly those. With `DATAPOLE_WRITE_VECTORS=1` it writes them afresh from
+/// a real chain; otherwise it checks that the Rust verifier's verdicts on the committed chains
+/// are still the committed ones.
+#[test]
+fn the_committed_custody_vectors_are_the_rust_verifiers_verdicts() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/custody.json");
+    let failed_of = |chain: &Value, vkey: &str| -> Vec<String> {
+        let chain = datapole::verify::custody::Chain::from_value(chain).unwrap();
+        datapole::verify::custody::verify_custody(&chain, Some(vkey))
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.to_owned())
+            .collect()
+    };
+    if std::env::var("DATAPOLE_WRITE_VECTORS").is_ok_and(|v| v == "1") {
+        let f = fixture();
+        let mut out = vec![json!({"name": "chain", "chain": f.chain, "vkey": f.vkey})];
+        for (what, tamper, _) in cases(&f) {
+            let mut c = f.chain.clone();
+            tamper(&mut c);
+            out.push(json!({"name": format!("chain/{what}"), "chain": c, "vkey": f.vkey}));
+        }
+        let (_, other_vkey) = log_key(&f.dir, "other.example/log");
+        out.push(json!({"name": "chain/another log's key", "chain": f.chain, "vkey": other_vkey}));
+        for v in &mut out {
+            v["failed"] = json!(failed_of(&v["chain"], v["vkey"].as_str().unwrap()));
+        }
+        let mut text = serde_json::to_string_pretty(&out).unwrap();
+        text.push('\n');
+        std::fs::write(&file, text).unwrap();
+    }
+    let vectors: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(&file).expect("tests/vectors/custody.json")).unwrap();
+    assert!(vectors.len() > 10, "{} vectors", vectors.len());
+    for v in &vectors {
+        let name = v["name"].as_str().unwrap();
+        let committed: Vec<String> = serde_json::from_value(v["failed"].clone()).unwrap();
+        assert_eq!(
+            failed_of(&v["chain"], v["vkey"].as_str().unwrap()),
+            committed,
+            "{name}: the Rust verifier's verdict changed"
+        );
+        assert_eq!(
+            committed.is_empty(),
+            !name.contains('/'),
+            "{name}: {committed:?}"
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! the pages' JavaScript one (`src/web/assets/verify.js`): real receipt files of every kind
 //! from a running log, and tampered variants of each. `tests/web_verifier.rs` runs them
 //! through Node's WebCrypto, `tests/browser.rs` through the verify page in Chromium; both
-//! require the same failed checks as the Rust verifier's.
+//! require the same failed checks as the Rust verifier's. `tests/receipt_vectors.rs` writes
+//! them, with the Rust verdicts, to the committed `tests/vectors/receipts.json`, which the
+//! Python client's verifier checks without cargo.
 
 use base64::prelude::*;
 use serde_json::{json, Value};
