@@ -331,11 +331,13 @@ pub async fn dispose(
 }
 
 /// The body of a legal hold request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct HoldRequest {
-    hold: bool,
-    reference: String,
+pub struct HoldRequest {
+    /// `true` places a hold, `false` lifts it.
+    pub hold: bool,
+    /// The case or order the hold is for: 1 to 200 characters, no control characters.
+    pub reference: String,
 }
 
 /// `POST /v1/datasets/{id}/versions/{version}/hold` (the admin token): places or lifts a

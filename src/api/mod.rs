@@ -10,11 +10,12 @@ pub mod deposits;
 pub mod limits;
 pub mod log;
 pub mod metrics;
+pub mod openapi;
 pub mod participants;
 pub mod receipts;
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service};
@@ -26,7 +27,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{Code, Error};
-use crate::http::{self, get, resource, timeouts};
+use crate::http::{self, get, timeouts};
 pub use crate::http::{parse_json, read_json_body};
 use crate::ledger::{Ledger, Written};
 
@@ -142,11 +143,61 @@ where
         .map_err(|_| Error::new(Code::Unavailable, "the server is stopping; retry"))?
 }
 
-/// Registers every route of the API on an app ([`server`] adds the pages).
+/// One resource of the API: its path pattern, the methods it answers (what its `Allow` header
+/// says on a 405) and the actix resource with its handlers.
+pub struct Endpoint {
+    /// The actix path pattern (`/v1/entries/{index}`).
+    pub path: &'static str,
+    /// The methods it answers, as its `Allow` header lists them (`GET, HEAD`).
+    pub allow: &'static str,
+    resource: actix_web::Resource,
+}
+
+impl Endpoint {
+    /// Adds a handler.
+    fn route(mut self, route: actix_web::Route) -> Self {
+        self.resource = self.resource.route(route);
+        self
+    }
+}
+
+/// A resource whose only methods are `allow` (any other gets 405 with `Allow`).
+fn resource(path: &'static str, allow: &'static str) -> Endpoint {
+    Endpoint {
+        path,
+        allow,
+        resource: http::resource(path, allow),
+    }
+}
+
+/// The list [`endpoints`] builds.
+#[derive(Default)]
+struct Endpoints(Vec<Endpoint>);
+
+impl Endpoints {
+    fn service(&mut self, endpoint: Endpoint) -> &mut Self {
+        self.0.push(endpoint);
+        self
+    }
+}
+
+/// Registers every route of the API on an app ([`server`] adds the pages): the
+/// [`endpoints`], and nothing else.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    const READ: &str = "GET, HEAD";
     cfg.app_data(web::QueryConfig::default().error_handler(http::query_error))
-        .app_data(web::PathConfig::default().error_handler(http::path_error))
+        .app_data(web::PathConfig::default().error_handler(http::path_error));
+    for endpoint in endpoints() {
+        cfg.service(endpoint.resource);
+    }
+}
+
+/// Every resource of the API, with its handlers: the one list that [`routes`] registers and
+/// that `tests/openapi.rs` holds the OpenAPI document ([`openapi`]) to, path for path and
+/// method for method. A route added here and not described there fails that test.
+pub fn endpoints() -> Vec<Endpoint> {
+    const READ: &str = "GET, HEAD";
+    let mut all = Endpoints::default();
+    all.service(resource("/openapi.json", READ).route(get().to(openapi::serve)))
         .service(resource("/checkpoint", READ).route(get().to(log::checkpoint)))
         .service(resource("/metrics", READ).route(get().to(metrics::metrics)))
         .service(resource("/healthz", READ).route(get().to(metrics::healthz)))
@@ -202,6 +253,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/consents/{id}/erase", "POST").route(web::post().to(consents::erase)))
         .service(resource("/v1/accesses", "POST").route(web::post().to(accesses::submit)));
+    all.0
 }
 
 /// How the HTTP server protects itself.
@@ -242,6 +294,8 @@ pub fn server(
     state: web::Data<AppState>,
     options: ServerOptions,
 ) -> std::io::Result<Server> {
+    // The OpenAPI document is built once, now, rather than on its first request.
+    LazyLock::force(&openapi::SERVED);
     let limiter = options.rate_limit.clone();
     let metrics = state.metrics.clone();
     let pages = crate::web::routes(state.ledger.log().signer().vkey());
