@@ -7,6 +7,8 @@ pub mod deposit;
 pub mod download;
 pub mod keygen;
 pub mod migrate;
+pub mod participant;
+pub mod participant_change;
 pub mod prefill;
 pub mod reference;
 pub mod serve;
@@ -56,6 +58,10 @@ pub enum Command {
     /// the same root recomputed from the new tiles, every entry read back. The log must not be
     /// served meanwhile.
     Migrate(migrate::MigrateArgs),
+    /// The operator's commands about participants: change a participant's roles, reissue its
+    /// token.
+    #[command(subcommand)]
+    Participant(participant::ParticipantCommand),
     /// Run a c2sp.org/tlog-witness witness: cosign the checkpoints of the logs it follows
     /// once they are proved consistent with the last one it cosigned.
     Witness(witness::WitnessArgs),
@@ -82,6 +88,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(args),
         Command::Prefill(args) => prefill::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Participant(command) => participant::run(command),
         Command::Witness(args) => witness::run(args),
     }
 }
