@@ -362,7 +362,7 @@ fn the_participant_commands_change_roles_and_reissue_tokens() {
     .concat());
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("✓ log signature"), "{t}");
+    assert!(t.contains("✓ checkpoint signature"), "{t}");
     assert!(
         t.contains("added controller, accessor, removed depositor"),
         "{t}"

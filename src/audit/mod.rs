@@ -86,9 +86,15 @@ pub enum EntryProblem {
         /// The role needed.
         role: Role,
     },
-    /// A public deposit's statement of another payload type.
+    /// A change of a participant that does not follow its registration and earlier changes.
     #[error("change of participant {id}: {problem}")]
-    Change { id: String, problem: ChangeProblem },
+    Change {
+        /// The participant id.
+        id: String,
+        /// What does not follow.
+        problem: ChangeProblem,
+    },
+    /// A public deposit's statement of another payload type.
     #[error("statement of type {0:?}")]
     StatementType(String),
     /// A public deposit's statement whose keyid is not the depositor.
