@@ -1,6 +1,8 @@
 //! One tagged type for every entry the log holds. An entry is compact JSON that starts with
 //! `"v":1,"type":...`; its `type` says which of the three formats it is, and it is read as
-//! that one, once: a registration ([`ParticipantLeaf`], `participant`), a deposit
+//! that one, once: a registration ([`ParticipantLeaf`], `participant`), a change of a
+//! registered participant ([`ParticipantChangeLeaf`], `participant_roles`,
+//! `participant_token`), a deposit
 //! ([`DepositLeaf`], `deposit`) or a record of a consent's life or of an access decision
 //! ([`RecordLeaf`], `consent`, `withdrawal`, `erasure`, `access`) or a custody event of the
 //! archive ([`CustodyLeaf`], `storage`, `fixity`, `fixity_failure`, `repair`, `download`,
@@ -13,7 +15,7 @@ use uuid::Uuid;
 use crate::consent::RecordLeaf;
 use crate::custody::{CustodyKind, CustodyLeaf};
 use crate::json::{self, EncodeError, JsonError};
-use crate::participant::{ParticipantLeaf, PARTICIPANT_TYPE};
+use crate::participant::{ChangeKind, ParticipantChangeLeaf, ParticipantLeaf, PARTICIPANT_TYPE};
 use crate::statement::deposit::{DepositLeaf, DEPOSIT_LEAF_TYPE};
 
 /// The entry format version this code reads and writes.
@@ -27,6 +29,8 @@ pub const RECORD_TYPES: [&str; 4] = ["consent", "withdrawal", "erasure", "access
 pub enum Entry {
     /// A participant's registration.
     Participant(ParticipantLeaf),
+    /// A change of a registered participant: its roles, or its API token reissued.
+    ParticipantChange(ParticipantChangeLeaf),
     /// A dataset deposit (one version of a dataset).
     Deposit(DepositLeaf),
     /// A consent, its withdrawal or erasure, or an access decision.
@@ -67,6 +71,7 @@ impl Entry {
         };
         let format = match kind.as_str() {
             PARTICIPANT_TYPE => "participant",
+            t if ChangeKind::from_name(t).is_some() => "participant change",
             DEPOSIT_LEAF_TYPE => "deposit",
             t if RECORD_TYPES.contains(&t) => "record",
             t if CustodyKind::from_name(t).is_some() => "custody",
@@ -84,6 +89,9 @@ impl Entry {
         let shape = |e: JsonError| malformed(e.to_string());
         Ok(match format {
             "participant" => Entry::Participant(json::from_value(value).map_err(shape)?),
+            "participant change" => {
+                Entry::ParticipantChange(json::from_value(value).map_err(shape)?)
+            }
             "deposit" => Entry::Deposit(json::from_value(value).map_err(shape)?),
             "record" => Entry::Record(json::from_value(value).map_err(shape)?),
             _ => {
@@ -99,6 +107,7 @@ impl Entry {
     pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         match self {
             Entry::Participant(l) => l.to_bytes(),
+            Entry::ParticipantChange(l) => l.to_bytes(),
             Entry::Deposit(l) => l.to_bytes(),
             Entry::Record(l) => l.to_bytes(),
             Entry::Custody(l) => l.to_bytes(),
@@ -109,6 +118,7 @@ impl Entry {
     pub fn type_name(&self) -> &'static str {
         match self {
             Entry::Participant(_) => PARTICIPANT_TYPE,
+            Entry::ParticipantChange(l) => l.kind.as_str(),
             Entry::Deposit(_) => DEPOSIT_LEAF_TYPE,
             Entry::Record(l) => l.kind.as_str(),
             Entry::Custody(l) => l.kind().as_str(),
@@ -117,11 +127,11 @@ impl Entry {
 
     /// The participant whose private record this entry may hide, who may open it: a
     /// deposit's depositor, a record's issuer (the controller of a consent, the accessor of
-    /// an access). `None` for a registration or a custody event, which are all public (a
+    /// an access). `None` for a registration, a change of one, or a custody event, which are all public (a
     /// storage entry's off-log record is the object's key, which no receipt opens).
     pub fn owner(&self) -> Option<Uuid> {
         match self {
-            Entry::Participant(_) | Entry::Custody(_) => None,
+            Entry::Participant(_) | Entry::ParticipantChange(_) | Entry::Custody(_) => None,
             Entry::Deposit(l) => Some(l.depositor),
             Entry::Record(l) => Some(l.issuer),
         }

@@ -100,6 +100,8 @@ codes! {
     RetentionActive = (409, "retention_active", "Disposal before the object's `retain_until`: the archive refuses, and so does its storage"),
     LegalHold = (409, "legal_hold", "Disposal of an object under a legal hold"),
     DuplicateContent = (409, "duplicate_content", "A deposit of content its depositor already deposited as a new dataset, with the same visibility, under another controller: deposit it as a new version of that dataset, or under the same controller"),
+    RoleAlreadyHeld = (409, "role_already_held", "`POST /v1/participants/{id}/roles`: a role in `add` is one the participant already has; nothing was changed"),
+    RoleNotHeld = (409, "role_not_held", "`POST /v1/participants/{id}/roles`: a role in `remove` is one the participant does not have; nothing was changed"),
     OldSizeConflict = (409, "old_size_conflict", "Witness: the `old` size is not the size it last cosigned for this log. This answer alone has no JSON body: c2sp.org/tlog-witness prescribes the body `<size>\\n` with `Content-Type: text/x.tlog.size`"),
     ObjectDisposed = (410, "object_disposed", "The dataset version's object was disposed of: every copy and its key are gone (its disposal entry is the certificate)"),
     RootMismatch = (409, "root_mismatch", "Witness: the checkpoint has the size the witness last cosigned but another root: a fork, kept as evidence"),

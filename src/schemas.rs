@@ -15,7 +15,9 @@ use crate::custody::{
 use crate::decision::AccessRecord;
 use crate::http::ErrorBody;
 use crate::ledger::{accesses, archive, consents, deposits, fixity, participants};
-use crate::participant::{ParticipantLeaf, RegistrationRequest};
+use crate::participant::{
+    ParticipantChangeLeaf, ParticipantLeaf, RegistrationRequest, RolesRequest,
+};
 use crate::receipt::Receipt;
 use crate::statement::access::AccessPayload;
 use crate::statement::consent::{ConsentActionPayload, ConsentPayload};
@@ -43,6 +45,19 @@ pub fn all() -> Vec<(&'static str, Value)> {
         (
             "participant.schema.json",
             json(schema_for!(participants::ParticipantView)),
+        ),
+        (
+            "participant-change-leaf.schema.json",
+            json(schema_for!(ParticipantChangeLeaf)),
+        ),
+        ("roles-request.schema.json", json(schema_for!(RolesRequest))),
+        (
+            "roles-changed.schema.json",
+            json(schema_for!(participants::RolesChanged)),
+        ),
+        (
+            "token-reissued.schema.json",
+            json(schema_for!(participants::TokenReissued)),
         ),
         ("log-info.schema.json", json(schema_for!(log::LogInfo))),
         ("health.schema.json", json(schema_for!(metrics::Health))),

@@ -110,6 +110,7 @@ impl Schemas {
     fn leaf(&self, leaf: &Value, what: &str) {
         let schema = match leaf["type"].as_str() {
             Some("participant") => "participant-leaf",
+            Some("participant_roles" | "participant_token") => "participant-change-leaf",
             Some("deposit") => "deposit-leaf",
             Some("consent" | "withdrawal" | "erasure" | "access") => "record-leaf",
             other => panic!("{what}: an entry of type {other:?}"),
@@ -169,6 +170,29 @@ fn every_json_answer_fits_its_committed_schema() {
     );
     let lab = register(&server, &admin, 2, &["accessor"]);
     let auditor = register(&server, &admin, 3, &["auditor"]);
+
+    // A participant's changes: roles, a token reissued, the record after them.
+    let changing = register(&server, &admin, 9, &["depositor"]);
+    let change = json!({"add": ["auditor"], "remove": ["depositor"]});
+    schemas.check("roles-request", &change, "a change of roles");
+    let path = format!("/v1/participants/{}/roles", changing.id);
+    let a = post(&server, &path, change.to_string().as_bytes(), Some(&admin));
+    let v = schemas.answer(&a, 201, "roles-changed", "a change of roles");
+    schemas.receipt(&v["receipt"], "a change of roles");
+    let path = format!("/v1/participants/{}/token", changing.id);
+    let v = schemas.answer(
+        &post(&server, &path, b"", Some(&admin)),
+        201,
+        "token-reissued",
+        "a token reissue",
+    );
+    schemas.receipt(&v["receipt"], "a token reissue");
+    schemas.answer(
+        &server.get(&format!("/v1/participants/{}", changing.id)),
+        200,
+        "participant",
+        "a changed participant",
+    );
 
     // Deposits, public and private, a duplicate, a new version; searches and datasets.
     let mut first = None;

@@ -210,6 +210,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         .service(resource("/v1/participants", "POST").route(web::post().to(participants::register)))
         .service(resource("/v1/participants/{id}", READ).route(get().to(participants::get)))
         .service(
+            resource("/v1/participants/{id}/roles", "POST")
+                .route(web::post().to(participants::change_roles)),
+        )
+        .service(
+            resource("/v1/participants/{id}/token", "POST")
+                .route(web::post().to(participants::reissue_token)),
+        )
+        .service(
             resource("/v1/deposits", "GET, HEAD, POST")
                 .route(web::post().to(deposits::submit))
                 .route(get().to(deposits::search)),

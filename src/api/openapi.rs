@@ -38,7 +38,7 @@ use serde_json::{json, Map, Value};
 use crate::error::Code;
 use crate::http::timeouts::UPLOAD_BODY;
 use crate::ledger::{accesses, archive, consents, deposits, fixity, participants, MAX_PAGE};
-use crate::participant::RegistrationRequest;
+use crate::participant::{RegistrationRequest, RolesRequest};
 use crate::receipt::Receipt;
 use crate::statement::access::{AccessPayload, ACCESS_TYPE};
 use crate::statement::consent::{
@@ -624,6 +624,69 @@ impl Doc {
             .json(200, "The participant.", participant)
             .errors(&[Code::InvalidParticipantId, Code::ParticipantNotFound])
             .errors(READ),
+        );
+        let roles = self.schema::<RolesRequest>();
+        let changed = self.schema::<participants::RolesChanged>();
+        self.add(
+            "/v1/participants/{id}/roles",
+            &["post"],
+            Op::new(
+                "changeParticipantRoles",
+                "participants",
+                "Add or remove a participant's roles",
+            )
+            .describe(
+                "Logged as a `participant_roles` entry; the new roles hold from the moment it \
+                     is answered.",
+            )
+            .auth(Auth::Admin)
+            .path("id", "The participant's id.", uuid(AN_ID))
+            .body(
+                true,
+                "The roles to add and to remove.",
+                "application/json",
+                roles,
+            )
+            .json(201, written, changed.clone())
+            .json(202, awaiting, changed)
+            .errors(&[
+                Code::Unauthorized,
+                Code::InvalidParticipantId,
+                Code::ParticipantNotFound,
+                Code::MalformedJson,
+                Code::InvalidField,
+                Code::RoleAlreadyHeld,
+                Code::RoleNotHeld,
+                Code::Conflict,
+            ])
+            .errors(JSON_BODY)
+            .errors(WRITE),
+        );
+        let reissued = self.schema::<participants::TokenReissued>();
+        self.add(
+            "/v1/participants/{id}/token",
+            &["post"],
+            Op::new(
+                "reissueParticipantToken",
+                "participants",
+                "Issue a participant a new API token",
+            )
+            .describe(
+                "Logged as a `participant_token` entry (which does not carry the token); the \
+                     previous token is refused from the moment it is answered; `api_token` is \
+                     shown this once.",
+            )
+            .auth(Auth::Admin)
+            .path("id", "The participant's id.", uuid(AN_ID))
+            .json(201, written, reissued.clone())
+            .json(202, awaiting, reissued)
+            .errors(&[
+                Code::Unauthorized,
+                Code::InvalidParticipantId,
+                Code::ParticipantNotFound,
+                Code::Conflict,
+            ])
+            .errors(WRITE),
         );
 
         // Deposits and datasets.

@@ -12,20 +12,27 @@ use crate::consent::RecordKind;
 use crate::custody::CustodyLeaf;
 use crate::entry::{Entry, EntryError};
 use crate::json::JsonError;
-use crate::participant::{parse_public_key, PublicKeyError, Role};
+use crate::participant::{parse_public_key, ChangeProblem, ParticipantState, PublicKeyError, Role};
 use crate::statement::deposit::{DepositPayload, Visibility, DEPOSIT_TYPE};
 use crate::statement::dsse::DsseError;
 use crate::verify::Frontier;
 
-/// A key a participant was registered with, and from which entry on.
+/// A key a participant was registered with and the roles it held, from which entry on: its
+/// registration, then one record per change of it (`participant_roles`, `participant_token`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
-    /// The registration entry's index.
+    /// The registration's or change's entry index.
     pub index: u64,
     /// The Ed25519 key, standard base64.
     pub public_key: String,
-    /// The roles granted.
+    /// The roles held from this entry on.
     pub roles: Vec<Role>,
+    /// The number of the latest change (0: the registration).
+    #[serde(default)]
+    pub seq: u64,
+    /// The number of the participant's current token (0: the registration's).
+    #[serde(default)]
+    pub token: u64,
 }
 
 /// A problem the monitor found in an entry. Its Display is what `datapole audit` reports
@@ -78,6 +85,14 @@ pub enum EntryProblem {
         id: String,
         /// The role needed.
         role: Role,
+    },
+    /// A change of a participant that does not follow its registration and earlier changes.
+    #[error("change of participant {id}: {problem}")]
+    Change {
+        /// The participant id.
+        id: String,
+        /// What does not follow.
+        problem: ChangeProblem,
     },
     /// A public deposit's statement of another payload type.
     #[error("statement of type {0:?}")]
@@ -205,9 +220,43 @@ impl AuditState {
                         index,
                         public_key: leaf.public_key,
                         roles: leaf.roles,
+                        seq: 0,
+                        token: 0,
                     }],
                 );
                 Ok("participant")
+            }
+            Entry::ParticipantChange(leaf) => {
+                let id = leaf.participant.to_string();
+                let Some(latest) = self.keys.get(&id).and_then(|h| h.last()) else {
+                    return Err(EntryProblem::NotRegistered {
+                        who: "changed participant",
+                        id,
+                    });
+                };
+                let state = ParticipantState {
+                    seq: latest.seq,
+                    roles: latest.roles.clone(),
+                    token: latest.token,
+                    token_entry: latest.index,
+                };
+                let next = state
+                    .after(&leaf, index)
+                    .map_err(|problem| EntryProblem::Change {
+                        id: id.clone(),
+                        problem,
+                    })?;
+                let record = KeyRecord {
+                    index,
+                    public_key: latest.public_key.clone(),
+                    roles: next.roles,
+                    seq: next.seq,
+                    token: next.token,
+                };
+                if let Some(history) = self.keys.get_mut(&id) {
+                    history.push(record);
+                }
+                Ok(leaf.kind.as_str())
             }
             Entry::Deposit(leaf) => {
                 let depositor = leaf.depositor.to_string();
@@ -425,6 +474,195 @@ mod tests {
         assert_eq!(
             EntryProblem::ParticipantKey(PublicKeyError::Length(3)).to_string(),
             "public_key must be 32 bytes, not 3"
+        );
+    }
+
+    /// A registration of `id` with `roles`, and entry bytes of changes and records by it.
+    fn registration(id: &str, roles: &str) -> Vec<u8> {
+        let key = BASE64_STANDARD.encode(
+            ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+                .verifying_key()
+                .as_bytes(),
+        );
+        format!(r#"{{"v":1,"type":"participant","id":"{id}","name":"n","roles":{roles},"public_key":"{key}","registered_at":"2026-11-28T10:00:00.000Z"}}"#).into_bytes()
+    }
+
+    fn change(
+        id: &str,
+        kind: &str,
+        seq: u64,
+        added: &str,
+        removed: &str,
+        roles: &str,
+        token: u64,
+    ) -> Vec<u8> {
+        format!(r#"{{"v":1,"type":"{kind}","participant":"{id}","seq":{seq},"added":{added},"removed":{removed},"roles":{roles},"token":{token},"at":"2026-11-28T10:00:00.000Z"}}"#).into_bytes()
+    }
+
+    fn access(issuer: &str) -> Vec<u8> {
+        format!(r#"{{"v":1,"type":"access","id":"00000000-0000-0000-0000-0000000000aa","issuer":"{issuer}","time":"2026-11-28T10:00:00.000Z","commitment":"{}"}}"#, "0".repeat(64)).into_bytes()
+    }
+
+    #[test]
+    fn statements_are_judged_by_the_roles_their_signer_had_then() {
+        let id = "00000000-0000-0000-0000-000000000001";
+        let mut state = AuditState::new("k");
+        let mut check = |entry: Vec<u8>| {
+            let index = state.frontier.size;
+            state.check_entry(index, &entry).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            check(registration(id, r#"["accessor"]"#)),
+            Ok("participant")
+        );
+        assert_eq!(check(access(id)), Ok("access"));
+        assert_eq!(
+            check(change(
+                id,
+                "participant_roles",
+                1,
+                "[]",
+                r#"["accessor"]"#,
+                "[]",
+                0
+            )),
+            Ok("participant_roles")
+        );
+        assert_eq!(
+            check(access(id)),
+            Err(format!("participant {id} lacks the accessor role"))
+        );
+        assert_eq!(
+            check(change(id, "participant_token", 2, "[]", "[]", "[]", 1)),
+            Ok("participant_token")
+        );
+        assert_eq!(
+            check(change(
+                id,
+                "participant_roles",
+                3,
+                r#"["accessor"]"#,
+                "[]",
+                r#"["accessor"]"#,
+                1
+            )),
+            Ok("participant_roles")
+        );
+        assert_eq!(check(access(id)), Ok("access"));
+    }
+
+    #[test]
+    fn a_change_must_follow_the_registry() {
+        let id = "00000000-0000-0000-0000-000000000001";
+        let other = "00000000-0000-0000-0000-000000000002";
+        let mut state = AuditState::new("k");
+        let mut check = |entry: Vec<u8>| {
+            let index = state.frontier.size;
+            state.check_entry(index, &entry).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            check(change(
+                other,
+                "participant_roles",
+                1,
+                r#"["auditor"]"#,
+                "[]",
+                r#"["auditor"]"#,
+                0
+            )),
+            Err(format!(
+                "changed participant {other} was not registered before"
+            ))
+        );
+        check(registration(id, r#"["depositor"]"#)).unwrap();
+        let bad = |m: &str| Err(format!("change of participant {id}: {m}"));
+        // A role removed that it lacks; added that it has.
+        assert_eq!(
+            check(change(
+                id,
+                "participant_roles",
+                1,
+                "[]",
+                r#"["auditor"]"#,
+                r#"["depositor"]"#,
+                0
+            )),
+            bad("the participant does not have the auditor role")
+        );
+        assert_eq!(
+            check(change(
+                id,
+                "participant_roles",
+                1,
+                r#"["depositor"]"#,
+                "[]",
+                r#"["depositor"]"#,
+                0
+            )),
+            bad("the participant already has the depositor role")
+        );
+        // A gap in the numbers, roles that are not the result, an empty change, a token
+        // number that skips.
+        assert_eq!(
+            check(change(
+                id,
+                "participant_roles",
+                2,
+                r#"["auditor"]"#,
+                "[]",
+                r#"["depositor","auditor"]"#,
+                0
+            )),
+            bad("change number 2 follows change 0: expected 1")
+        );
+        assert_eq!(
+            check(change(
+                id,
+                "participant_roles",
+                1,
+                r#"["auditor"]"#,
+                "[]",
+                r#"["auditor"]"#,
+                0
+            )),
+            bad(r#"roles [Auditor] are not the result of the change ([Depositor, Auditor])"#)
+        );
+        assert_eq!(
+            check(change(
+                id,
+                "participant_roles",
+                1,
+                "[]",
+                "[]",
+                r#"["depositor"]"#,
+                0
+            )),
+            bad("added and removed roles are not a change")
+        );
+        assert_eq!(
+            check(change(
+                id,
+                "participant_token",
+                1,
+                "[]",
+                "[]",
+                r#"["depositor"]"#,
+                2
+            )),
+            bad("token number 2, expected 1")
+        );
+        // None of those moved the state: the right change still applies.
+        assert_eq!(
+            check(change(
+                id,
+                "participant_roles",
+                1,
+                r#"["auditor"]"#,
+                "[]",
+                r#"["depositor","auditor"]"#,
+                0
+            )),
+            Ok("participant_roles")
         );
     }
 }

@@ -10,6 +10,7 @@ pub mod download;
 pub mod keygen;
 pub mod migrate;
 pub mod participant;
+pub mod participant_change;
 pub mod payload;
 pub mod prefill;
 pub mod receipt;
@@ -47,7 +48,8 @@ pub enum Command {
     /// Download a dataset version's content (resumably) and check it against its deposit's
     /// receipt.
     Download(Box<download::DownloadArgs>),
-    /// Register a participant (operator) or show one's public record.
+    /// Participants: register one, change its roles or reissue its token (operator), or show
+    /// one's public record.
     #[command(subcommand)]
     Participant(participant::ParticipantCommand),
     /// Print the log's verifier key as the server states it (an auditor pins the one printed

@@ -13,6 +13,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::client::{self, AdminArgs, Client, ClientArgs};
+use super::participant_change::{self, ReissueTokenArgs, RolesArgs};
 use crate::participant::Role;
 
 /// `datapole participant` subcommands.
@@ -23,6 +24,12 @@ pub enum ParticipantCommand {
     Register(RegisterArgs),
     /// Show a participant's public record: its name, roles, public key and registration entry.
     Show(ShowArgs),
+    /// Add or remove a participant's roles (operator; a logged `participant_roles` entry);
+    /// verifies the entry's receipt.
+    Roles(Box<RolesArgs>),
+    /// Issue a participant a new API token, revoking the previous one (operator; a logged
+    /// `participant_token` entry that does not carry the token); verifies the entry's receipt.
+    ReissueToken(Box<ReissueTokenArgs>),
 }
 
 /// Flags of `datapole participant register`.
@@ -83,6 +90,8 @@ pub fn run(command: ParticipantCommand) -> anyhow::Result<()> {
     match command {
         ParticipantCommand::Register(args) => register(args),
         ParticipantCommand::Show(args) => show(args),
+        ParticipantCommand::Roles(args) => participant_change::run_roles(*args),
+        ParticipantCommand::ReissueToken(args) => participant_change::run_reissue_token(*args),
     }
 }
 

@@ -15,7 +15,10 @@ use crate::statement::deposit::Visibility;
 pub const PARTICIPANT_ID: Index = Index::user(2);
 /// Participant Ed25519 public key (32) → the participant's registration (unique).
 pub const PARTICIPANT_KEY: Index = Index::user(3);
-/// SHA-256 of a participant API token (32) → the participant's registration.
+/// SHA-256 of a participant API token (32) → the entry that issued it: the participant's
+/// registration or a `participant_token` change. A token is valid while that entry is the
+/// latest to have issued one for its participant; a revoked token's key stays, pointing at an
+/// entry that no longer is.
 pub const API_TOKEN: Index = Index::user(4);
 /// Participant id (16) ‖ statement nonce → the statement's entry (replay protection).
 pub const NONCE: Index = Index::user(5);
@@ -69,6 +72,10 @@ pub const CONSENT_DOWNLOAD: Index = Index::user(25);
 /// Object id (16) → its latest unrepaired `fixity_failure` entry; a `repair` points it at
 /// itself (so a failure is open when this key names a `fixity_failure`).
 pub const OBJECT_FAILURE: Index = Index::user(26);
+/// Participant id (16) ‖ change number (8, big-endian) → that change of the participant
+/// (`participant_roles`, `participant_token`; unique: two changes racing from the same state
+/// cannot both be written).
+pub const PARTICIPANT_CHANGE: Index = Index::user(27);
 
 /// The unique keys whose refusal the ledger answers with its own error, by index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +96,8 @@ pub enum Taken {
     Archived,
     /// The object was already disposed of.
     Disposed,
+    /// A concurrent change of the participant took the change number.
+    ParticipantChange,
     /// Any other unique key (a random id that collided).
     Other,
 }
@@ -105,6 +114,7 @@ impl Taken {
             CONSENT_ERASED => Taken::Erased,
             ARCHIVED_VERSION => Taken::Archived,
             OBJECT_DISPOSAL => Taken::Disposed,
+            PARTICIPANT_CHANGE => Taken::ParticipantChange,
             _ => Taken::Other,
         }
     }
@@ -161,6 +171,14 @@ pub fn consent_downloads(consent: Uuid) -> IndexKey {
 /// A participant's registration by id.
 pub fn participant_id(id: Uuid) -> IndexKey {
     IndexKey::new(PARTICIPANT_ID, id.as_bytes().to_vec())
+}
+
+/// Change number `seq` of participant `id`.
+pub fn participant_change(id: Uuid, seq: u64) -> IndexKey {
+    IndexKey::new(
+        PARTICIPANT_CHANGE,
+        [id.as_bytes().as_slice(), &seq.to_be_bytes()].concat(),
+    )
 }
 
 /// A participant's registration by public key.

@@ -1,7 +1,16 @@
 //! The participant registry: registration appends a `participant` entry (the operator
-//! decides who registers; the API checks its token), and every signed statement and receipt
-//! reads its signer's published record, parsed once and cached (a registration never
-//! changes).
+//! decides who registers; the API checks its token); the operator's changes append
+//! `participant_roles` (roles added or removed) and `participant_token` (a new API token,
+//! the previous one revoked). Every signed statement, token check and receipt reads its
+//! participant's published state: the registration, parsed once and cached, and the changes
+//! after it, followed forward by their numbers (one index lookup per read finds none new).
+//!
+//! A change takes effect with its entry: the entry takes the unique key of its number
+//! (`keys::participant_change`), so two changes racing from the same state cannot both be
+//! written (the loser is rebuilt on the new state); the roles a statement is checked against
+//! and the token a request is authenticated with are those of the published state, so the
+//! old token stops working when the reissue's checkpoint is published, before the operator
+//! gets the new one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -14,8 +23,12 @@ use uuid::Uuid;
 use super::{encode, keys, refused, Ledger, View, Written};
 use crate::entry::Entry;
 use crate::error::{Code, Error};
-use crate::log::AppendRequest;
-use crate::participant::{ParticipantLeaf, Registration, RegistrationRequest, Role};
+use crate::log::{AppendError, AppendRequest};
+use crate::participant::{
+    ChangeKind, ParticipantChangeLeaf, ParticipantLeaf, ParticipantState, Registration,
+    RegistrationRequest, Role, RolesChange, RolesConflict, RolesRequest,
+};
+use crate::receipt::Receipt;
 
 /// The answer to a registration.
 #[derive(Serialize, schemars::JsonSchema)]
@@ -45,21 +58,69 @@ pub struct ParticipantView {
     pub registered_at: String,
     /// The index of its registration entry in the log.
     pub index: u64,
+    /// The indexes of the entries that changed it since (roles, token), in log order.
+    pub changes: Vec<u64>,
+}
+
+/// The answer to a change of a participant's roles.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct RolesChanged {
+    /// The participant's id.
+    pub participant_id: Uuid,
+    /// The change's number among the participant's changes.
+    pub seq: u64,
+    /// Roles added, sorted.
+    pub added: Vec<Role>,
+    /// Roles removed, sorted.
+    pub removed: Vec<Role>,
+    /// The participant's roles now, sorted (possibly none).
+    pub roles: Vec<Role>,
+    /// The change entry's index in the log.
+    pub index: u64,
+    /// The change entry's receipt.
+    pub receipt: Receipt,
+}
+
+/// The answer to the reissue of a participant's API token.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct TokenReissued {
+    /// The participant's id.
+    pub participant_id: Uuid,
+    /// The change's number among the participant's changes.
+    pub seq: u64,
+    /// The new token's number (the registration's was 0).
+    pub token: u64,
+    /// The new API token: shown once, stored only as a hash, never logged. The previous one
+    /// no longer works.
+    pub api_token: String,
+    /// The change entry's index in the log.
+    pub index: u64,
+    /// The change entry's receipt.
+    pub receipt: Receipt,
 }
 
 /// Published registrations by participant id, with their parsed keys; bounded.
 #[derive(Default)]
 pub struct Cache(RwLock<HashMap<Uuid, Arc<Cached>>>);
 
-/// A published registration.
+/// A published registration, with the changes after it.
+#[derive(Clone)]
 pub struct Cached {
     /// Its entry's index.
     pub index: u64,
-    /// The record.
+    /// The record, with the participant's current roles (changes included).
     pub leaf: ParticipantLeaf,
     /// Its key, parsed (`None` if the record's key does not parse, which registration refuses).
     pub key: Option<VerifyingKey>,
+    /// The registry's state of the participant: its latest change, roles and token.
+    pub state: ParticipantState,
+    /// The indexes of its changes, in log order.
+    pub changes: Vec<u64>,
 }
+
+/// How many times a change lost to a concurrent change of the same participant is rebuilt
+/// on the new state before the caller is told to retry.
+const CHANGE_RETRIES: u32 = 8;
 
 /// The most registrations kept parsed; past it the cache starts over.
 const CACHE_MAX: usize = 100_000;
@@ -106,23 +167,34 @@ impl Ledger {
     }
 
     /// Participant `id`'s published registration, parsed (from the cache after the first
-    /// read).
+    /// read), and its published changes: its state as of `view`.
     pub fn cached_participant(&self, view: &View, id: Uuid) -> Result<Option<Arc<Cached>>, Error> {
-        if let Some(c) = self
+        let cached = self
             .participants
             .0
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&id)
-        {
-            return Ok(Some(c.clone()));
-        }
-        let Some(index) = view.lookup(&keys::participant_id(id))? else {
-            return Ok(None);
+            .cloned();
+        let cached = match cached {
+            Some(c) => c,
+            None => {
+                let Some(index) = view.lookup(&keys::participant_id(id))? else {
+                    return Ok(None);
+                };
+                let leaf = registration_at(view, index)?;
+                let key = crate::participant::parse_public_key(&leaf.public_key).ok();
+                let state = ParticipantState::registered(&leaf, index);
+                Arc::new(Cached {
+                    index,
+                    leaf,
+                    key,
+                    state,
+                    changes: Vec::new(),
+                })
+            }
         };
-        let leaf = registration_at(view, index)?;
-        let key = crate::participant::parse_public_key(&leaf.public_key).ok();
-        let cached = Arc::new(Cached { index, leaf, key });
+        let cached = follow(view, cached)?;
         let mut map = self
             .participants
             .0
@@ -131,7 +203,11 @@ impl Ledger {
         if map.len() >= CACHE_MAX {
             map.clear();
         }
-        map.insert(id, cached.clone());
+        // A reader with an older view must not set the cache back.
+        let newer = map.get(&id).is_none_or(|c| c.state.seq < cached.state.seq);
+        if newer {
+            map.insert(id, cached.clone());
+        }
         Ok(Some(cached))
     }
 
@@ -156,9 +232,10 @@ impl Ledger {
     /// `GET /v1/participants/{id}`.
     pub fn participant_view(&self, id: Uuid) -> Result<ParticipantView, Error> {
         let view = self.view();
-        let (index, leaf) = self
-            .participant(&view, id)?
-            .ok_or_else(|| Error::new(Code::ParticipantNotFound, format!("no participant {id}")))?;
+        let c = self
+            .cached_participant(&view, id)?
+            .ok_or_else(|| not_found(id))?;
+        let (index, leaf, changes) = (c.index, c.leaf.clone(), c.changes.clone());
         Ok(ParticipantView {
             participant_id: leaf.id,
             name: leaf.name,
@@ -166,19 +243,35 @@ impl Ledger {
             public_key: leaf.public_key,
             registered_at: leaf.registered_at,
             index,
+            changes,
         })
     }
 
-    /// The participant whose API token this is, if it is a published participant's.
+    /// The participant whose API token this is, if it is a published participant's current
+    /// token (a token a reissue replaced names none).
     pub fn participant_by_token(
         &self,
         view: &View,
         token: &str,
     ) -> Result<Option<ParticipantLeaf>, Error> {
-        match view.lookup(&keys::api_token(token))? {
-            None => Ok(None),
-            Some(index) => registration_at(view, index).map(Some),
-        }
+        let Some(index) = view.lookup(&keys::api_token(token))? else {
+            return Ok(None);
+        };
+        let id = match view.entry(index)?.map(|s| s.entry) {
+            Some(Ok(Entry::Participant(leaf))) => leaf.id,
+            Some(Ok(Entry::ParticipantChange(leaf))) if leaf.kind == ChangeKind::Token => {
+                leaf.participant
+            }
+            _ => {
+                return Err(Error::corrupt(format!(
+                    "entry {index} issued no participant token"
+                )))
+            }
+        };
+        let cached = self
+            .cached_participant(view, id)?
+            .ok_or_else(|| Error::corrupt(format!("entry {index} names no participant")))?;
+        Ok((cached.state.token_entry == index).then(|| cached.leaf.clone()))
     }
 
     /// The participant a request's bearer token names; 401 `unauthorized` when it names
@@ -187,6 +280,164 @@ impl Ledger {
         self.participant_by_token(view, token)?
             .ok_or_else(|| Error::new(Code::Unauthorized, "unknown participant token"))
     }
+}
+
+impl Ledger {
+    /// Adds and removes roles of participant `id` (the caller has checked the operator's
+    /// token): appends its `participant_roles` entry, which records the change and the roles
+    /// after it. 422 `invalid_field` for an empty change, a role twice or both added and
+    /// removed; 404 for no such participant; 409 `role_already_held` / `role_not_held` when
+    /// the change does not fit the roles it holds. Nothing is written on a refusal.
+    pub async fn change_roles(
+        &self,
+        id: Uuid,
+        request: RolesRequest,
+    ) -> Result<(RolesChanged, Written), Error> {
+        let change = RolesChange::try_from(request).map_err(Error::invalid_fields)?;
+        let (leaf, bytes, settled) = self
+            .append_change(id, |state| {
+                state
+                    .roles_change(id, &change, chrono::Utc::now())
+                    .map(|leaf| (leaf, Vec::new()))
+                    .map_err(|e| match e {
+                        RolesConflict::AlreadyHeld(_) => {
+                            Error::new(Code::RoleAlreadyHeld, e.to_string())
+                        }
+                        RolesConflict::NotHeld(_) => Error::new(Code::RoleNotHeld, e.to_string()),
+                    })
+            })
+            .await?;
+        tracing::info!(participant = %id, index = settled.written.index, roles = ?leaf.roles, "participant roles changed");
+        let receipt = self.written_receipt(
+            settled.written.index,
+            &Entry::ParticipantChange(leaf.clone()),
+            &bytes,
+            None,
+            &settled.against,
+        )?;
+        Ok((
+            RolesChanged {
+                participant_id: id,
+                seq: leaf.seq,
+                added: leaf.added,
+                removed: leaf.removed,
+                roles: leaf.roles,
+                index: settled.written.index,
+                receipt,
+            },
+            settled.written,
+        ))
+    }
+
+    /// Issues participant `id` a new API token (the caller has checked the operator's
+    /// token): appends its `participant_token` entry, which records that a token was issued
+    /// and its number, never the token. The previous token stops working with the entry.
+    pub async fn reissue_token(&self, id: Uuid) -> Result<(TokenReissued, Written), Error> {
+        let token = new_token();
+        let (leaf, bytes, settled) = self
+            .append_change(id, |state| {
+                let leaf = state.token_change(id, chrono::Utc::now());
+                Ok((leaf, vec![keys::api_token(&token)]))
+            })
+            .await?;
+        tracing::info!(participant = %id, index = settled.written.index, token = leaf.token, "participant token reissued");
+        let receipt = self.written_receipt(
+            settled.written.index,
+            &Entry::ParticipantChange(leaf.clone()),
+            &bytes,
+            None,
+            &settled.against,
+        )?;
+        Ok((
+            TokenReissued {
+                participant_id: id,
+                seq: leaf.seq,
+                token: leaf.token,
+                api_token: token,
+                index: settled.written.index,
+                receipt,
+            },
+            settled.written,
+        ))
+    }
+
+    /// Builds participant `id`'s next change on its published state with `build` (the entry
+    /// and the further index keys it takes) and appends it; rebuilt on the new state when a
+    /// concurrent change took its number.
+    async fn append_change(
+        &self,
+        id: Uuid,
+        build: impl Fn(
+            &ParticipantState,
+        ) -> Result<(ParticipantChangeLeaf, Vec<crate::log::IndexKey>), Error>,
+    ) -> Result<(ParticipantChangeLeaf, Vec<u8>, super::Settled), Error> {
+        for attempt in 1..=CHANGE_RETRIES {
+            let state = {
+                let view = self.view();
+                self.cached_participant(&view, id)?
+                    .ok_or_else(|| not_found(id))?
+                    .state
+                    .clone()
+            };
+            let (leaf, index) = build(&state)?;
+            let bytes = leaf.to_bytes().map_err(encode)?;
+            let request = AppendRequest {
+                entry: bytes.clone(),
+                unique: vec![keys::participant_change(id, leaf.seq)],
+                index,
+                ..AppendRequest::default()
+            };
+            match self.append(request).await {
+                Ok(settled) => return Ok((leaf, bytes, settled)),
+                Err(AppendError::Conflict(i))
+                    if keys::Taken::of(i) == keys::Taken::ParticipantChange =>
+                {
+                    // The winner is written but may not be published yet: give it a moment.
+                    tracing::debug!(participant = %id, attempt, "a concurrent change won; rebuilding");
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt)))
+                        .await;
+                }
+                Err(e) => return Err(refused(e)),
+            }
+        }
+        Err(Error::new(
+            Code::Conflict,
+            "this participant keeps changing concurrently; retry",
+        ))
+    }
+}
+
+fn not_found(id: Uuid) -> Error {
+    Error::new(Code::ParticipantNotFound, format!("no participant {id}"))
+}
+
+/// `cached` with the changes `view` publishes after its state, if any.
+fn follow(view: &View, cached: Arc<Cached>) -> Result<Arc<Cached>, Error> {
+    let id = cached.leaf.id;
+    let mut next: Option<Cached> = None;
+    loop {
+        let current = next.as_ref().unwrap_or(&*cached);
+        let Some(index) = view.lookup(&keys::participant_change(id, current.state.seq + 1))? else {
+            break;
+        };
+        let leaf = match view.entry(index)?.map(|s| s.entry) {
+            Some(Ok(Entry::ParticipantChange(leaf))) if leaf.participant == id => leaf,
+            _ => {
+                return Err(Error::corrupt(format!(
+                    "entry {index} is not a change of participant {id}"
+                )))
+            }
+        };
+        let state = current.state.after(&leaf, index).map_err(|e| {
+            Error::corrupt(format!("change of participant {id} at entry {index}: {e}"))
+        })?;
+        let mut updated = current.clone();
+        updated.leaf.roles = state.roles.clone();
+        updated.state = state;
+        updated.changes.push(index);
+        next = Some(updated);
+    }
+    Ok(next.map_or(cached, Arc::new))
 }
 
 /// The registration at published entry `index`, which an index says is one.

@@ -96,7 +96,8 @@ impl Ledger {
                     });
                 }
             }
-            Some(Entry::Participant(_) | Entry::Custody(_)) | None => {}
+            Some(Entry::Participant(_) | Entry::ParticipantChange(_) | Entry::Custody(_))
+            | None => {}
         }
         Ok(opened)
     }

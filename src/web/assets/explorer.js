@@ -84,6 +84,13 @@ function summary(entry) {
     const roles = (entry.roles ?? []).map((r) => word("participant_role", r)).join(", ");
     return [`${entry.name ?? ""} (${roles})`];
   }
+  if (entry.type === "participant_roles") {
+    const roles = (entry.roles ?? []).map((r) => word("participant_role", r)).join(", ");
+    return [fill(t("participant_change_roles"), { id: entry.participant ?? "", roles: roles || t("participant_roles_none") })];
+  }
+  if (entry.type === "participant_token") {
+    return [fill(t("participant_change_token"), { id: entry.participant ?? "", token: entry.token ?? "?" })];
+  }
   if (typeof entry.dataset_id === "string") {
     return [`${t("dataset")} `, datasetLink(entry.dataset_id), ` · ${t("version")} ${entry.version}`];
   }
@@ -94,7 +101,7 @@ function summary(entry) {
 }
 
 function entryTime(entry) {
-  return entry?.deposited_at ?? entry?.time ?? entry?.registered_at ?? "";
+  return entry?.deposited_at ?? entry?.time ?? entry?.registered_at ?? entry?.at ?? "";
 }
 
 function entryRow(view) {
